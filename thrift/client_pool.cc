@@ -1,0 +1,39 @@
+#include "thrift/client_pool.h"
+
+#include <poll.h>
+
+namespace replfs::net {
+
+using apache::thrift::protocol::TBinaryProtocol;
+using apache::thrift::transport::TSocket;
+
+Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Connection* out) {
+  auto socket = std::make_shared<TSocket>(addr.host, addr.port, MakeConfiguration());
+  socket->setConnTimeout(static_cast<int>(opts.connect_timeout_ms));
+  socket->setRecvTimeout(static_cast<int>(opts.rpc_timeout_ms));
+  socket->setSendTimeout(static_cast<int>(opts.rpc_timeout_ms));
+  socket->setNoDelay(true);
+  auto transport = std::make_shared<ResettingBufferedTransport>(socket);
+  try {
+    transport->open();
+  } catch (const std::exception& e) {
+    return Status::Unavailable("cannot connect to " + addr.ToString() + ": " + e.what());
+  }
+  out->socket = socket;
+  out->transport = transport;
+  out->protocol = std::make_shared<TBinaryProtocol>(transport);
+  return Status::OK();
+}
+
+bool Connection::LooksDead() const {
+  if (!socket || !socket->isOpen()) return true;
+  struct pollfd p {};
+  p.fd = static_cast<int>(socket->getSocketFD());
+  p.events = POLLIN;
+  // An idle connection must have nothing to read: readable means EOF, an
+  // error, or a protocol desync — all reasons to drop it.
+  int rc = ::poll(&p, 1, 0);
+  return rc != 0;
+}
+
+}  // namespace replfs::net

@@ -1,0 +1,155 @@
+// A pool of connections to one server for a generated Thrift client type.
+// Generated clients are single-threaded; the pool hands each caller its own
+// connection and takes it back afterwards. Thread-safe.
+#pragma once
+
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TSocket.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/host_port.h"
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "thrift/rpc_options.h"
+#include "thrift/rpc_status.h"
+#include "thrift/transport.h"
+
+namespace replfs::net {
+
+// An open connection: socket with timeouts, 64 KiB buffered transport.
+struct Connection {
+  std::shared_ptr<apache::thrift::transport::TSocket> socket;
+  std::shared_ptr<apache::thrift::transport::TTransport> transport;
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
+
+  // Opens a connection to `addr`; on failure returns non-OK with *sent=false.
+  static Status Open(const HostPort& addr, const RpcOptions& opts, Connection* out);
+  // True when the idle connection was closed by the peer (or has stray data).
+  bool LooksDead() const;
+};
+
+template <class Client>
+class ClientPool {
+ public:
+  ClientPool(HostPort addr, RpcOptions opts)
+      : addr_(std::move(addr)), peer_(addr_.ToString()), opts_(opts) {}
+  ClientPool(const ClientPool&) = delete;
+  ClientPool& operator=(const ClientPool&) = delete;
+
+  const std::string& peer() const { return peer_; }
+  const RpcOptions& options() const { return opts_; }
+
+  // Runs `fn` against a pooled client once. Any exception becomes a Status
+  // naming the peer; after a transport failure the connection is discarded.
+  Status CallOnce(const std::function<void(Client&)>& fn, bool* sent) {
+    std::unique_ptr<Entry> e;
+    Status s = Acquire(&e);
+    if (!s.ok()) {
+      *sent = false;
+      return s;
+    }
+    try {
+      fn(*e->client);
+    } catch (const rpc::RpcError& err) {
+      // An application error: the connection is still good.
+      Return(std::move(e));
+      *sent = true;
+      return FromRpcError(err);
+    } catch (const std::exception& ex) {
+      // The stream may be mid-message: never reuse it.
+      return StatusFromException(ex, peer_, sent);
+    }
+    Return(std::move(e));
+    return Status::OK();
+  }
+
+  // Runs `fn` with the retry policy of the options. `what` names the call in
+  // error messages and logs ("Lookup", "Write chunk 12").
+  Status Call(std::string_view what, Idempotency idem, const std::function<void(Client&)>& fn) {
+    return RetryCall(opts_, idem, std::string(what) + " @" + peer_,
+                     [&](bool* sent) { return CallOnce(fn, sent); });
+  }
+
+  // Drops every idle connection (e.g. after the server restarted).
+  void Reset() {
+    MutexLock l(&mu_);
+    idle_.clear();
+  }
+
+ private:
+  struct Entry {
+    Connection conn;
+    std::unique_ptr<Client> client;
+  };
+
+  Status Acquire(std::unique_ptr<Entry>* out) {
+    {
+      MutexLock l(&mu_);
+      while (!idle_.empty()) {
+        std::unique_ptr<Entry> e = std::move(idle_.back());
+        idle_.pop_back();
+        if (!e->conn.LooksDead()) {
+          *out = std::move(e);
+          return Status::OK();
+        }
+      }
+    }
+    auto e = std::make_unique<Entry>();
+    REPLFS_RETURN_IF_ERROR(Connection::Open(addr_, opts_, &e->conn));
+    e->client = std::make_unique<Client>(e->conn.protocol);
+    *out = std::move(e);
+    return Status::OK();
+  }
+
+  void Return(std::unique_ptr<Entry> e) {
+    MutexLock l(&mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(e));
+  }
+
+  static constexpr size_t kMaxIdle = 64;
+
+  // Constant after construction.
+  const HostPort addr_;
+  const std::string peer_;
+  const RpcOptions opts_;
+
+  Mutex mu_;  // protects idle_
+  std::vector<std::unique_ptr<Entry>> idle_ GUARDED_BY(mu_);
+};
+
+// Pools keyed by "host:port", created on first use. Thread-safe.
+template <class Client>
+class PoolSet {
+ public:
+  explicit PoolSet(RpcOptions opts) : opts_(opts) {}
+
+  // Returns the pool for `addr`, or an error if `addr` does not parse.
+  Status Get(const std::string& addr, std::shared_ptr<ClientPool<Client>>* out) {
+    MutexLock l(&mu_);
+    auto it = pools_.find(addr);
+    if (it != pools_.end()) {
+      *out = it->second;
+      return Status::OK();
+    }
+    HostPort hp;
+    REPLFS_RETURN_IF_ERROR(ParseHostPort(addr, &hp));
+    auto pool = std::make_shared<ClientPool<Client>>(hp, opts_);
+    pools_[addr] = pool;
+    *out = pool;
+    return Status::OK();
+  }
+
+  const RpcOptions& options() const { return opts_; }
+
+ private:
+  const RpcOptions opts_;
+  Mutex mu_;
+  std::map<std::string, std::shared_ptr<ClientPool<Client>>> pools_ GUARDED_BY(mu_);
+};
+
+}  // namespace replfs::net

@@ -1,0 +1,310 @@
+// replfs wire contract. The only protocol spoken between replfs processes.
+//
+// Conventions:
+//  - Every failure is an RpcError carrying an ErrorCode (a wire enum distinct
+//    from errno; it is converted to errno only at the FUSE boundary).
+//  - Times are nanoseconds since the Unix epoch.
+//  - Offsets inside a chunk are bytes from the chunk start; block indices are
+//    relative to the chunk.
+//  - One RPC carries at most max_rpc_bytes (8 MiB) of file data.
+
+namespace cpp replfs.rpc
+
+enum ErrorCode {
+  OK = 0,
+  NOT_FOUND = 1,
+  EXISTS = 2,
+  NOT_DIR = 3,
+  IS_DIR = 4,
+  NOT_EMPTY = 5,
+  PERMISSION = 6,
+  INVALID = 7,
+  NO_SPACE = 8,
+  IO_ERROR = 9,
+  CORRUPTION = 10,
+  STALE = 11,
+  UNAVAILABLE = 12,
+  TIMED_OUT = 13,
+  INTERNAL = 14,
+  NAME_TOO_LONG = 15,
+  NOT_SUPPORTED = 16,
+  NO_XATTR = 17,     // xattr absent (ENODATA)
+  RANGE = 18,        // buffer too small (ERANGE)
+  TOO_MANY_LINKS = 19,
+  TOO_BIG = 20,      // EFBIG
+}
+
+exception RpcError {
+  1: ErrorCode code,
+  2: string message,
+}
+
+enum FileType {
+  REGULAR = 1,
+  DIRECTORY = 2,
+  SYMLINK = 3,
+  FIFO = 4,
+  SOCKET = 5,
+  CHAR_DEV = 6,
+  BLOCK_DEV = 7,
+}
+
+struct Attr {
+  1: i64 ino,
+  2: FileType type,
+  3: i32 mode,        // permission bits only (07777)
+  4: i32 uid,
+  5: i32 gid,
+  6: i64 size,
+  7: i32 nlink,
+  8: i64 atime_ns,
+  9: i64 mtime_ns,
+  10: i64 ctime_ns,
+  11: i64 rdev,
+  12: i32 goal,       // replication goal of a regular file
+}
+
+struct DirEntry {
+  1: string name,
+  2: i64 ino,
+  3: FileType type,
+  4: optional Attr attr,   // present when ReadDir was asked for attributes
+}
+
+struct DirPage {
+  1: list<DirEntry> entries,
+  2: bool eof,
+}
+
+// Fields that are set are applied; the rest are left alone.
+struct SetAttrRequest {
+  1: i64 ino,
+  2: optional i32 mode,
+  3: optional i32 uid,
+  4: optional i32 gid,
+  5: optional i64 size,
+  6: optional i64 atime_ns,
+  7: optional i64 mtime_ns,
+  8: bool atime_now = false,
+  9: bool mtime_now = false,
+}
+
+// What an operation that removes or replaces a name did to the inode behind
+// it: the client invalidates the kernel's cache of that inode.
+struct Unlinked {
+  1: i64 ino,            // 0 when nothing was removed
+  2: i32 nlink,          // links left
+}
+
+struct RenameFlags {
+  1: bool noreplace = false,
+  2: bool exchange = false,
+}
+
+// Where a chunk's replicas live. chunk_id 0 means the chunk does not exist
+// (a hole).
+struct ChunkLocation {
+  1: i64 index,
+  2: i64 chunk_id,
+  3: i64 version,
+  4: list<string> replicas,   // "host:port" of datads, placement order
+}
+
+struct FsStat {
+  1: i64 bytes_total,
+  2: i64 bytes_free,
+  3: i64 bytes_used,
+  4: i64 inodes,
+  5: i32 replicas,
+}
+
+struct ClusterInfo {
+  1: i64 chunk_size,
+  2: i32 block_size,
+  3: i32 replicas,
+  4: i32 min_write_replicas,
+  5: i64 max_rpc_bytes,
+}
+
+// ---- datad -> metad -------------------------------------------------------
+
+struct ServerUsage {
+  1: string addr,          // the address clients use to reach this datad
+  2: i64 bytes_total,
+  3: i64 bytes_free,
+  4: i64 bytes_used,       // bytes of block data stored
+  5: i64 chunks,
+  6: i64 corrupt_found,    // blocks found corrupt since start
+}
+
+struct ChunkReplica {
+  1: i64 chunk_id,
+  2: i64 version,
+}
+
+struct HeartbeatReply {
+  1: list<i64> delete_chunks,   // replicas this datad should drop
+}
+
+// ---- fsctl ----------------------------------------------------------------
+
+enum ServerState {
+  UP = 1,
+  DOWN = 2,
+  DRAINING = 3,
+}
+
+struct ServerStatus {
+  1: string addr,
+  2: ServerState state,
+  3: i64 chunks,
+  4: i64 bytes_used,
+  5: i64 bytes_free,
+  6: i64 bytes_total,
+  7: i64 corrupt_found,
+  8: i64 last_heartbeat_ms,     // age of the last heartbeat
+}
+
+struct ChunkCounts {
+  1: i64 total,
+  2: i64 healthy,
+  3: i64 under_replicated,
+  4: i64 unavailable,
+  5: i64 corrupt_replicas,
+}
+
+struct ClusterStatus {
+  1: list<ServerStatus> servers,
+  2: ChunkCounts chunks,
+  3: i64 repair_queued,
+  4: i64 repair_done,
+  5: i64 uptime_ms,
+  6: i64 files,
+  7: i64 directories,
+  8: i32 replicas,
+}
+
+enum ReplicaState {
+  OK = 1,
+  CORRUPT = 2,
+  MISSING = 3,
+  STALE = 4,
+  UNREACHABLE = 5,
+}
+
+struct ReplicaReport {
+  1: string addr,
+  2: ReplicaState state,
+  3: string detail,
+}
+
+struct ChunkReport {
+  1: i64 index,
+  2: i64 chunk_id,
+  3: i64 version,
+  4: list<ReplicaReport> replicas,
+}
+
+struct FileReport {
+  1: i64 ino,
+  2: string path,
+  3: i64 size,
+  4: i32 goal,
+  5: list<ChunkReport> chunks,
+}
+
+// ---- datad's own answers ----------------------------------------------------
+
+struct BlockData {
+  1: i32 index,          // block index within the chunk
+  2: binary data,        // up to block_size bytes; shorter = zeros follow
+  3: i32 crc,            // CRC32C of data as stored
+}
+
+struct ChunkCheck {
+  1: ReplicaState state,  // OK, CORRUPT, MISSING or STALE
+  2: i64 version,         // version held (0 when missing)
+  3: i32 blocks,
+  4: i32 bad_blocks,
+  5: string detail,
+}
+
+service MetaService {
+  void Ping(),
+  ClusterInfo GetClusterInfo(),
+
+  // Namespace. Names are single components: 1..255 bytes, no '/' or NUL.
+  Attr Lookup(1: i64 parent, 2: string name) throws (1: RpcError e),
+  Attr GetAttr(1: i64 ino) throws (1: RpcError e),
+  Attr SetAttr(1: SetAttrRequest req) throws (1: RpcError e),
+  Attr Mknod(1: i64 parent, 2: string name, 3: FileType type, 4: i32 mode,
+             5: i32 uid, 6: i32 gid, 7: i64 rdev) throws (1: RpcError e),
+  Attr Mkdir(1: i64 parent, 2: string name, 3: i32 mode, 4: i32 uid,
+             5: i32 gid) throws (1: RpcError e),
+  Attr Symlink(1: i64 parent, 2: string name, 3: string target, 4: i32 uid,
+               5: i32 gid) throws (1: RpcError e),
+  string ReadLink(1: i64 ino) throws (1: RpcError e),
+  Unlinked Unlink(1: i64 parent, 2: string name) throws (1: RpcError e),
+  void Rmdir(1: i64 parent, 2: string name) throws (1: RpcError e),
+  // Returns the inode that lost its name (overwritten target), if any.
+  Unlinked Rename(1: i64 parent, 2: string name, 3: i64 new_parent,
+                  4: string new_name, 5: RenameFlags flags)
+      throws (1: RpcError e),
+  Attr Link(1: i64 ino, 2: i64 new_parent, 3: string new_name)
+      throws (1: RpcError e),
+  // Entries strictly after `after` in name order, at most `max`.
+  DirPage ReadDir(1: i64 ino, 2: string after, 3: i32 max, 4: bool plus)
+      throws (1: RpcError e),
+
+  // flags: 1 = XATTR_CREATE, 2 = XATTR_REPLACE
+  void SetXattr(1: i64 ino, 2: string name, 3: binary value, 4: i32 flags)
+      throws (1: RpcError e),
+  binary GetXattr(1: i64 ino, 2: string name) throws (1: RpcError e),
+  list<string> ListXattr(1: i64 ino) throws (1: RpcError e),
+  void RemoveXattr(1: i64 ino, 2: string name) throws (1: RpcError e),
+
+  // Open handles keep an unlinked inode alive until its last Release.
+  Attr Open(1: i64 ino, 2: i64 session) throws (1: RpcError e),
+  void Release(1: i64 ino, 2: i64 session) throws (1: RpcError e),
+
+  // Data placement.
+  list<ChunkLocation> GetChunks(1: i64 ino, 2: i64 first_index, 3: i64 count)
+      throws (1: RpcError e),
+  ChunkLocation AllocChunk(1: i64 ino, 2: i64 index) throws (1: RpcError e),
+  // Raises size to at least `size` (never shrinks) and sets mtime.
+  Attr CommitWrite(1: i64 ino, 2: i64 size, 3: i64 mtime_ns)
+      throws (1: RpcError e),
+  FsStat StatFs() throws (1: RpcError e),
+
+  // datad membership.
+  void RegisterServer(1: ServerUsage usage, 2: list<ChunkReplica> inventory)
+      throws (1: RpcError e),
+  HeartbeatReply Heartbeat(1: ServerUsage usage) throws (1: RpcError e),
+
+  // Operator.
+  ClusterStatus Status() throws (1: RpcError e),
+  i64 ResolvePath(1: string path) throws (1: RpcError e),
+  FileReport Fsck(1: i64 ino) throws (1: RpcError e),
+}
+
+service DataService {
+  void Ping(),
+  // Writes `data` at `offset` inside the chunk. `crc` is CRC32C of `data`
+  // as the client computed it; a mismatch is CORRUPTION (nothing stored).
+  // Creates the chunk with `version` if absent.
+  void Write(1: i64 chunk_id, 2: i64 version, 3: i64 offset, 4: binary data,
+             5: i32 crc) throws (1: RpcError e),
+  // Blocks first_block .. first_block+count-1 that exist (holes omitted),
+  // each verified against its stored checksum (mismatch: CORRUPTION).
+  list<BlockData> Read(1: i64 chunk_id, 2: i64 version, 3: i32 first_block,
+                       4: i32 count) throws (1: RpcError e),
+  // Drops every byte at or past `length`.
+  void Truncate(1: i64 chunk_id, 2: i64 version, 3: i64 length)
+      throws (1: RpcError e),
+  void DeleteChunk(1: i64 chunk_id) throws (1: RpcError e),
+  // Makes every acknowledged write durable.
+  void Sync() throws (1: RpcError e),
+  // Verifies every block of the replica.
+  ChunkCheck CheckChunk(1: i64 chunk_id, 2: i64 version) throws (1: RpcError e),
+  ServerUsage Usage() throws (1: RpcError e),
+}
