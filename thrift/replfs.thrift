@@ -135,6 +135,7 @@ struct ServerUsage {
   4: i64 bytes_used,       // bytes of block data stored
   5: i64 chunks,
   6: i64 corrupt_found,    // blocks found corrupt since start
+  7: i32 block_size,       // must equal the cluster's block_size
 }
 
 struct ChunkReplica {
