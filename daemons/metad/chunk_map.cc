@@ -1,0 +1,185 @@
+#include "daemons/metad/chunk_map.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "daemons/metad/records.h"
+
+namespace replfs::metad {
+
+ChunkMap::ChunkMap(MetaStore* store, int min_write_replicas, int64_t min_free_bytes)
+    : store_(store), min_write_replicas_(min_write_replicas), min_free_bytes_(min_free_bytes) {}
+
+Status ChunkMap::Load() {
+  std::vector<ChunkInfo> all;
+  Status bad;
+  REPLFS_RETURN_IF_ERROR(store_->Scan(std::string(1, kChunkTag), "", [&](std::string_view k, std::string_view v) {
+    ChunkInfo c;
+    uint64_t ino = 0, index = 0;
+    bad = KeyU64(k, 1, &ino);
+    if (bad.ok()) bad = KeyU64(k, 9, &index);
+    if (bad.ok()) bad = DecodeChunk(v, &c);
+    if (!bad.ok()) return false;
+    c.ino = ino;
+    c.index = static_cast<int64_t>(index);
+    all.push_back(std::move(c));
+    return true;
+  }));
+  if (!bad.ok()) return bad.WithContext("loading the chunk map");
+  MutexLock l(&mu_);
+  for (const auto& c : all) IndexChunk(c);
+  LOG(INFO) << "chunk map: " << index_.size() << " chunks";
+  return Status::OK();
+}
+
+void ChunkMap::IndexChunk(const ChunkInfo& c) { index_[c.id] = c; }
+
+Status ChunkMap::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) const {
+  out->clear();
+  std::string attr;
+  REPLFS_RETURN_IF_ERROR(store_->Get(InodeKey(ino), &attr).WithContext("inode " + std::to_string(ino)));
+  if (count <= 0) return Status::OK();
+  const int64_t end = first > INT64_MAX - count ? INT64_MAX : first + count;
+  Status bad;
+  REPLFS_RETURN_IF_ERROR(store_->Scan(ChunkPrefix(ino), ChunkKey(ino, first), [&](std::string_view k, std::string_view v) {
+    uint64_t index = 0;
+    bad = KeyU64(k, 9, &index);
+    if (!bad.ok() || static_cast<int64_t>(index) >= end) return false;
+    ChunkInfo c;
+    bad = DecodeChunk(v, &c);
+    if (!bad.ok()) return false;
+    c.ino = ino;
+    c.index = static_cast<int64_t>(index);
+    out->push_back(std::move(c));
+    return true;
+  }));
+  return bad;
+}
+
+Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up, ChunkInfo* out) {
+  return store_->Mutate([&](Txn& t) -> Status {
+    std::string v;
+    Status s = t.Get(ChunkKey(ino, index), &v);
+    if (s.ok()) {
+      out->ino = ino;
+      out->index = index;
+      return DecodeChunk(v, out);
+    }
+    if (!s.IsNotFound()) return s;
+    Inode in;
+    REPLFS_RETURN_IF_ERROR(t.Get(InodeKey(ino), &v).WithContext("inode " + std::to_string(ino)));
+    REPLFS_RETURN_IF_ERROR(DecodeInode(v, &in));
+    if (in.type == FileType::kDirectory) return Status::IsDir("inode " + std::to_string(ino));
+    if (in.type != FileType::kRegular) return Status::Invalid("not a regular file");
+    ChunkInfo c;
+    c.ino = ino;
+    c.index = index;
+    c.version = 1;
+    c.goal = in.goal;
+    REPLFS_RETURN_IF_ERROR(PlaceReplicas(up, in.goal, std::min(min_write_replicas_, in.goal),
+                                         min_free_bytes_, &c.replicas));
+    uint64_t next = 1;
+    s = t.Get(CounterKey("chunk"), &v);
+    if (s.ok()) {
+      REPLFS_RETURN_IF_ERROR(DecodeU64(v, &next));
+    } else if (!s.IsNotFound()) {
+      return s;
+    }
+    c.id = next;
+    REPLFS_RETURN_IF_ERROR(t.Put(CounterKey("chunk"), EncodeU64(next + 1)));
+    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(ino, index), EncodeChunk(c)));
+    t.OnCommit([this, c] {
+      MutexLock l(&mu_);
+      IndexChunk(c);
+    });
+    *out = c;
+    return Status::OK();
+  });
+}
+
+Status ChunkMap::DropInTxn(Txn& t, Ino ino, int64_t from_index) {
+  std::vector<ChunkInfo> dropped;
+  std::vector<std::string> keys;
+  Status bad;
+  REPLFS_RETURN_IF_ERROR(t.Scan(ChunkPrefix(ino), ChunkKey(ino, from_index), [&](std::string_view k, std::string_view v) {
+    ChunkInfo c;
+    bad = DecodeChunk(v, &c);
+    if (!bad.ok()) return false;
+    dropped.push_back(c);
+    keys.emplace_back(k);
+    return true;
+  }));
+  REPLFS_RETURN_IF_ERROR(bad);
+  // Deleted after the scan: never under a live cursor.
+  for (const auto& k : keys) REPLFS_RETURN_IF_ERROR(t.Delete(k));
+  if (dropped.empty()) return Status::OK();
+  t.OnCommit([this, dropped = std::move(dropped)] {
+    MutexLock l(&mu_);
+    for (const auto& c : dropped) {
+      index_.erase(c.id);
+      for (const auto& r : c.replicas) deletes_[r].insert(c.id);
+    }
+  });
+  return Status::OK();
+}
+
+size_t ChunkMap::Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held) {
+  MutexLock l(&mu_);
+  size_t queued = 0;
+  for (const auto& h : held) {
+    auto it = index_.find(h.id);
+    bool referenced = it != index_.end() &&
+                      std::find(it->second.replicas.begin(), it->second.replicas.end(), addr) !=
+                          it->second.replicas.end();
+    if (!referenced && deletes_[addr].insert(h.id).second) ++queued;
+  }
+  return queued;
+}
+
+std::vector<ChunkId> ChunkMap::TakeDeletes(const std::string& addr, size_t max) {
+  MutexLock l(&mu_);
+  std::vector<ChunkId> out;
+  auto it = deletes_.find(addr);
+  if (it == deletes_.end()) return out;
+  auto& q = it->second;
+  while (!q.empty() && out.size() < max) {
+    out.push_back(*q.begin());
+    q.erase(q.begin());
+  }
+  if (q.empty()) deletes_.erase(it);
+  return out;
+}
+
+size_t ChunkMap::PendingDeletes(const std::string& addr) const {
+  MutexLock l(&mu_);
+  auto it = deletes_.find(addr);
+  return it == deletes_.end() ? 0 : it->second.size();
+}
+
+ChunkCounts ChunkMap::Count(const std::set<std::string>& up, std::map<std::string, int64_t>* per_server) const {
+  MutexLock l(&mu_);
+  ChunkCounts n;
+  for (const auto& [id, c] : index_) {
+    int live = 0;
+    for (const auto& r : c.replicas) {
+      if (per_server) ++(*per_server)[r];
+      if (up.count(r)) ++live;
+    }
+    ++n.total;
+    if (live == 0) {
+      ++n.unavailable;
+    } else if (live < c.goal) {
+      ++n.under_replicated;
+    } else {
+      ++n.healthy;
+    }
+  }
+  return n;
+}
+
+int64_t ChunkMap::Total() const {
+  MutexLock l(&mu_);
+  return static_cast<int64_t>(index_.size());
+}
+
+}  // namespace replfs::metad

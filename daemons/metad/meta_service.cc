@@ -1,0 +1,294 @@
+#include "daemons/metad/meta_service.h"
+
+#include "thrift/rpc_status.h"
+
+namespace replfs::metad {
+namespace {
+
+using net::ThrowIfError;
+
+Status CheckIno(int64_t ino) {
+  if (ino <= 0) return Status::Invalid("bad inode number " + std::to_string(ino));
+  return Status::OK();
+}
+
+Status CheckNonNegative(int64_t v, const char* what) {
+  if (v < 0) return Status::Invalid(std::string(what) + " must be >= 0, got " + std::to_string(v));
+  return Status::OK();
+}
+
+// Permission bits and ids as the wire carries them (i32) -> domain.
+uint32_t U32(int32_t v) { return static_cast<uint32_t>(v); }
+
+void ToAttr(const Inode& in, rpc::Attr* a) {
+  a->ino = static_cast<int64_t>(in.ino);
+  a->type = static_cast<rpc::FileType::type>(in.type);
+  a->mode = static_cast<int32_t>(in.mode & 07777);
+  a->uid = static_cast<int32_t>(in.uid);
+  a->gid = static_cast<int32_t>(in.gid);
+  a->size = in.size;
+  a->nlink = static_cast<int32_t>(in.nlink);
+  a->atime_ns = in.atime_ns;
+  a->mtime_ns = in.mtime_ns;
+  a->ctime_ns = in.ctime_ns;
+  a->rdev = in.rdev;
+  a->goal = in.goal;
+}
+
+void ToLocation(const ChunkInfo& c, rpc::ChunkLocation* l) {
+  l->index = c.index;
+  l->chunk_id = static_cast<int64_t>(c.id);
+  l->version = static_cast<int64_t>(c.version);
+  l->replicas = c.replicas;
+}
+
+void ToUnlinked(const Unlinked& u, rpc::Unlinked* out) {
+  out->ino = static_cast<int64_t>(u.ino);
+  out->nlink = static_cast<int32_t>(u.nlink);
+}
+
+ServerUsage FromUsage(const rpc::ServerUsage& u) {
+  ServerUsage s;
+  s.addr = u.addr;
+  s.bytes_total = u.bytes_total;
+  s.bytes_free = u.bytes_free;
+  s.bytes_used = u.bytes_used;
+  s.chunks = u.chunks;
+  s.corrupt_found = u.corrupt_found;
+  s.block_size = u.block_size;
+  return s;
+}
+
+Status CheckUsage(const rpc::ServerUsage& u) {
+  if (u.addr.empty() || u.addr.size() > 300) return Status::Invalid("bad datad address");
+  if (u.bytes_total < 0 || u.bytes_free < 0 || u.bytes_used < 0 || u.chunks < 0 || u.corrupt_found < 0)
+    return Status::Invalid("datad " + u.addr + " reported negative usage");
+  return Status::OK();
+}
+
+}  // namespace
+
+void MetaServiceHandler::GetClusterInfo(rpc::ClusterInfo& out) {
+  const Config& c = core_->config();
+  out.chunk_size = c.chunk_size;
+  out.block_size = static_cast<int32_t>(c.block_size);
+  out.replicas = c.replicas;
+  out.min_write_replicas = c.EffectiveMinWriteReplicas();
+  out.max_rpc_bytes = kMaxRpcBytes;
+}
+
+void MetaServiceHandler::Lookup(rpc::Attr& out, int64_t parent, const std::string& name) {
+  ThrowIfError(CheckIno(parent));
+  Inode in;
+  ThrowIfError(core_->ns().Lookup(static_cast<Ino>(parent), name, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::GetAttr(rpc::Attr& out, int64_t ino) {
+  ThrowIfError(CheckIno(ino));
+  Inode in;
+  ThrowIfError(core_->ns().GetAttr(static_cast<Ino>(ino), &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::SetAttr(rpc::Attr& out, const rpc::SetAttrRequest& req) {
+  ThrowIfError(CheckIno(req.ino));
+  SetAttrRequest r;
+  r.ino = static_cast<Ino>(req.ino);
+  r.has_mode = req.__isset.mode;
+  r.mode = U32(req.mode);
+  r.has_uid = req.__isset.uid;
+  r.uid = U32(req.uid);
+  r.has_gid = req.__isset.gid;
+  r.gid = U32(req.gid);
+  r.has_size = req.__isset.size;
+  r.size = req.size;
+  r.has_atime = req.__isset.atime_ns;
+  r.atime_ns = req.atime_ns;
+  r.has_mtime = req.__isset.mtime_ns;
+  r.mtime_ns = req.mtime_ns;
+  r.atime_now = req.atime_now;
+  r.mtime_now = req.mtime_now;
+  if (r.has_mode && (req.mode & ~07777)) ThrowIfError(replfs::Status::Invalid("mode has bits beyond 07777"));
+  if (r.has_size) ThrowIfError(CheckNonNegative(req.size, "size"));
+  Inode in;
+  ThrowIfError(core_->ns().SetAttr(r, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::Mknod(rpc::Attr& out, int64_t parent, const std::string& name,
+                               rpc::FileType::type type, int32_t mode, int32_t uid, int32_t gid,
+                               int64_t rdev) {
+  ThrowIfError(CheckIno(parent));
+  if (!IsValidFileType(type)) ThrowIfError(replfs::Status::Invalid("bad file type " + std::to_string(type)));
+  Inode in;
+  ThrowIfError(core_->ns().Mknod(static_cast<Ino>(parent), name, static_cast<FileType>(type), U32(mode),
+                                 U32(uid), U32(gid), rdev, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::Mkdir(rpc::Attr& out, int64_t parent, const std::string& name, int32_t mode,
+                               int32_t uid, int32_t gid) {
+  ThrowIfError(CheckIno(parent));
+  Inode in;
+  ThrowIfError(core_->ns().Mkdir(static_cast<Ino>(parent), name, U32(mode), U32(uid), U32(gid), &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::Symlink(rpc::Attr& out, int64_t parent, const std::string& name,
+                                 const std::string& target, int32_t uid, int32_t gid) {
+  ThrowIfError(CheckIno(parent));
+  Inode in;
+  ThrowIfError(core_->ns().Symlink(static_cast<Ino>(parent), name, target, U32(uid), U32(gid), &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::ReadLink(std::string& out, int64_t ino) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().ReadLink(static_cast<Ino>(ino), &out));
+}
+
+void MetaServiceHandler::Unlink(rpc::Unlinked& out, int64_t parent, const std::string& name) {
+  ThrowIfError(CheckIno(parent));
+  Unlinked u;
+  ThrowIfError(core_->ns().Unlink(static_cast<Ino>(parent), name, &u));
+  ToUnlinked(u, &out);
+}
+
+void MetaServiceHandler::Rmdir(int64_t parent, const std::string& name) {
+  ThrowIfError(CheckIno(parent));
+  ThrowIfError(core_->ns().Rmdir(static_cast<Ino>(parent), name));
+}
+
+void MetaServiceHandler::Rename(rpc::Unlinked& out, int64_t parent, const std::string& name,
+                                int64_t new_parent, const std::string& new_name,
+                                const rpc::RenameFlags& flags) {
+  ThrowIfError(CheckIno(parent));
+  ThrowIfError(CheckIno(new_parent));
+  Unlinked u;
+  ThrowIfError(core_->ns().Rename(static_cast<Ino>(parent), name, static_cast<Ino>(new_parent), new_name,
+                                  RenameFlags{flags.noreplace, flags.exchange}, &u));
+  ToUnlinked(u, &out);
+}
+
+void MetaServiceHandler::Link(rpc::Attr& out, int64_t ino, int64_t new_parent, const std::string& new_name) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(CheckIno(new_parent));
+  Inode in;
+  ThrowIfError(core_->ns().Link(static_cast<Ino>(ino), static_cast<Ino>(new_parent), new_name, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::ReadDir(rpc::DirPage& out, int64_t ino, const std::string& after, int32_t max,
+                                 bool plus) {
+  ThrowIfError(CheckIno(ino));
+  if (max < 1 || max > kMaxReadDir) ThrowIfError(replfs::Status::Invalid("ReadDir max must be 1..10000"));
+  if (after.size() > kMaxNameBytes) ThrowIfError(replfs::Status::NameTooLong("ReadDir 'after' over 255 bytes"));
+  std::vector<DirEntry> entries;
+  bool eof = false;
+  ThrowIfError(core_->ns().ReadDir(static_cast<Ino>(ino), after, max, plus, &entries, &eof));
+  out.entries.reserve(entries.size());
+  for (const auto& e : entries) {
+    rpc::DirEntry d;
+    d.name = e.name;
+    d.ino = static_cast<int64_t>(e.ino);
+    d.type = static_cast<rpc::FileType::type>(e.type);
+    if (plus && e.attr.ino != 0) {
+      ToAttr(e.attr, &d.attr);
+      d.__isset.attr = true;
+    }
+    out.entries.push_back(std::move(d));
+  }
+  out.eof = eof;
+}
+
+void MetaServiceHandler::SetXattr(int64_t ino, const std::string& name, const std::string& value,
+                                  int32_t flags) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().SetXattr(static_cast<Ino>(ino), name, value, flags));
+}
+
+void MetaServiceHandler::GetXattr(std::string& out, int64_t ino, const std::string& name) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().GetXattr(static_cast<Ino>(ino), name, &out));
+}
+
+void MetaServiceHandler::ListXattr(std::vector<std::string>& out, int64_t ino) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().ListXattr(static_cast<Ino>(ino), &out));
+}
+
+void MetaServiceHandler::RemoveXattr(int64_t ino, const std::string& name) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().RemoveXattr(static_cast<Ino>(ino), name));
+}
+
+void MetaServiceHandler::Open(rpc::Attr& out, int64_t ino, int64_t session) {
+  ThrowIfError(CheckIno(ino));
+  Inode in;
+  ThrowIfError(core_->ns().Open(static_cast<Ino>(ino), session, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::Release(int64_t ino, int64_t session) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(core_->ns().Release(static_cast<Ino>(ino), session));
+}
+
+void MetaServiceHandler::GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t ino, int64_t first_index,
+                                   int64_t count) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(CheckNonNegative(first_index, "first_index"));
+  if (count < 0 || count > kMaxGetChunks) ThrowIfError(replfs::Status::Invalid("GetChunks count must be 0..4096"));
+  std::vector<ChunkInfo> chunks;
+  ThrowIfError(core_->chunks().GetChunks(static_cast<Ino>(ino), first_index, count, &chunks));
+  out.resize(chunks.size());
+  for (size_t i = 0; i < chunks.size(); ++i) ToLocation(chunks[i], &out[i]);
+}
+
+void MetaServiceHandler::AllocChunk(rpc::ChunkLocation& out, int64_t ino, int64_t index) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(CheckNonNegative(index, "index"));
+  if (index > INT64_MAX / core_->config().chunk_size) ThrowIfError(replfs::Status::TooBig("chunk index past the largest file"));
+  ChunkInfo c;
+  ThrowIfError(core_->AllocChunk(static_cast<Ino>(ino), index, &c));
+  ToLocation(c, &out);
+}
+
+void MetaServiceHandler::CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, int64_t mtime_ns) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(CheckNonNegative(size, "size"));
+  Inode in;
+  ThrowIfError(core_->ns().CommitWrite(static_cast<Ino>(ino), size, mtime_ns, &in));
+  ToAttr(in, &out);
+}
+
+void MetaServiceHandler::StatFs(rpc::FsStat& out) {
+  FsStat f = core_->StatFs();
+  out.bytes_total = f.bytes_total;
+  out.bytes_free = f.bytes_free;
+  out.bytes_used = f.bytes_used;
+  out.inodes = f.inodes;
+  out.replicas = f.replicas;
+}
+
+void MetaServiceHandler::RegisterServer(const rpc::ServerUsage& usage,
+                                        const std::vector<rpc::ChunkReplica>& inventory) {
+  ThrowIfError(CheckUsage(usage));
+  if (inventory.size() > kMaxInventory) ThrowIfError(replfs::Status::Invalid("inventory too large"));
+  std::vector<ReplicaHeld> held;
+  held.reserve(inventory.size());
+  for (const auto& r : inventory) {
+    if (r.chunk_id <= 0 || r.version < 0) ThrowIfError(replfs::Status::Invalid("bad chunk id in inventory"));
+    held.push_back({static_cast<ChunkId>(r.chunk_id), static_cast<uint64_t>(r.version)});
+  }
+  ThrowIfError(core_->servers().Register(FromUsage(usage), held));
+}
+
+void MetaServiceHandler::Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) {
+  ThrowIfError(CheckUsage(usage));
+  std::vector<ChunkId> deletes;
+  ThrowIfError(core_->servers().Heartbeat(FromUsage(usage), &deletes));
+  out.delete_chunks.assign(deletes.begin(), deletes.end());
+}
+}  // namespace replfs::metad

@@ -1,0 +1,60 @@
+// The MetaService Thrift handler: the only place converting IDL structs to
+// and from metad's domain types. Every argument is validated (INVALID on
+// nonsense) and every failure leaves as an RpcError via net::ThrowIfError.
+// Thread-safe (the core is).
+#pragma once
+
+#include "MetaService.h"
+#include "daemons/metad/core.h"
+
+namespace replfs::metad {
+
+inline constexpr int32_t kMaxReadDir = 10000;
+inline constexpr int64_t kMaxGetChunks = 4096;
+inline constexpr int64_t kMaxRpcBytes = 8 << 20;
+inline constexpr size_t kMaxInventory = 50'000'000;
+
+class MetaServiceHandler : public rpc::MetaServiceIf {
+ public:
+  explicit MetaServiceHandler(MetaCore* core) : core_(core) {}  // core outlives this
+
+  void Ping() override {}
+  void GetClusterInfo(rpc::ClusterInfo& out) override;
+  void Lookup(rpc::Attr& out, int64_t parent, const std::string& name) override;
+  void GetAttr(rpc::Attr& out, int64_t ino) override;
+  void SetAttr(rpc::Attr& out, const rpc::SetAttrRequest& req) override;
+  void Mknod(rpc::Attr& out, int64_t parent, const std::string& name, rpc::FileType::type type,
+             int32_t mode, int32_t uid, int32_t gid, int64_t rdev) override;
+  void Mkdir(rpc::Attr& out, int64_t parent, const std::string& name, int32_t mode, int32_t uid,
+             int32_t gid) override;
+  void Symlink(rpc::Attr& out, int64_t parent, const std::string& name, const std::string& target,
+               int32_t uid, int32_t gid) override;
+  void ReadLink(std::string& out, int64_t ino) override;
+  void Unlink(rpc::Unlinked& out, int64_t parent, const std::string& name) override;
+  void Rmdir(int64_t parent, const std::string& name) override;
+  void Rename(rpc::Unlinked& out, int64_t parent, const std::string& name, int64_t new_parent,
+              const std::string& new_name, const rpc::RenameFlags& flags) override;
+  void Link(rpc::Attr& out, int64_t ino, int64_t new_parent, const std::string& new_name) override;
+  void ReadDir(rpc::DirPage& out, int64_t ino, const std::string& after, int32_t max, bool plus) override;
+  void SetXattr(int64_t ino, const std::string& name, const std::string& value, int32_t flags) override;
+  void GetXattr(std::string& out, int64_t ino, const std::string& name) override;
+  void ListXattr(std::vector<std::string>& out, int64_t ino) override;
+  void RemoveXattr(int64_t ino, const std::string& name) override;
+  void Open(rpc::Attr& out, int64_t ino, int64_t session) override;
+  void Release(int64_t ino, int64_t session) override;
+  void GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t ino, int64_t first_index,
+                 int64_t count) override;
+  void AllocChunk(rpc::ChunkLocation& out, int64_t ino, int64_t index) override;
+  void CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, int64_t mtime_ns) override;
+  void StatFs(rpc::FsStat& out) override;
+  void RegisterServer(const rpc::ServerUsage& usage, const std::vector<rpc::ChunkReplica>& inventory) override;
+  void Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) override;
+  void Status(rpc::ClusterStatus& out) override;
+  int64_t ResolvePath(const std::string& path) override;
+  void Fsck(rpc::FileReport& out, int64_t ino) override;
+
+ private:
+  MetaCore* const core_;
+};
+
+}  // namespace replfs::metad

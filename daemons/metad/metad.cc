@@ -1,0 +1,51 @@
+#include "daemons/metad/metad.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+#include "daemons/metad/meta_service.h"
+
+namespace replfs::metad {
+
+Metad::Metad(Config config, const Clock* clock)
+    : config_(std::move(config)), clock_(clock ? clock : &steady_) {}
+
+Metad::~Metad() { Stop(); }
+
+Status Metad::Start() {
+  REPLFS_RETURN_IF_ERROR(MetaCore::Open(config_, clock_, nullptr, &core_));
+  auto handler = std::make_shared<MetaServiceHandler>(core_.get());
+  net::ServerOptions so;
+  so.listen = config_.metad_listen;
+  so.max_connections = config_.metad_max_connections;
+  server_ = std::make_unique<net::RpcServer>(std::make_shared<rpc::MetaServiceProcessor>(handler), so);
+  REPLFS_RETURN_IF_ERROR(server_->Start());
+  liveness_ = std::thread([this] { LivenessLoop(); });
+  LOG(INFO) << "metad serving on port " << server_->port() << ", store " << config_.metad_data_dir;
+  return Status::OK();
+}
+
+void Metad::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (liveness_.joinable()) liveness_.join();
+  if (server_) server_->Stop();
+}
+
+void Metad::LivenessLoop() {
+  // Checking a few times per dead_after period bounds how late a datad is
+  // declared down.
+  const auto period = std::chrono::milliseconds(std::clamp<int64_t>(config_.dead_after_ms / 4, 10, 1000));
+  std::unique_lock<std::mutex> l(mu_);
+  while (!cv_.wait_for(l, period, [this] { return stop_; })) {
+    l.unlock();
+    core_->servers().CheckLiveness();
+    l.lock();
+  }
+}
+
+}  // namespace replfs::metad

@@ -1,0 +1,107 @@
+// Namespace: inodes, directory entries, symlinks, xattrs and open handles,
+// kept in the MetaStore (record layout in FORMAT.md). Semantics follow
+// thrift/PROTOCOL.md exactly; every mutation touching several records is one
+// store transaction. Inode numbers are never reused.
+//
+// Thread-safe. Lock order: the store's lock, then mu_ (open counts are read
+// inside transactions); mu_ is never held while calling the store.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "daemons/metad/chunk_map.h"
+#include "daemons/metad/meta_store.h"
+#include "daemons/metad/types.h"
+
+namespace replfs::metad {
+
+class TxnInodes;
+
+// Checks a single path component: 1..255 bytes, no '/' or NUL, not "." or
+// "..". Invalid, or NameTooLong for more than 255 bytes.
+Status ValidateName(std::string_view name);
+
+class Namespace {
+ public:
+  struct Options {
+    int goal = 3;                  // replication goal of new regular files
+    int64_t chunk_size = 64 << 20; // for truncation
+  };
+  // `store` and `chunks` outlive this object.
+  Namespace(MetaStore* store, ChunkMap* chunks, Options opts);
+
+  // Creates the root on a new store, purges orphans left by a previous run
+  // and counts inodes. Call once before serving.
+  Status Init();
+
+  // Out-parameters are only meaningful when OK is returned.
+  Status Lookup(Ino parent, std::string_view name, Inode* out) const;
+  Status GetAttr(Ino ino, Inode* out) const;
+  Status SetAttr(const SetAttrRequest& req, Inode* out);
+  Status Mknod(Ino parent, std::string_view name, FileType type, uint32_t mode, uint32_t uid,
+               uint32_t gid, int64_t rdev, Inode* out);
+  Status Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid, uint32_t gid, Inode* out);
+  Status Symlink(Ino parent, std::string_view name, std::string_view target, uint32_t uid,
+                 uint32_t gid, Inode* out);
+  Status ReadLink(Ino ino, std::string* out) const;
+  Status Unlink(Ino parent, std::string_view name, Unlinked* out);
+  Status Rmdir(Ino parent, std::string_view name);
+  // *out: the inode that lost a name to the rename target (ino 0: none).
+  Status Rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
+                RenameFlags flags, Unlinked* out);
+  Status Link(Ino ino, Ino new_parent, std::string_view new_name, Inode* out);
+  // Entries strictly after `after`, name order, at most `max` (>= 1).
+  Status ReadDir(Ino ino, std::string_view after, int max, bool plus, std::vector<DirEntry>* out,
+                 bool* eof) const;
+
+  Status SetXattr(Ino ino, std::string_view name, std::string_view value, int flags);
+  Status GetXattr(Ino ino, std::string_view name, std::string* out) const;
+  Status ListXattr(Ino ino, std::vector<std::string>* out) const;
+  Status RemoveXattr(Ino ino, std::string_view name);
+
+  // Open handles, per session, in memory: an unlinked inode stays (an
+  // orphan) until its last Release. Release of a handle not held is OK.
+  Status Open(Ino ino, int64_t session, Inode* out);
+  Status Release(Ino ino, int64_t session);
+  int OpenCount(Ino ino) const;
+
+  Status CommitWrite(Ino ino, int64_t size, int64_t mtime_ns, Inode* out);
+  // "/a/b" from the root; symlinks are not followed.
+  Status ResolvePath(std::string_view path, Ino* out) const;
+
+  int64_t files() const { return files_.load(); }
+  int64_t directories() const { return dirs_.load(); }
+  int64_t inodes() const { return inodes_.load(); }
+
+ private:
+  Status Create(Ino parent, std::string_view name, Inode proto, Inode* out);
+  // Removes one link of `ino` inside a transaction: purges or orphans it
+  // when none is left. Fills *out.
+  Status DropLinkInTxn(Txn& t, TxnInodes& inodes, Ino ino, Unlinked* out);
+  Status PurgeInTxn(Txn& t, const Inode& in);
+  Status PurgeIfUnused(Ino ino);
+  Status RenameInTxn(Txn& t, Ino parent, std::string_view name, Ino new_parent,
+                     std::string_view new_name, RenameFlags flags, Unlinked* out);
+  Status CheckNotAncestor(TxnInodes& inodes, Ino dir, Ino maybe_descendant);
+  void CountInode(FileType type, int delta);
+
+  // Constant after construction.
+  MetaStore* const store_;
+  ChunkMap* const chunks_;
+  const Options opts_;
+
+  std::atomic<int64_t> files_{0}, dirs_{0}, inodes_{0};
+
+  mutable Mutex mu_;  // protects open_
+  // ino -> session -> open handles.
+  std::map<Ino, std::map<int64_t, int>> open_ GUARDED_BY(mu_);
+};
+
+}  // namespace replfs::metad

@@ -1,0 +1,71 @@
+// ServerRegistry: the datads metad knows, their usage and up/down state.
+// Known addresses are persisted (`s` + addr) so they show as down after a
+// restart until they register again. Thread-safe; mu_ is never held while
+// calling the store or the chunk map.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "daemons/metad/chunk_map.h"
+#include "daemons/metad/clock.h"
+#include "daemons/metad/meta_store.h"
+#include "daemons/metad/placement.h"
+#include "daemons/metad/types.h"
+
+namespace replfs::metad {
+
+class ServerRegistry {
+ public:
+  struct Options {
+    int32_t block_size = 64 << 10;  // the cluster's; a datad must agree
+    int64_t dead_after_ms = 10000;  // silence after which a datad is down
+    size_t max_deletes_per_reply = 10000;
+  };
+  // `store`, `chunks` and `clock` outlive this object.
+  ServerRegistry(MetaStore* store, ChunkMap* chunks, const Clock* clock, Options opts);
+
+  // Loads the known addresses (all down). Call once before serving.
+  Status Load();
+
+  // A datad (re)starts: block size check, marks it up, persists its address
+  // and queues for deletion the replicas in `inventory` that metad does not
+  // reference on it.
+  Status Register(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory);
+  // Records usage and liveness; NotFound for a datad not registered since
+  // metad started. *deletes: replicas it should drop.
+  Status Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes);
+
+  // Marks down every up datad silent for dead_after_ms. Returns how many.
+  int CheckLiveness();
+
+  std::vector<PlacementCandidate> UpServers() const;
+  std::set<std::string> UpAddrs() const;
+  bool IsUp(const std::string& addr) const;
+  // Every known server; `chunks` from `per_server` (replicas metad placed).
+  std::vector<ServerStatus> List(const std::map<std::string, int64_t>& per_server) const;
+  FsStat Totals() const;  // bytes of UP servers
+
+ private:
+  struct Server {
+    ServerUsage usage;
+    bool up = false;
+    bool registered = false;      // since metad started
+    int64_t last_heartbeat_ms = 0;  // clock time
+  };
+
+  // Constant after construction.
+  MetaStore* const store_;
+  ChunkMap* const chunks_;
+  const Clock* const clock_;
+  const Options opts_;
+
+  mutable Mutex mu_;  // protects servers_
+  std::map<std::string, Server> servers_ GUARDED_BY(mu_);
+};
+
+}  // namespace replfs::metad

@@ -1,0 +1,138 @@
+// The Thrift handler through an in-process Metad on 127.0.0.1 port 0.
+#include "DataService.h"
+#include "MetaService.h"
+#include "daemons/metad/metad.h"
+#include "tests/unit/metad/metad_test_util.h"
+#include "thrift/client_pool.h"
+#include "thrift/server.h"
+
+namespace replfs::metad {
+namespace {
+
+net::RpcOptions Fast() {
+  net::RpcOptions o;
+  o.connect_timeout_ms = 500;
+  o.rpc_timeout_ms = 5000;
+  o.attempts = 2;
+  o.backoff_ms = 5;
+  o.budget_ms = 5000;
+  return o;
+}
+
+// A datad that answers CheckChunk only: every replica is corrupt.
+class CorruptData : public rpc::DataServiceIf {
+ public:
+  void Ping() override {}
+  void Write(int64_t, int64_t, int64_t, const std::string&, int32_t) override {}
+  void Read(std::vector<rpc::BlockData>&, int64_t, int64_t, int32_t, int32_t) override {}
+  void Truncate(int64_t, int64_t, int64_t) override {}
+  void DeleteChunk(int64_t) override {}
+  void Sync() override {}
+  void CheckChunk(rpc::ChunkCheck& out, int64_t, int64_t version) override {
+    out.state = rpc::ReplicaState::CORRUPT;
+    out.version = version;
+    out.blocks = 4;
+    out.bad_blocks = 1;
+  }
+  void Usage(rpc::ServerUsage&) override {}
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    metad_ = std::make_unique<Metad>(TestConfig(dir_.path()));
+    ASSERT_OK(metad_->Start());
+    pool_ = std::make_unique<net::ClientPool<rpc::MetaServiceClient>>(
+        HostPort{"127.0.0.1", metad_->port()}, Fast());
+  }
+  Status Call(const std::function<void(rpc::MetaServiceClient&)>& fn) {
+    return pool_->Call("test", net::Idempotency::kIdempotent, fn);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Metad> metad_;
+  std::unique_ptr<net::ClientPool<rpc::MetaServiceClient>> pool_;
+};
+
+TEST_F(ServiceTest, NamespaceRoundTripAndErrorCodes) {
+  rpc::ClusterInfo info;
+  ASSERT_OK(Call([&](auto& c) { c.GetClusterInfo(info); }));
+  EXPECT_EQ(info.block_size, 64 << 10);
+  EXPECT_EQ(info.min_write_replicas, 2);
+  EXPECT_EQ(info.max_rpc_bytes, 8 << 20);
+  rpc::Attr d, got;
+  ASSERT_OK(Call([&](auto& c) { c.Mkdir(d, 1, "dir", 0755, 10, 20); }));
+  EXPECT_EQ(d.type, rpc::FileType::DIRECTORY);
+  EXPECT_EQ(d.uid, 10);
+  ASSERT_OK(Call([&](auto& c) { c.Lookup(got, 1, "dir"); }));
+  EXPECT_EQ(got.ino, d.ino);
+  EXPECT_EQ(got.nlink, 2);
+  EXPECT_CODE(Call([&](auto& c) { c.Lookup(got, 1, "nope"); }), kNotFound);
+  EXPECT_CODE(Call([&](auto& c) { c.Mkdir(got, 1, "dir", 0755, 0, 0); }), kExists);
+  EXPECT_CODE(Call([&](auto& c) { c.Mkdir(got, 1, std::string(300, 'x'), 0755, 0, 0); }), kNameTooLong);
+  EXPECT_CODE(Call([&](auto& c) { c.Lookup(got, -5, "x"); }), kInvalid);
+  EXPECT_CODE(Call([&](auto& c) { c.Mknod(got, 1, "x", static_cast<rpc::FileType::type>(99), 0, 0, 0, 0); }),
+              kInvalid);
+  rpc::DirPage page;
+  EXPECT_CODE(Call([&](auto& c) { c.ReadDir(page, 1, "", 0, false); }), kInvalid);
+  ASSERT_OK(Call([&](auto& c) { c.ReadDir(page, 1, "", 10, true); }));
+  ASSERT_EQ(page.entries.size(), 1u);
+  EXPECT_TRUE(page.eof);
+  EXPECT_TRUE(page.entries[0].__isset.attr);
+  std::vector<rpc::ChunkLocation> locs;
+  EXPECT_CODE(Call([&](auto& c) { c.GetChunks(locs, 1, 0, 5000); }), kInvalid);
+  rpc::SetAttrRequest req;
+  req.ino = d.ino;
+  req.__set_mode(0700);
+  ASSERT_OK(Call([&](auto& c) { c.SetAttr(got, req); }));
+  EXPECT_EQ(got.mode, 0700);
+  rpc::RenameFlags flags;
+  rpc::Unlinked u;
+  EXPECT_CODE(Call([&](auto& c) { c.Rename(u, 1, "dir", d.ino, "x", flags); }), kInvalid);
+  EXPECT_EQ(Call([&](auto& c) { EXPECT_EQ(c.ResolvePath("/dir"), d.ino); }).code(), Status::Code::kOk);
+  rpc::ClusterStatus st;
+  ASSERT_OK(Call([&](auto& c) { c.Status(st); }));
+  EXPECT_EQ(st.directories, 2);
+}
+
+TEST_F(ServiceTest, RegisterAllocAndFsckAgainstADatad) {
+  auto data = std::make_shared<CorruptData>();
+  net::ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  so.allow_socket_activation = false;
+  net::RpcServer datad(std::make_shared<rpc::DataServiceProcessor>(data), so);
+  ASSERT_OK(datad.Start());
+  const std::string addr = "127.0.0.1:" + std::to_string(datad.port());
+  rpc::ServerUsage usage;
+  usage.bytes_total = usage.bytes_free = 1 << 30;
+  usage.block_size = 4096;
+  usage.addr = addr;
+  EXPECT_CODE(Call([&](auto& c) { c.RegisterServer(usage, {}); }), kInvalid);
+  for (const std::string& a : {addr, std::string("127.0.0.1:1")}) {
+    usage.addr = a;
+    usage.block_size = 64 << 10;
+    ASSERT_OK(Call([&](auto& c) { c.RegisterServer(usage, {}); }));
+  }
+  rpc::Attr f;
+  ASSERT_OK(Call([&](auto& c) { c.Mknod(f, 1, "f", rpc::FileType::REGULAR, 0644, 0, 0, 0); }));
+  rpc::ChunkLocation loc;
+  ASSERT_OK(Call([&](auto& c) { c.AllocChunk(loc, f.ino, 0); }));
+  EXPECT_EQ(loc.version, 1);
+  EXPECT_EQ(loc.replicas.size(), 2u);
+  rpc::FileReport rep;
+  ASSERT_OK(Call([&](auto& c) { c.Fsck(rep, f.ino); }));
+  ASSERT_EQ(rep.chunks.size(), 1u);
+  for (const auto& r : rep.chunks[0].replicas) {
+    if (r.addr == addr) {
+      EXPECT_EQ(r.state, rpc::ReplicaState::CORRUPT);
+    } else {
+      EXPECT_EQ(r.state, rpc::ReplicaState::UNREACHABLE) << r.detail;  // nothing listens on :1
+    }
+  }
+  rpc::HeartbeatReply hb;
+  usage.addr = "127.0.0.1:9";
+  EXPECT_CODE(Call([&](auto& c) { c.Heartbeat(hb, usage); }), kNotFound);
+}
+
+}  // namespace
+}  // namespace replfs::metad
