@@ -1,0 +1,272 @@
+// BlockStore: opening, the on-disk header, the in-memory chunk index, group
+// commit and usage. The per-chunk operations are in block_store_ops.cc.
+#include "daemons/datad/block_store.h"
+
+#include <errno.h>
+#include <kchashdb.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "daemons/datad/store_format.h"
+
+namespace replfs::datad {
+
+using kyotocabinet::BasicDB;
+using kyotocabinet::HashDB;
+
+namespace {
+
+// The one place a Kyoto Cabinet error becomes a Status. `saved_errno` is
+// errno right after the failing call: KC reports a full disk as a plain
+// SYSTEM error.
+Status KcToStatus(const BasicDB::Error& e, int saved_errno, std::string_view what) {
+  std::string msg = std::string(what) + ": " + e.name() + ": " + e.message();
+  switch (e.code()) {
+    case BasicDB::Error::SUCCESS:
+      return Status::Internal(msg + " (no error recorded)");
+    case BasicDB::Error::NOREC:
+      return Status::NotFound(msg);
+    case BasicDB::Error::BROKEN:
+      return Status::Corruption(msg);
+    case BasicDB::Error::NOPERM:
+      return Status::Permission(msg);
+    case BasicDB::Error::INVALID:
+    case BasicDB::Error::NOIMPL:
+    case BasicDB::Error::LOGIC:
+      return Status::Internal(msg);
+    case BasicDB::Error::SYSTEM:
+    case BasicDB::Error::NOREPOS:
+    default:
+      if (saved_errno == ENOSPC || saved_errno == EDQUOT)
+        return Status::NoSpace(msg + ": no space left on device");
+      if (saved_errno != 0) return Status::FromErrno(saved_errno, msg);
+      return Status::IOError(msg);
+  }
+}
+
+// Collects the chunk headers and block extents in one pass over the store.
+class IndexScan : public BasicDB::Visitor {
+ public:
+  struct Extent {
+    uint32_t end_block = 0;
+    int64_t bytes = 0;
+  };
+  std::unordered_map<int64_t, int64_t> versions;
+  std::unordered_map<int64_t, Extent> extents;
+  std::unordered_set<int64_t> bad_headers;
+
+  const char* visit_full(const char* kbuf, size_t ksiz, const char* vbuf, size_t vsiz,
+                         size_t*) override {
+    if (ksiz == format::kChunkKeySize && kbuf[0] == 'h') {
+      const auto chunk = static_cast<int64_t>(format::GetBE(kbuf + 1, 8));
+      const auto version =
+          vsiz == 8 ? static_cast<int64_t>(format::GetLE(vbuf, 8)) : int64_t{-1};
+      if (version <= 0) {
+        LOG(ERROR) << "chunk " << chunk << ": malformed chunk header (" << vsiz
+                   << " bytes); chunk ignored";
+        bad_headers.insert(chunk);
+      } else {
+        versions[chunk] = version;
+      }
+    } else if (ksiz == format::kBlockKeySize && kbuf[0] == 'b') {
+      const auto chunk = static_cast<int64_t>(format::GetBE(kbuf + 1, 8));
+      const auto idx = static_cast<uint32_t>(format::GetBE(kbuf + 9, 4));
+      Extent& e = extents[chunk];
+      e.end_block = std::max(e.end_block, idx + 1);
+      if (vsiz >= format::kCrcSize) e.bytes += static_cast<int64_t>(vsiz - format::kCrcSize);
+    }
+    return NOP;
+  }
+};
+
+}  // namespace
+
+const char* ReplicaStateName(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::kOk: return "OK";
+    case ReplicaState::kCorrupt: return "CORRUPT";
+    case ReplicaState::kMissing: return "MISSING";
+    case ReplicaState::kStale: return "STALE";
+  }
+  return "?";
+}
+
+BlockStore::BlockStore(std::string path, int64_t block_size, std::unique_ptr<HashDB> db)
+    : path_(std::move(path)),
+      dir_(path_.substr(0, path_.rfind('/') == std::string::npos ? 0 : path_.rfind('/'))),
+      block_size_(block_size),
+      db_(std::move(db)) {}
+
+BlockStore::~BlockStore() {
+  Status s = Close();
+  if (!s.ok()) {
+    LOG(ERROR) << "closing block store " << path_ << ": " << s.ToString();
+  }
+}
+
+Status BlockStore::KcError(std::string_view what) const {
+  const int saved = errno;
+  return KcToStatus(db_->error(), saved, std::string(what) + " (" + path_ + ")");
+}
+
+Status BlockStore::Open(const std::string& dir, int64_t block_size,
+                        std::unique_ptr<BlockStore>* out) {
+  if (block_size < 512 || block_size > (1 << 20) || (block_size & (block_size - 1)) != 0)
+    return Status::Invalid("block size " + std::to_string(block_size) +
+                           " is not a power of two in 512..1MiB");
+  const std::string path = (dir.empty() ? std::string(".") : dir) + "/" + kFileName;
+  auto db = std::make_unique<HashDB>();
+  // Default options: 6-byte offsets (no TSMALL), so the file may pass
+  // 16 GiB. No memory map (tune_map 0): a write into a sparse mapped page on
+  // a full disk would raise SIGBUS instead of failing with ENOSPC.
+  db->tune_buckets(1ll << 20);
+  db->tune_map(0);
+  db->tune_defrag(8);
+  // No OTRUNC: an existing store is never discarded. OTRYLOCK: a second
+  // datad on the same directory fails instead of hanging.
+  if (!db->open(path, HashDB::OWRITER | HashDB::OCREATE | HashDB::OTRYLOCK)) {
+    const int saved = errno;
+    Status s = KcToStatus(db->error(), saved, "cannot open block store " + path);
+    return Status(s.code(), s.message() + " (damaged, not a block store, or in use by "
+                                          "another datad?)");
+  }
+  std::unique_ptr<BlockStore> store(new BlockStore(path, block_size, std::move(db)));
+  REPLFS_RETURN_IF_ERROR(store->CheckHeader());
+  REPLFS_RETURN_IF_ERROR(store->LoadIndex());
+  *out = std::move(store);
+  return Status::OK();
+}
+
+Status BlockStore::CheckHeader() {
+  std::string header;
+  if (!db_->get(format::HeaderKey(), &header)) {
+    if (db_->error().code() != BasicDB::Error::NOREC) return KcError("read store header");
+    if (db_->count() != 0)
+      return Status::Corruption("block store " + path_ +
+                                " has records but no header: not a replfs block store");
+    std::string h(kMagic, 8);
+    format::PutLE(&h, static_cast<uint64_t>(block_size_), 4);
+    if (!db_->set(format::HeaderKey(), h) || !db_->synchronize(true))
+      return KcError("write store header");
+    LOG(INFO) << "created block store " << path_ << " (block size " << block_size_ << ")";
+    return Status::OK();
+  }
+  if (header.size() != format::kHeaderSize || header.compare(0, 8, kMagic) != 0)
+    return Status::Corruption("block store " + path_ + " has a bad header: not a replfs block store");
+  const auto stored = static_cast<int64_t>(format::GetLE(header.data() + 8, 4));
+  if (stored != block_size_)
+    return Status::Invalid("block store " + path_ + " was created with block size " +
+                           std::to_string(stored) + " but cluster.block_size is " +
+                           std::to_string(block_size_));
+  return Status::OK();
+}
+
+Status BlockStore::LoadIndex() {
+  const auto start = std::chrono::steady_clock::now();
+  IndexScan scan;
+  if (!db_->iterate(&scan, /*writable=*/false)) return KcError("scan block store");
+  int64_t bytes = 0;
+  std::vector<std::pair<int64_t, uint32_t>> orphans;
+  {
+    MutexLock l(&index_mu_);
+    for (const auto& [chunk, version] : scan.versions) index_[chunk].version = version;
+    for (const auto& [chunk, extent] : scan.extents) {
+      bytes += extent.bytes;
+      auto it = index_.find(chunk);
+      if (it != index_.end()) {
+        it->second.end_block = extent.end_block;
+      } else if (!scan.bad_headers.count(chunk)) {
+        orphans.emplace_back(chunk, extent.end_block);
+      }
+    }
+  }
+  bytes_used_ = bytes;
+  // Blocks without a chunk header are left by a DeleteChunk interrupted by a
+  // crash (the header goes first). Nobody can read them, and a later replica
+  // of the same chunk id must not inherit them.
+  for (const auto& [chunk, end] : orphans) {
+    LOG(WARNING) << "chunk " << chunk << ": removing blocks left by an interrupted delete";
+    REPLFS_RETURN_IF_ERROR(RemoveBlocks(chunk, 0, end));
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start).count();
+  LOG(INFO) << "opened block store " << path_ << ": " << scan.versions.size() << " chunks, "
+            << bytes_used_.load() << " bytes of blocks (scan " << ms << " ms)";
+  return Status::OK();
+}
+
+bool BlockStore::LookUp(int64_t chunk, ChunkInfo* out) const {
+  MutexLock l(&index_mu_);
+  auto it = index_.find(chunk);
+  if (it == index_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+void BlockStore::NoteBlocks(int64_t chunk, uint32_t end_block) {
+  MutexLock l(&index_mu_);
+  auto it = index_.find(chunk);
+  if (it != index_.end()) it->second.end_block = std::max(it->second.end_block, end_block);
+}
+
+std::vector<ChunkVersion> BlockStore::Inventory() const {
+  std::vector<ChunkVersion> out;
+  {
+    MutexLock l(&index_mu_);
+    out.reserve(index_.size());
+    for (const auto& [chunk, info] : index_) out.push_back({chunk, info.version});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ChunkVersion& a, const ChunkVersion& b) { return a.chunk_id < b.chunk_id; });
+  return out;
+}
+
+// Group commit. The synchronize runs without sync_mu_ held so that callers
+// arriving meanwhile queue up and share the next one. Uses the native mutex
+// for the condition variable, hence no static analysis here.
+Status BlockStore::Sync() NO_THREAD_SAFETY_ANALYSIS {
+  std::unique_lock<std::mutex> l(sync_mu_.native());
+  const int64_t need = sync_started_ + 1;  // a sync that starts after this call
+  while (sync_completed_ < need) {
+    if (syncing_) {
+      sync_cv_.wait(l);
+      continue;
+    }
+    syncing_ = true;
+    const int64_t gen = ++sync_started_;
+    l.unlock();
+    Status s = db_->synchronize(/*hard=*/true) ? Status::OK() : KcError("sync block store");
+    l.lock();
+    syncing_ = false;
+    sync_completed_ = gen;
+    sync_status_ = s;
+    sync_cv_.notify_all();
+  }
+  return sync_status_;
+}
+
+Status BlockStore::Usage(StoreUsage* out) const {
+  struct statvfs vfs{};
+  if (::statvfs(dir_.empty() ? "." : dir_.c_str(), &vfs) != 0)
+    return Status::FromErrno(errno, "statvfs " + dir_);
+  out->bytes_total = static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize);
+  out->bytes_free = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  out->bytes_used = bytes_used_.load();
+  out->corrupt_found = corrupt_found_.load();
+  MutexLock l(&index_mu_);
+  out->chunks = static_cast<int64_t>(index_.size());
+  return Status::OK();
+}
+
+Status BlockStore::Close() {
+  if (closed_.exchange(true)) return Status::OK();
+  Status s = db_->synchronize(/*hard=*/true) ? Status::OK() : KcError("sync block store");
+  if (!db_->close() && s.ok()) s = KcError("close block store");
+  return s;
+}
+
+}  // namespace replfs::datad

@@ -1,0 +1,247 @@
+// BlockStore: the per-chunk operations (write, read, truncate, delete,
+// check). Each takes the chunk's stripe lock for its whole duration: shared
+// for reads and checks, exclusive for anything that changes records.
+#include <errno.h>
+#include <kchashdb.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "daemons/datad/block_store.h"
+#include "daemons/datad/store_format.h"
+
+namespace replfs::datad {
+
+using kyotocabinet::BasicDB;
+
+namespace {
+
+std::string ChunkName(int64_t chunk) { return "chunk " + std::to_string(chunk); }
+
+Status CheckIds(int64_t chunk, int64_t version) {
+  if (chunk <= 0) return Status::Invalid("bad chunk id " + std::to_string(chunk));
+  if (version <= 0)
+    return Status::Invalid(ChunkName(chunk) + ": bad version " + std::to_string(version));
+  return Status::OK();
+}
+
+Status StaleError(int64_t chunk, int64_t asked, int64_t held) {
+  return Status::Stale(ChunkName(chunk) + ": version " + std::to_string(asked) +
+                       " requested but this replica holds version " + std::to_string(held));
+}
+
+}  // namespace
+
+Status BlockStore::Corrupt(int64_t chunk, uint32_t idx, std::string_view why) {
+  corrupt_found_.fetch_add(1);
+  std::string msg = ChunkName(chunk) + " block " + std::to_string(idx) + ": " + std::string(why) +
+                    " in " + path_;
+  LOG(WARNING) << msg;
+  return Status::Corruption(msg);
+}
+
+Status BlockStore::GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc,
+                            bool* found) {
+  std::string value;
+  if (!db_->get(format::BlockKey(chunk, idx), &value)) {
+    if (db_->error().code() != BasicDB::Error::NOREC)
+      return KcError("read " + ChunkName(chunk) + " block " + std::to_string(idx));
+    *found = false;
+    data->clear();
+    return Status::OK();
+  }
+  *found = true;
+  if (value.size() < format::kCrcSize ||
+      value.size() > format::kCrcSize + static_cast<size_t>(block_size_))
+    return Corrupt(chunk, idx, "malformed record of " + std::to_string(value.size()) + " bytes");
+  const auto stored = static_cast<uint32_t>(format::GetLE(value.data(), 4));
+  const uint32_t actual = Crc32c(value.data() + format::kCrcSize, value.size() - format::kCrcSize);
+  if (stored != actual) return Corrupt(chunk, idx, "checksum mismatch");
+  data->assign(value, format::kCrcSize, std::string::npos);
+  *crc = actual;
+  return Status::OK();
+}
+
+Status BlockStore::PutBlock(int64_t chunk, uint32_t idx, std::string_view data,
+                            int64_t old_size) {
+  if (!db_->set(format::BlockKey(chunk, idx), format::BlockValue(data)))
+    return KcError("write " + ChunkName(chunk) + " block " + std::to_string(idx));
+  bytes_used_.fetch_add(static_cast<int64_t>(data.size()) - old_size);
+  return Status::OK();
+}
+
+Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
+                                 std::string_view piece) {
+  if (start == 0 && static_cast<int64_t>(piece.size()) == block_size_) {
+    // A whole block: nothing of the old one survives, so no need to read it.
+    const int32_t old = db_->check(format::BlockKey(chunk, idx));
+    return PutBlock(chunk, idx, piece, std::max<int64_t>(old - 4, 0));
+  }
+  std::string block;
+  uint32_t crc = 0;
+  bool found = false;
+  REPLFS_RETURN_IF_ERROR(GetBlock(chunk, idx, &block, &crc, &found));
+  const auto old_size = static_cast<int64_t>(block.size());
+  const size_t end = static_cast<size_t>(start) + piece.size();
+  if (block.size() < end) block.resize(end, '\0');
+  block.replace(static_cast<size_t>(start), piece.size(), piece);
+  return PutBlock(chunk, idx, block, old_size);
+}
+
+Status BlockStore::EnsureChunk(int64_t chunk, int64_t version) {
+  ChunkInfo info;
+  if (LookUp(chunk, &info)) {
+    return info.version == version ? Status::OK() : StaleError(chunk, version, info.version);
+  }
+  if (!db_->set(format::ChunkKey(chunk), format::VersionValue(version)))
+    return KcError("create " + ChunkName(chunk));
+  MutexLock l(&index_mu_);
+  index_[chunk] = ChunkInfo{version, 0};
+  return Status::OK();
+}
+
+Status BlockStore::Write(int64_t chunk, int64_t version, int64_t offset, std::string_view data) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  const auto len = static_cast<int64_t>(data.size());
+  if (offset < 0 || len > kMaxChunkBytes || offset > kMaxChunkBytes - len)
+    return Status::Invalid(ChunkName(chunk) + ": write of " + std::to_string(len) +
+                           " bytes at " + std::to_string(offset) + " is outside a chunk");
+  WriterLock l(StripeFor(chunk));
+  REPLFS_RETURN_IF_ERROR(EnsureChunk(chunk, version));
+  int64_t pos = offset;
+  while (!data.empty()) {
+    const auto idx = static_cast<uint32_t>(pos / block_size_);
+    const int64_t start = pos % block_size_;
+    const size_t n = static_cast<size_t>(std::min<int64_t>(block_size_ - start, data.size()));
+    REPLFS_RETURN_IF_ERROR(WriteOneBlock(chunk, idx, start, data.substr(0, n)));
+    NoteBlocks(chunk, idx + 1);
+    pos += static_cast<int64_t>(n);
+    data.remove_prefix(n);
+  }
+  return Status::OK();
+}
+
+Status BlockStore::Read(int64_t chunk, int64_t version, int64_t first, int64_t count,
+                        std::vector<Block>* out) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  if (first < 0 || count < 0 || first + count > kMaxChunkBytes / block_size_)
+    return Status::Invalid(ChunkName(chunk) + ": bad block range " + std::to_string(first) +
+                           "+" + std::to_string(count));
+  ReaderLock l(StripeFor(chunk));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
+  if (info.version != version) return StaleError(chunk, version, info.version);
+  const size_t keep = out->size();
+  const int64_t end = std::min<int64_t>(first + count, info.end_block);
+  for (int64_t i = first; i < end; ++i) {
+    Block b;
+    b.index = static_cast<int32_t>(i);
+    bool found = false;
+    Status s = GetBlock(chunk, static_cast<uint32_t>(i), &b.data, &b.crc, &found);
+    if (!s.ok()) {
+      out->resize(keep);  // never hand out part of a failed read
+      return s;
+    }
+    if (found) out->push_back(std::move(b));
+  }
+  return Status::OK();
+}
+
+Status BlockStore::RemoveBlocks(int64_t chunk, uint32_t from, uint32_t to) {
+  for (uint32_t idx = from; idx < to; ++idx) {
+    const std::string key = format::BlockKey(chunk, idx);
+    const int32_t size = db_->check(key);
+    if (size < 0) {
+      if (db_->error().code() == BasicDB::Error::NOREC) continue;
+      return KcError("inspect " + ChunkName(chunk) + " block " + std::to_string(idx));
+    }
+    if (!db_->remove(key) && db_->error().code() != BasicDB::Error::NOREC)
+      return KcError("remove " + ChunkName(chunk) + " block " + std::to_string(idx));
+    bytes_used_.fetch_sub(std::max<int64_t>(size - 4, 0));
+  }
+  return Status::OK();
+}
+
+Status BlockStore::Truncate(int64_t chunk, int64_t version, int64_t length) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  if (length < 0 || length > kMaxChunkBytes)
+    return Status::Invalid(ChunkName(chunk) + ": bad truncate length " + std::to_string(length));
+  WriterLock l(StripeFor(chunk));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::OK();  // nothing stored, nothing past length
+  if (info.version != version) return StaleError(chunk, version, info.version);
+  const auto keep = static_cast<uint32_t>((length + block_size_ - 1) / block_size_);
+  const int64_t tail = length % block_size_;
+  if (tail != 0 && keep - 1 < info.end_block) {
+    // The block holding the new end keeps its first `tail` bytes.
+    std::string data;
+    uint32_t crc = 0;
+    bool found = false;
+    REPLFS_RETURN_IF_ERROR(GetBlock(chunk, keep - 1, &data, &crc, &found));
+    if (found && static_cast<int64_t>(data.size()) > tail) {
+      const auto old_size = static_cast<int64_t>(data.size());
+      data.resize(static_cast<size_t>(tail));
+      REPLFS_RETURN_IF_ERROR(PutBlock(chunk, keep - 1, data, old_size));
+    }
+  }
+  if (keep < info.end_block) {
+    REPLFS_RETURN_IF_ERROR(RemoveBlocks(chunk, keep, info.end_block));
+    MutexLock m(&index_mu_);
+    auto it = index_.find(chunk);
+    if (it != index_.end()) it->second.end_block = keep;
+  }
+  return Status::OK();
+}
+
+Status BlockStore::DeleteChunk(int64_t chunk) {
+  if (chunk <= 0) return Status::Invalid("bad chunk id " + std::to_string(chunk));
+  WriterLock l(StripeFor(chunk));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::OK();
+  // Header first: the chunk disappears at once; blocks a crash leaves behind
+  // are orphans, removed at the next open.
+  if (!db_->remove(format::ChunkKey(chunk)) && db_->error().code() != BasicDB::Error::NOREC)
+    return KcError("delete " + ChunkName(chunk));
+  {
+    MutexLock m(&index_mu_);
+    index_.erase(chunk);
+  }
+  return RemoveBlocks(chunk, 0, info.end_block);
+}
+
+Status BlockStore::Check(int64_t chunk, int64_t version, CheckResult* out) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  *out = CheckResult{};
+  ReaderLock l(StripeFor(chunk));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) {
+    out->state = ReplicaState::kMissing;
+    out->detail = ChunkName(chunk) + " is not held here";
+    return Status::OK();
+  }
+  out->version = info.version;
+  if (info.version != version) {
+    out->state = ReplicaState::kStale;
+    out->detail = StaleError(chunk, version, info.version).message();
+    return Status::OK();
+  }
+  for (uint32_t idx = 0; idx < info.end_block; ++idx) {
+    std::string data;
+    uint32_t crc = 0;
+    bool found = false;
+    Status s = GetBlock(chunk, idx, &data, &crc, &found);
+    if (s.IsCorruption()) {
+      ++out->blocks;
+      ++out->bad_blocks;
+      out->detail += (out->detail.empty() ? "bad blocks:" : "") + std::string(" ") +
+                     std::to_string(idx);
+      continue;
+    }
+    REPLFS_RETURN_IF_ERROR(s);
+    if (found) ++out->blocks;
+  }
+  out->state = out->bad_blocks > 0 ? ReplicaState::kCorrupt : ReplicaState::kOk;
+  return Status::OK();
+}
+
+}  // namespace replfs::datad

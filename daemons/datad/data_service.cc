@@ -1,0 +1,131 @@
+#include "daemons/datad/data_service.h"
+
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "thrift/rpc_status.h"
+
+namespace replfs::datad {
+
+namespace {
+
+Status CheckChunkArgs(int64_t chunk_id, int64_t version) {
+  if (chunk_id <= 0) return Status::Invalid("chunk_id must be > 0, got " + std::to_string(chunk_id));
+  if (version <= 0)
+    return Status::Invalid("chunk " + std::to_string(chunk_id) + ": version must be > 0, got " +
+                           std::to_string(version));
+  return Status::OK();
+}
+
+Status CheckWriteArgs(int64_t chunk_id, int64_t version, int64_t offset, const std::string& data,
+                      int32_t crc) {
+  REPLFS_RETURN_IF_ERROR(CheckChunkArgs(chunk_id, version));
+  const auto len = static_cast<int64_t>(data.size());
+  const std::string what = "chunk " + std::to_string(chunk_id) + ": write of " +
+                           std::to_string(len) + " bytes at " + std::to_string(offset);
+  if (len > kMaxWriteBytes) return Status::Invalid(what + ": more than 16 MiB in one call");
+  if (offset < 0 || offset > BlockStore::kMaxChunkBytes - len)
+    return Status::Invalid(what + ": outside a chunk (1 GiB max)");
+  if (Crc32c(data) != static_cast<uint32_t>(crc))
+    return Status::Corruption(what + ": payload checksum mismatch (damaged in transit)");
+  return Status::OK();
+}
+
+rpc::ReplicaState::type ToRpcState(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::kOk: return rpc::ReplicaState::OK;
+    case ReplicaState::kCorrupt: return rpc::ReplicaState::CORRUPT;
+    case ReplicaState::kMissing: return rpc::ReplicaState::MISSING;
+    case ReplicaState::kStale: return rpc::ReplicaState::STALE;
+  }
+  return rpc::ReplicaState::CORRUPT;
+}
+
+}  // namespace
+
+rpc::ServerUsage ToRpcUsage(const StoreUsage& u, const std::string& addr, int64_t block_size) {
+  rpc::ServerUsage out;
+  out.addr = addr;
+  out.bytes_total = u.bytes_total;
+  out.bytes_free = u.bytes_free;
+  out.bytes_used = u.bytes_used;
+  out.chunks = u.chunks;
+  out.corrupt_found = u.corrupt_found;
+  out.block_size = static_cast<int32_t>(block_size);
+  return out;
+}
+
+DataServiceHandler::DataServiceHandler(BlockStore* store) : store_(store) {}
+
+void DataServiceHandler::set_advertised_addr(const std::string& addr) {
+  MutexLock l(&mu_);
+  addr_ = addr;
+}
+
+void DataServiceHandler::Write(int64_t chunk_id, int64_t version, int64_t offset,
+                               const std::string& data, int32_t crc) {
+  Status s = CheckWriteArgs(chunk_id, version, offset, data, crc);
+  if (s.ok()) s = store_->Write(chunk_id, version, offset, data);
+  net::ThrowIfError(s);
+}
+
+void DataServiceHandler::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id,
+                              int64_t version, int32_t first_block, int32_t count) {
+  Status s = CheckChunkArgs(chunk_id, version);
+  if (s.ok() && (first_block < 0 || count <= 0 || count > kMaxReadBlocks ||
+                 count * store_->block_size() > kMaxReadBytes)) {
+    s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": bad block range first=" +
+                        std::to_string(first_block) + " count=" + std::to_string(count) +
+                        " (count must be 1.." + std::to_string(kMaxReadBlocks) +
+                        " and at most 16 MiB)");
+  }
+  std::vector<Block> blocks;
+  if (s.ok()) s = store_->Read(chunk_id, version, first_block, count, &blocks);
+  net::ThrowIfError(s);
+  out.clear();
+  out.reserve(blocks.size());
+  for (Block& b : blocks) {
+    rpc::BlockData d;
+    d.index = b.index;
+    d.data = std::move(b.data);
+    d.crc = static_cast<int32_t>(b.crc);
+    out.push_back(std::move(d));
+  }
+}
+
+void DataServiceHandler::Truncate(int64_t chunk_id, int64_t version, int64_t length) {
+  Status s = CheckChunkArgs(chunk_id, version);
+  if (s.ok() && (length < 0 || length > BlockStore::kMaxChunkBytes))
+    s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": bad truncate length " +
+                        std::to_string(length));
+  if (s.ok()) s = store_->Truncate(chunk_id, version, length);
+  net::ThrowIfError(s);
+}
+
+void DataServiceHandler::DeleteChunk(int64_t chunk_id) {
+  Status s = chunk_id > 0 ? store_->DeleteChunk(chunk_id)
+                          : Status::Invalid("chunk_id must be > 0, got " + std::to_string(chunk_id));
+  net::ThrowIfError(s);
+}
+
+void DataServiceHandler::Sync() { net::ThrowIfError(store_->Sync()); }
+
+void DataServiceHandler::CheckChunk(rpc::ChunkCheck& out, int64_t chunk_id, int64_t version) {
+  CheckResult r;
+  Status s = CheckChunkArgs(chunk_id, version);
+  if (s.ok()) s = store_->Check(chunk_id, version, &r);
+  net::ThrowIfError(s);
+  out.state = ToRpcState(r.state);
+  out.version = r.version;
+  out.blocks = r.blocks;
+  out.bad_blocks = r.bad_blocks;
+  out.detail = r.detail;
+}
+
+void DataServiceHandler::Usage(rpc::ServerUsage& out) {
+  StoreUsage u;
+  net::ThrowIfError(store_->Usage(&u));
+  MutexLock l(&mu_);
+  out = ToRpcUsage(u, addr_, store_->block_size());
+}
+
+}  // namespace replfs::datad

@@ -1,0 +1,129 @@
+#include "daemons/datad/heartbeat.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+#include "daemons/datad/data_service.h"
+
+namespace replfs::datad {
+
+Heartbeater::Heartbeater(BlockStore* store, HeartbeatOptions opts)
+    : store_(store), opts_(std::move(opts)), pool_(opts_.meta, opts_.rpc) {}
+
+Heartbeater::~Heartbeater() { Stop(); }
+
+void Heartbeater::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void Heartbeater::Stop() {
+  {
+    MutexLock l(&mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+// Uses the native mutex for the condition variable, hence no analysis.
+bool Heartbeater::Sleep(int64_t ms) NO_THREAD_SAFETY_ANALYSIS {
+  std::unique_lock<std::mutex> l(mu_.native());
+  cv_.wait_for(l, std::chrono::milliseconds(ms), [this]() NO_THREAD_SAFETY_ANALYSIS {
+    return stop_;
+  });
+  return !stop_;
+}
+
+void Heartbeater::Loop() {
+  backoff_ms_ = opts_.interval_ms;
+  while (Sleep(0)) {
+    const int64_t wait_ms = Step();
+    if (!Sleep(wait_ms)) break;
+  }
+}
+
+int64_t Heartbeater::Step() {
+  if (!registered_) {
+    Status s = Register();
+    if (!s.ok()) {
+      NoteFailure("RegisterServer", s);
+      if (s.code() == Status::Code::kInvalid) return opts_.invalid_retry_ms;
+      backoff_ms_ = std::min(backoff_ms_ * 2, opts_.max_backoff_ms);
+      return backoff_ms_;
+    }
+    registered_ = true;
+  } else {
+    Status s = Beat();
+    if (s.IsNotFound()) {
+      LOG(INFO) << "metad " << pool_.peer() << " does not know this datad (restarted?); "
+                << "registering again";
+      registered_ = false;
+      return 0;
+    }
+    if (!s.ok()) {
+      NoteFailure("Heartbeat", s);
+      return opts_.interval_ms;
+    }
+  }
+  if (in_outage_) {
+    LOG(INFO) << "metad " << pool_.peer() << " reachable again";
+  }
+  in_outage_ = false;
+  backoff_ms_ = opts_.interval_ms;
+  return opts_.interval_ms;
+}
+
+void Heartbeater::NoteFailure(const char* what, const Status& s) {
+  if (s.code() == Status::Code::kInvalid) {
+    LOG(ERROR) << "metad " << pool_.peer() << " refused " << what << " of " << opts_.advertise
+               << ": " << s.message();
+    return;
+  }
+  if (!in_outage_) {
+    LOG(WARNING) << what << " to metad " << pool_.peer() << " failed: " << s.ToString()
+                 << "; retrying quietly until it answers";
+    in_outage_ = true;
+  }
+}
+
+Status Heartbeater::Register() {
+  StoreUsage u;
+  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
+  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+  std::vector<rpc::ChunkReplica> inventory;
+  for (const ChunkVersion& cv : store_->Inventory()) {
+    rpc::ChunkReplica r;
+    r.chunk_id = cv.chunk_id;
+    r.version = cv.version;
+    inventory.push_back(r);
+  }
+  bool sent = false;
+  REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
+      [&](rpc::MetaServiceClient& c) { c.RegisterServer(usage, inventory); }, &sent));
+  registrations_.fetch_add(1);
+  LOG(INFO) << "registered " << opts_.advertise << " with metad " << pool_.peer() << " ("
+            << inventory.size() << " chunks)";
+  return Status::OK();
+}
+
+Status Heartbeater::Beat() {
+  StoreUsage u;
+  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
+  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+  rpc::HeartbeatReply reply;
+  bool sent = false;
+  REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
+      [&](rpc::MetaServiceClient& c) { c.Heartbeat(reply, usage); }, &sent));
+  heartbeats_.fetch_add(1);
+  if (!reply.delete_chunks.empty()) {
+    LOG(INFO) << "metad asked to delete " << reply.delete_chunks.size() << " chunks";
+    for (int64_t chunk : reply.delete_chunks) {
+      Status s = store_->DeleteChunk(chunk);
+      if (!s.ok()) {
+        LOG(WARNING) << "deleting chunk " << chunk << ": " << s.ToString();
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace replfs::datad

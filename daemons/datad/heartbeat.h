@@ -1,0 +1,79 @@
+// Heartbeater: keeps this datad registered with metad. A background thread
+// RegisterServer()s with the usage and inventory of the store (retrying with
+// backoff while metad is unreachable), then Heartbeat()s every interval,
+// re-registers when metad answers NOT_FOUND (it restarted) and deletes the
+// chunks metad lists in its replies.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "MetaService.h"
+#include "common/host_port.h"
+#include "common/thread_annotations.h"
+#include "daemons/datad/block_store.h"
+#include "thrift/client_pool.h"
+
+namespace replfs::datad {
+
+struct HeartbeatOptions {
+  std::string advertise;          // this datad's address as clients reach it
+  HostPort meta;                  // metad
+  net::RpcOptions rpc;            // timeouts of one call
+  int64_t interval_ms = 1000;     // between heartbeats
+  int64_t max_backoff_ms = 5000;  // cap of the retry delay while metad is down
+  int64_t invalid_retry_ms = 30000;  // retry delay after metad refused us (INVALID)
+};
+
+class Heartbeater {
+ public:
+  // `store` outlives the heartbeater.
+  Heartbeater(BlockStore* store, HeartbeatOptions opts);
+  ~Heartbeater();  // Stop()s
+  Heartbeater(const Heartbeater&) = delete;
+  Heartbeater& operator=(const Heartbeater&) = delete;
+
+  // Starts the thread. Call once.
+  void Start();
+  // Wakes and joins the thread; returns after at most one in-flight RPC
+  // (bounded by its timeout). Idempotent.
+  void Stop();
+
+  // For tests and status: successful RegisterServer and Heartbeat calls.
+  int64_t registrations() const { return registrations_.load(); }
+  int64_t heartbeats() const { return heartbeats_.load(); }
+
+ private:
+  void Loop();
+  // One step: register or heartbeat. Returns how long to wait before the next.
+  int64_t Step();
+  Status Register();
+  Status Beat();
+  // Logs a failed call once per outage (or every time for INVALID).
+  void NoteFailure(const char* what, const Status& s);
+  // Waits up to `ms`; false when Stop() was called.
+  bool Sleep(int64_t ms);
+
+  // Constant after construction.
+  BlockStore* const store_;
+  const HeartbeatOptions opts_;
+  net::ClientPool<rpc::MetaServiceClient> pool_;
+
+  // Loop state, touched only by the heartbeat thread.
+  bool registered_ = false;
+  bool in_outage_ = false;
+  int64_t backoff_ms_ = 0;
+
+  std::atomic<int64_t> registrations_{0};
+  std::atomic<int64_t> heartbeats_{0};
+
+  Mutex mu_;  // protects stop_
+  std::condition_variable cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace replfs::datad

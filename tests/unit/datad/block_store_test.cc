@@ -1,0 +1,312 @@
+// BlockStore against a real Kyoto Cabinet file in a temp dir.
+#include "daemons/datad/block_store.h"
+
+#include <gtest/gtest.h>
+#include <kchashdb.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "common/crc32c.h"
+#include "tests/util/test_util.h"
+
+namespace replfs::datad {
+namespace {
+
+constexpr int64_t kBs = 4096;
+
+class BlockStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    store_.reset();
+    Status s = BlockStore::Open(dir_.path(), kBs, &store_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  std::string FilePath() const { return dir_.path() + "/" + BlockStore::kFileName; }
+
+  // The chunk's bytes [0, len) as a reader reconstructs them from blocks.
+  std::string ReadAll(int64_t chunk, int64_t version, int64_t len) {
+    std::vector<Block> blocks;
+    Status s = store_->Read(chunk, version, 0, (len + kBs - 1) / kBs, &blocks);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::string out(static_cast<size_t>(len), '\0');
+    for (const Block& b : blocks) {
+      EXPECT_EQ(b.crc, Crc32c(b.data));
+      const int64_t at = b.index * kBs;
+      for (size_t i = 0; i < b.data.size() && at + static_cast<int64_t>(i) < len; ++i)
+        out[at + i] = b.data[i];
+    }
+    return out;
+  }
+
+  testing::TempDir dir_{"datad-store"};
+  std::unique_ptr<BlockStore> store_;
+};
+
+std::string Pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& c : s) c = static_cast<char>(rng() % 251 + 1);
+  return s;
+}
+
+TEST_F(BlockStoreTest, RoundTripAtUnalignedOffsets) {
+  const std::string data = Pattern(3 * kBs + 123, 1);
+  ASSERT_TRUE(store_->Write(7, 1, 1000, data).ok());
+  std::string expect(1000, '\0');
+  expect += data;
+  EXPECT_EQ(ReadAll(7, 1, static_cast<int64_t>(expect.size())), expect);
+  std::vector<Block> blocks;
+  ASSERT_TRUE(store_->Read(7, 1, 1, 2, &blocks).ok());
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[0].index, 1);
+  EXPECT_EQ(blocks[1].data, expect.substr(2 * kBs, kBs));
+  // The last block is short: only what was written is stored.
+  blocks.clear();
+  ASSERT_TRUE(store_->Read(7, 1, 3, 5, &blocks).ok());
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].data.size(), expect.size() - 3 * kBs);
+}
+
+TEST_F(BlockStoreTest, PartialWritePreservesNeighbours) {
+  const std::string base = Pattern(2 * kBs, 2);
+  ASSERT_TRUE(store_->Write(1, 1, 0, base).ok());
+  ASSERT_TRUE(store_->Write(1, 1, kBs - 10, std::string(20, 'X')).ok());
+  std::string expect = base;
+  expect.replace(kBs - 10, 20, std::string(20, 'X'));
+  EXPECT_EQ(ReadAll(1, 1, 2 * kBs), expect);
+  StoreUsage u;
+  ASSERT_TRUE(store_->Usage(&u).ok());
+  EXPECT_EQ(u.bytes_used, 2 * kBs);
+  EXPECT_EQ(u.chunks, 1);
+  EXPECT_GT(u.bytes_total, 0);
+}
+
+TEST_F(BlockStoreTest, HolesAreAbsent) {
+  ASSERT_TRUE(store_->Write(2, 1, 5 * kBs + 7, "abc").ok());
+  std::vector<Block> blocks;
+  ASSERT_TRUE(store_->Read(2, 1, 0, 10, &blocks).ok());
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].index, 5);
+  EXPECT_EQ(blocks[0].data, std::string(7, '\0') + "abc");
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(2, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kOk);
+  EXPECT_EQ(r.blocks, 1);
+}
+
+TEST_F(BlockStoreTest, VersionMismatchIsStaleAndMissingIsNotFound) {
+  ASSERT_TRUE(store_->Write(3, 2, 0, "x").ok());
+  EXPECT_EQ(store_->Write(3, 1, 0, "y").code(), Status::Code::kStale);
+  std::vector<Block> blocks;
+  EXPECT_EQ(store_->Read(3, 3, 0, 1, &blocks).code(), Status::Code::kStale);
+  EXPECT_EQ(store_->Truncate(3, 1, 0).code(), Status::Code::kStale);
+  EXPECT_EQ(store_->Read(99, 1, 0, 1, &blocks).code(), Status::Code::kNotFound);
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(3, 5, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kStale);
+  EXPECT_EQ(r.version, 2);
+  ASSERT_TRUE(store_->Check(99, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kMissing);
+  EXPECT_EQ(store_->Write(0, 1, 0, "x").code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->Write(1, 1, -1, "x").code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->Write(1, 1, BlockStore::kMaxChunkBytes, "x").code(), Status::Code::kInvalid);
+}
+
+TEST_F(BlockStoreTest, TruncateThenExtendReadsZeros) {
+  const std::string data = Pattern(3 * kBs, 3);
+  ASSERT_TRUE(store_->Write(4, 1, 0, data).ok());
+  ASSERT_TRUE(store_->Truncate(4, 1, kBs + 100).ok());
+  std::vector<Block> blocks;
+  ASSERT_TRUE(store_->Read(4, 1, 0, 3, &blocks).ok());
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_EQ(blocks[1].data.size(), 100u);
+  ASSERT_TRUE(store_->Write(4, 1, 3 * kBs - 1, "Z").ok());  // extend again
+  std::string expect = data.substr(0, kBs + 100) + std::string(2 * kBs - 101, '\0') + "Z";
+  EXPECT_EQ(ReadAll(4, 1, 3 * kBs), expect);
+  ASSERT_TRUE(store_->Truncate(4, 1, 0).ok());
+  blocks.clear();
+  ASSERT_TRUE(store_->Read(4, 1, 0, 3, &blocks).ok());
+  EXPECT_TRUE(blocks.empty());
+  EXPECT_TRUE(store_->Truncate(12345, 1, 0).ok());  // absent: nothing to drop
+}
+
+TEST_F(BlockStoreTest, DeleteAndInventory) {
+  ASSERT_TRUE(store_->Write(10, 3, 0, Pattern(2 * kBs, 4)).ok());
+  ASSERT_TRUE(store_->Write(11, 1, 0, "a").ok());
+  ASSERT_TRUE(store_->Write(12, 2, 0, "b").ok());
+  EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{10, 3}, {11, 1}, {12, 2}}));
+  ASSERT_TRUE(store_->DeleteChunk(10).ok());
+  ASSERT_TRUE(store_->DeleteChunk(10).ok());  // idempotent
+  EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{11, 1}, {12, 2}}));
+  std::vector<Block> blocks;
+  EXPECT_EQ(store_->Read(10, 3, 0, 2, &blocks).code(), Status::Code::kNotFound);
+  // A new replica of the same id does not inherit the old blocks.
+  ASSERT_TRUE(store_->Write(10, 4, 0, "new").ok());
+  ASSERT_TRUE(store_->Read(10, 4, 0, 2, &blocks).ok());
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].data, "new");
+  StoreUsage u;
+  ASSERT_TRUE(store_->Usage(&u).ok());
+  EXPECT_EQ(u.bytes_used, 5);
+  EXPECT_EQ(u.chunks, 3);
+}
+
+TEST_F(BlockStoreTest, ReopenKeepsData) {
+  const std::string data = Pattern(kBs + 5, 5);
+  ASSERT_TRUE(store_->Write(20, 7, 100, data).ok());
+  ASSERT_TRUE(store_->Sync().ok());
+  Reopen();
+  EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{20, 7}}));
+  EXPECT_EQ(ReadAll(20, 7, kBs + 105), std::string(100, '\0') + data);
+  StoreUsage u;
+  ASSERT_TRUE(store_->Usage(&u).ok());
+  EXPECT_EQ(u.bytes_used, kBs + 105);
+}
+
+TEST_F(BlockStoreTest, ChecksumMismatchIsDetectedAndNeverReturned) {
+  const std::string good = Pattern(2 * kBs, 6);
+  ASSERT_TRUE(store_->Write(30, 1, 0, good).ok());
+  store_.reset();
+  {
+    kyotocabinet::HashDB db;
+    ASSERT_TRUE(db.open(FilePath(), kyotocabinet::HashDB::OWRITER));
+    std::string key = "b";
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((30ull >> (8 * i)) & 0xff));
+    key += std::string("\0\0\0\1", 4);  // block 1
+    std::string value;
+    ASSERT_TRUE(db.get(key, &value));
+    value[4 + 17] ^= 0x01;
+    ASSERT_TRUE(db.set(key, value));
+    ASSERT_TRUE(db.close());
+  }
+  Reopen();
+  std::vector<Block> blocks;
+  Status s = store_->Read(30, 1, 0, 2, &blocks);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("chunk 30 block 1"), std::string::npos) << s.message();
+  EXPECT_TRUE(blocks.empty());
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(30, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kCorrupt);
+  EXPECT_EQ(r.bad_blocks, 1);
+  EXPECT_EQ(r.blocks, 2);
+  // The good block is still served; a partial write over the bad one refuses.
+  ASSERT_TRUE(store_->Read(30, 1, 0, 1, &blocks).ok());
+  EXPECT_EQ(blocks.at(0).data, good.substr(0, kBs));
+  EXPECT_EQ(store_->Write(30, 1, kBs + 1, "x").code(), Status::Code::kCorruption);
+  // A full-block write repairs it.
+  ASSERT_TRUE(store_->Write(30, 1, kBs, good.substr(kBs)).ok());
+  ASSERT_TRUE(store_->Check(30, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kOk);
+  StoreUsage u;
+  ASSERT_TRUE(store_->Usage(&u).ok());
+  EXPECT_GE(u.corrupt_found, 2);
+}
+
+TEST_F(BlockStoreTest, BlockSizeMismatchIsRefused) {
+  store_.reset();
+  std::unique_ptr<BlockStore> other;
+  Status s = BlockStore::Open(dir_.path(), 2 * kBs, &other);
+  EXPECT_EQ(s.code(), Status::Code::kInvalid);
+  EXPECT_NE(s.message().find(FilePath()), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("block size 4096"), std::string::npos) << s.message();
+  EXPECT_EQ(other, nullptr);
+}
+
+TEST_F(BlockStoreTest, GarbageFileIsRefusedAndLeftUntouched) {
+  store_.reset();
+  testing::TempDir dir("datad-garbage");
+  const std::string path = dir.path() + "/" + BlockStore::kFileName;
+  const std::string garbage = Pattern(8192, 7);
+  { std::ofstream(path, std::ios::binary) << garbage; }
+  std::unique_ptr<BlockStore> store;
+  Status s = BlockStore::Open(dir.path(), kBs, &store);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+  std::ifstream in(path, std::ios::binary);
+  std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(after, garbage);
+}
+
+TEST_F(BlockStoreTest, StoreWithoutHeaderIsRefused) {
+  store_.reset();
+  testing::TempDir dir("datad-noheader");
+  const std::string path = dir.path() + "/" + BlockStore::kFileName;
+  {
+    kyotocabinet::HashDB db;
+    ASSERT_TRUE(db.open(path, kyotocabinet::HashDB::OWRITER | kyotocabinet::HashDB::OCREATE));
+    ASSERT_TRUE(db.set("other", "data"));
+    ASSERT_TRUE(db.close());
+  }
+  std::unique_ptr<BlockStore> store;
+  Status s = BlockStore::Open(dir.path(), kBs, &store);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find(path), std::string::npos);
+}
+
+// Another process (a second datad on the same directory) is refused at once.
+TEST_F(BlockStoreTest, StoreInUseByAnotherProcessIsRefused) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::unique_ptr<BlockStore> twin;
+    Status s = BlockStore::Open(dir_.path(), kBs, &twin);
+    _exit(s.ok() ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+}
+
+TEST_F(BlockStoreTest, ConcurrentWritersToDifferentBlocks) {
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        // Each thread owns half-blocks at its own positions: RMW of shared blocks.
+        const int64_t off = t * (kBs / 2);
+        EXPECT_TRUE(store_->Write(40, 1, off, std::string(kBs / 2, static_cast<char>('a' + t))).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::string expect;
+  for (int t = 0; t < kThreads; ++t) expect += std::string(kBs / 2, static_cast<char>('a' + t));
+  EXPECT_EQ(ReadAll(40, 1, kThreads * kBs / 2), expect);
+}
+
+TEST_F(BlockStoreTest, ConcurrentWritersToTheSameBlockNeverTear) {
+  constexpr int kThreads = 6;
+  std::vector<std::string> payloads;
+  for (int t = 0; t < kThreads; ++t) payloads.push_back(Pattern(2 * kBs, 100 + t));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 30; ++round) {
+        // Unaligned: every block is written by read-modify-write.
+        EXPECT_TRUE(store_->Write(41, 1, 10, payloads[t]).ok());
+        EXPECT_TRUE(store_->Sync().ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const std::string all = ReadAll(41, 1, 2 * kBs + 10);
+  // Each block region ends equal to one writer's data.
+  for (int64_t b = 0; b < 3; ++b) {
+    const int64_t lo = std::max<int64_t>(b * kBs, 10), hi = std::min<int64_t>((b + 1) * kBs, 2 * kBs + 10);
+    bool matched = false;
+    for (const auto& p : payloads) matched |= all.substr(lo, hi - lo) == p.substr(lo - 10, hi - lo);
+    EXPECT_TRUE(matched) << "block " << b << " is torn";
+  }
+}
+
+}  // namespace
+}  // namespace replfs::datad

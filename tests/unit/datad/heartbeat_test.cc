@@ -1,0 +1,176 @@
+// Heartbeater and Datad against a fake in-process MetaService on port 0.
+#include "daemons/datad/heartbeat.h"
+
+#include <gtest/gtest.h>
+
+#include "daemons/datad/datad.h"
+#include "tests/util/test_util.h"
+#include "thrift/rpc_status.h"
+#include "thrift/server.h"
+
+namespace replfs::datad {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::WaitFor;
+
+// Records registrations and heartbeats; answers with what the test sets.
+class FakeMeta : public rpc::MetaServiceNull {
+ public:
+  void RegisterServer(const rpc::ServerUsage& usage,
+                      const std::vector<rpc::ChunkReplica>& inventory) override {
+    MutexLock l(&mu_);
+    if (!refuse_.empty()) {
+      ++refused_;
+      net::ThrowIfError(Status::Invalid(refuse_));
+    }
+    ++registrations_;
+    known_ = true;
+    last_usage_ = usage;
+    inventory_ = inventory;
+  }
+  void Heartbeat(rpc::HeartbeatReply& reply, const rpc::ServerUsage& usage) override {
+    MutexLock l(&mu_);
+    if (!known_) net::ThrowIfError(Status::NotFound("unknown server " + usage.addr));
+    ++heartbeats_;
+    last_usage_ = usage;
+    reply.delete_chunks = std::move(to_delete_);
+    to_delete_.clear();
+  }
+
+  void Forget() { MutexLock l(&mu_); known_ = false; }
+  void Delete(std::vector<int64_t> ids) { MutexLock l(&mu_); to_delete_ = std::move(ids); }
+  void Refuse(std::string why) { MutexLock l(&mu_); refuse_ = std::move(why); }
+  int registrations() { MutexLock l(&mu_); return registrations_; }
+  int refused() { MutexLock l(&mu_); return refused_; }
+  int heartbeats() { MutexLock l(&mu_); return heartbeats_; }
+  std::vector<rpc::ChunkReplica> inventory() { MutexLock l(&mu_); return inventory_; }
+  rpc::ServerUsage usage() { MutexLock l(&mu_); return last_usage_; }
+
+ private:
+  Mutex mu_;
+  int registrations_ GUARDED_BY(mu_) = 0;
+  int refused_ GUARDED_BY(mu_) = 0;
+  int heartbeats_ GUARDED_BY(mu_) = 0;
+  bool known_ GUARDED_BY(mu_) = false;
+  std::string refuse_ GUARDED_BY(mu_);
+  std::vector<int64_t> to_delete_ GUARDED_BY(mu_);
+  std::vector<rpc::ChunkReplica> inventory_ GUARDED_BY(mu_);
+  rpc::ServerUsage last_usage_ GUARDED_BY(mu_);
+};
+
+struct MetaServer {
+  std::shared_ptr<FakeMeta> fake = std::make_shared<FakeMeta>();
+  std::unique_ptr<net::RpcServer> server;
+  MetaServer() {
+    net::ServerOptions so;
+    so.listen = "127.0.0.1:0";
+    so.allow_socket_activation = false;
+    server = std::make_unique<net::RpcServer>(std::make_shared<rpc::MetaServiceProcessor>(fake), so);
+    Status s = server->Start();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+};
+
+HeartbeatOptions Options(int port) {
+  HeartbeatOptions o;
+  o.advertise = "127.0.0.1:5555";
+  o.meta = HostPort{"127.0.0.1", port};
+  o.rpc.connect_timeout_ms = 500;
+  o.rpc.rpc_timeout_ms = 2000;
+  o.interval_ms = 20;
+  o.max_backoff_ms = 50;
+  o.invalid_retry_ms = 50;
+  return o;
+}
+
+class HeartbeatTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(BlockStore::Open(dir_.path(), 4096, &store_).ok()); }
+  testing::TempDir dir_{"datad-hb"};
+  std::unique_ptr<BlockStore> store_;
+};
+
+TEST_F(HeartbeatTest, RegistersHeartbeatsDeletesAndReRegisters) {
+  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
+  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  MetaServer meta;
+  Heartbeater hb(store_.get(), Options(meta.server->port()));
+  hb.Start();
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->heartbeats() >= 2; }, milliseconds(10000),
+                      "two heartbeats"));
+  EXPECT_EQ(meta.fake->registrations(), 1);
+  auto inv = meta.fake->inventory();
+  ASSERT_EQ(inv.size(), 2u);
+  EXPECT_EQ(inv[0].chunk_id, 1);
+  EXPECT_EQ(inv[0].version, 3);
+  rpc::ServerUsage u = meta.fake->usage();
+  EXPECT_EQ(u.addr, "127.0.0.1:5555");
+  EXPECT_EQ(u.block_size, 4096);
+  EXPECT_EQ(u.chunks, 2);
+
+  meta.fake->Delete({1});
+  ASSERT_TRUE(WaitFor([&] { return store_->Inventory().size() == 1; }, milliseconds(10000),
+                      "chunk 1 deleted"));
+  EXPECT_EQ(store_->Inventory()[0].chunk_id, 2);
+
+  meta.fake->Forget();  // as if metad restarted
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() == 2; }, milliseconds(10000),
+                      "re-registration"));
+  EXPECT_EQ(meta.fake->inventory().size(), 1u);
+  hb.Stop();
+}
+
+TEST_F(HeartbeatTest, WaitsForMetadAndKeepsRetryingAfterRefusal) {
+  int port;
+  {
+    MetaServer probe;  // learn a free port
+    port = probe.server->port();
+  }
+  Heartbeater hb(store_.get(), Options(port));
+  hb.Start();
+  // metad comes up later on that port, first refusing us.
+  auto fake = std::make_shared<FakeMeta>();
+  fake->Refuse("block_size 4096 differs from the cluster's 65536");
+  net::ServerOptions so;
+  so.listen = "127.0.0.1:" + std::to_string(port);
+  so.allow_socket_activation = false;
+  net::RpcServer server(std::make_shared<rpc::MetaServiceProcessor>(fake), so);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return fake->refused() >= 2; }, milliseconds(10000),
+                      "registration refused twice"));
+  EXPECT_EQ(hb.registrations(), 0);
+  fake->Refuse("");
+  ASSERT_TRUE(WaitFor([&] { return fake->heartbeats() >= 1; }, milliseconds(10000),
+                      "heartbeat once metad is up"));
+  const auto start = std::chrono::steady_clock::now();
+  hb.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+}
+
+TEST(DatadTest, StartsOnPortZeroRegistersAndStops) {
+  MetaServer meta;
+  testing::TempDir dir("datad-daemon");
+  Config c;
+  c.datad_listen = "0.0.0.0:0";
+  c.meta = "127.0.0.1:" + std::to_string(meta.server->port());
+  c.datad_data_dir = dir.path() + "/sub/store";
+  c.heartbeat_interval_ms = 20;
+  c.block_size = 4096;
+  c.chunk_size = 1 << 20;
+  Datad d(c);
+  Status s = d.Start();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(d.advertised(), "127.0.0.1:" + std::to_string(d.port()));
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() >= 1; }, milliseconds(10000),
+                      "registration"));
+  EXPECT_EQ(meta.fake->usage().addr, d.advertised());
+  EXPECT_TRUE(d.Stop().ok());
+  // Restarting on the same directory finds the store again.
+  Datad again(c);
+  ASSERT_TRUE(again.Start().ok());
+  EXPECT_TRUE(again.Stop().ok());
+}
+
+}  // namespace
+}  // namespace replfs::datad
