@@ -33,7 +33,16 @@ class LogMessage {
 #define REPLFS_LOG_WARNING ::replfs::LogLevel::kWarning
 #define REPLFS_LOG_ERROR ::replfs::LogLevel::kError
 
-#define LOG(level)                                          \
-  if (REPLFS_LOG_##level < ::replfs::GetLogLevel()) {       \
-  } else                                                    \
-    ::replfs::LogMessage(REPLFS_LOG_##level, __FILE__, __LINE__).stream()
+// Turns the stream expression into void so LOG can sit in a ?: (which,
+// unlike an if/else macro, is safe inside an unbraced if).
+namespace replfs {
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace replfs
+
+#define LOG(level)                                                        \
+  (REPLFS_LOG_##level < ::replfs::GetLogLevel())                          \
+      ? (void)0                                                           \
+      : ::replfs::LogVoidify() &                                          \
+            ::replfs::LogMessage(REPLFS_LOG_##level, __FILE__, __LINE__).stream()

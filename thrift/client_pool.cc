@@ -1,13 +1,30 @@
 #include "thrift/client_pool.h"
 
 #include <poll.h>
+#include <thrift/TOutput.h>
+
+#include <mutex>
+
+#include "common/log.h"
 
 namespace replfs::net {
 
 using apache::thrift::protocol::TBinaryProtocol;
 using apache::thrift::transport::TSocket;
 
+void RouteThriftLogging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Thrift prints every failed connect to stderr itself; replfs reports
+    // failures through Status with the peer named, so keep Thrift's own
+    // lines for debugging only.
+    apache::thrift::GlobalOutput.setOutputFunction(
+        [](const char* msg) { LOG(DEBUG) << "thrift: " << msg; });
+  });
+}
+
 Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Connection* out) {
+  RouteThriftLogging();
   auto socket = std::make_shared<TSocket>(addr.host, addr.port, MakeConfiguration());
   socket->setConnTimeout(static_cast<int>(opts.connect_timeout_ms));
   socket->setRecvTimeout(static_cast<int>(opts.rpc_timeout_ms));

@@ -21,6 +21,10 @@
 
 namespace replfs::net {
 
+// Sends Thrift's internal diagnostics to LOG(DEBUG). Idempotent; called by
+// Connection::Open and RpcServer::Start.
+void RouteThriftLogging();
+
 // An open connection: socket with timeouts, 64 KiB buffered transport.
 struct Connection {
   std::shared_ptr<apache::thrift::transport::TSocket> socket;

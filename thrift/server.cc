@@ -14,6 +14,7 @@
 
 #include "common/host_port.h"
 #include "common/log.h"
+#include "thrift/client_pool.h"
 #include "thrift/transport.h"
 
 namespace replfs::net {
@@ -52,6 +53,7 @@ RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor, Serv
 RpcServer::~RpcServer() { Stop(); }
 
 Status RpcServer::Start() {
+  RouteThriftLogging();
   std::shared_ptr<TServerSocket> socket;
   int activated = opts_.allow_socket_activation ? sd_listen_fds(/*unset_environment=*/1) : 0;
   if (activated > 1) {
