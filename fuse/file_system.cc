@@ -1,0 +1,346 @@
+#include "fuse/file_system.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "common/log.h"
+
+namespace replfs::client {
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t RandomSession() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  std::mt19937_64 mix(v ^ static_cast<uint64_t>(NowNs()));
+  int64_t s = static_cast<int64_t>(mix());
+  return s == 0 ? 1 : s;
+}
+
+mode_t TypeBits(FileType t) {
+  switch (t) {
+    case FileType::kRegular: return S_IFREG;
+    case FileType::kDirectory: return S_IFDIR;
+    case FileType::kSymlink: return S_IFLNK;
+    case FileType::kFifo: return S_IFIFO;
+    case FileType::kSocket: return S_IFSOCK;
+    case FileType::kCharDev: return S_IFCHR;
+    case FileType::kBlockDev: return S_IFBLK;
+  }
+  return S_IFREG;
+}
+
+timespec ToTimespec(int64_t ns) {
+  timespec t{};
+  t.tv_sec = static_cast<time_t>(ns / 1000000000);
+  t.tv_nsec = static_cast<long>(ns % 1000000000);
+  if (t.tv_nsec < 0) {
+    t.tv_nsec += 1000000000;
+    t.tv_sec -= 1;
+  }
+  return t;
+}
+
+}  // namespace
+
+void AttrToStat(const Attr& a, int64_t block_size, struct stat* st) {
+  *st = {};
+  st->st_ino = a.ino;
+  st->st_mode = TypeBits(a.type) | (a.mode & 07777);
+  st->st_nlink = a.nlink;
+  st->st_uid = a.uid;
+  st->st_gid = a.gid;
+  st->st_rdev = a.rdev;
+  st->st_size = a.size;
+  st->st_blksize = static_cast<blksize_t>(block_size > 0 ? block_size : 4096);
+  st->st_blocks = (a.size + 511) / 512;
+  st->st_atim = ToTimespec(a.atime_ns);
+  st->st_mtim = ToTimespec(a.mtime_ns);
+  st->st_ctim = ToTimespec(a.ctime_ns);
+}
+
+Status FileTypeFromMode(uint32_t mode, FileType* out) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: *out = FileType::kRegular; return Status::OK();
+    case S_IFDIR: *out = FileType::kDirectory; return Status::OK();
+    case S_IFLNK: *out = FileType::kSymlink; return Status::OK();
+    case S_IFIFO: *out = FileType::kFifo; return Status::OK();
+    case S_IFSOCK: *out = FileType::kSocket; return Status::OK();
+    case S_IFCHR: *out = FileType::kCharDev; return Status::OK();
+    case S_IFBLK: *out = FileType::kBlockDev; return Status::OK();
+    case 0: *out = FileType::kRegular; return Status::OK();  // mknod(2): 0 means regular
+  }
+  return Status::Invalid("unknown file type in mode " + std::to_string(mode));
+}
+
+void FsStatToStatvfs(const FsStat& s, int64_t block_size, int default_replicas,
+                     struct statvfs* out) {
+  *out = {};
+  const int64_t bs = block_size > 0 ? block_size : 4096;
+  int replicas = s.replicas > 0 ? s.replicas : default_replicas;
+  if (replicas < 1) replicas = 1;
+  out->f_bsize = static_cast<unsigned long>(bs);
+  out->f_frsize = static_cast<unsigned long>(bs);
+  out->f_blocks = static_cast<fsblkcnt_t>(std::max<int64_t>(0, s.bytes_total) / replicas / bs);
+  out->f_bfree = static_cast<fsblkcnt_t>(std::max<int64_t>(0, s.bytes_free) / replicas / bs);
+  out->f_bavail = out->f_bfree;
+  // Inodes cost metad a record each: report plenty free.
+  constexpr int64_t kFreeInodes = 1ll << 30;
+  out->f_files = static_cast<fsfilcnt_t>(std::max<int64_t>(0, s.inodes) + kFreeInodes);
+  out->f_ffree = kFreeInodes;
+  out->f_favail = kFreeInodes;
+  out->f_namemax = kMaxNameBytes;
+}
+
+Status CheckName(std::string_view name) {
+  if (name.size() > kMaxNameBytes)
+    return Status::NameTooLong("name of " + std::to_string(name.size()) + " bytes");
+  if (name.empty() || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos)
+    return Status::Invalid("bad name");
+  return Status::OK();
+}
+
+FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
+                       const ClusterInfo& info)
+    : meta_(std::move(meta)), io_(std::move(io)), info_(info), session_(RandomSession()) {}
+
+FileSystem::~FileSystem() = default;
+
+void FileSystem::ApplyLocal(Attr* a) {
+  if (a->type != FileType::kRegular) return;
+  MutexLock l(&mu_);
+  auto it = open_.find(a->ino);
+  if (it == open_.end()) return;
+  OpenState& st = it->second;
+  st.meta_size = a->size;
+  if (st.dirty) {
+    a->size = std::max(a->size, st.written_end);
+    a->mtime_ns = std::max(a->mtime_ns, st.mtime_ns);
+    a->ctime_ns = std::max(a->ctime_ns, st.mtime_ns);
+  }
+}
+
+Status FileSystem::Commit(uint64_t ino) {
+  int64_t size, mtime;
+  uint64_t seq;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it == open_.end() || !it->second.dirty) return Status::OK();
+    size = it->second.written_end;
+    mtime = it->second.mtime_ns;
+    seq = it->second.write_seq;
+  }
+  Attr a;
+  REPLFS_RETURN_IF_ERROR(meta_->CommitWrite(ino, size, mtime, &a));
+  MutexLock l(&mu_);
+  auto it = open_.find(ino);
+  if (it == open_.end()) return Status::OK();
+  it->second.meta_size = a.size;
+  // A write that landed during the commit keeps the state dirty.
+  if (it->second.write_seq == seq) it->second.dirty = false;
+  return Status::OK();
+}
+
+Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  REPLFS_RETURN_IF_ERROR(meta_->Lookup(parent, std::string(name), out));
+  ApplyLocal(out);
+  return Status::OK();
+}
+
+Status FileSystem::GetAttr(uint64_t ino, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+  ApplyLocal(out);
+  return Status::OK();
+}
+
+Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
+  // Pending writes first, so a later commit cannot undo this change (a
+  // truncation, an explicit mtime).
+  REPLFS_RETURN_IF_ERROR(Commit(req.ino));
+  if (req.size) {
+    if (*req.size < 0) return Status::Invalid("negative size");
+    REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
+  }
+  REPLFS_RETURN_IF_ERROR(meta_->SetAttr(req, out));
+  if (req.size) {
+    MutexLock l(&mu_);
+    auto it = open_.find(req.ino);
+    if (it != open_.end()) it->second.written_end = std::min(it->second.written_end, *req.size);
+  }
+  ApplyLocal(out);
+  return Status::OK();
+}
+
+Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                         const Caller& who, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  FileType type;
+  REPLFS_RETURN_IF_ERROR(FileTypeFromMode(mode, &type));
+  if (type == FileType::kDirectory || type == FileType::kSymlink)
+    return Status::Invalid("mknod cannot create directories or symlinks");
+  return meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out);
+}
+
+Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                         const Caller& who, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  return meta_->Mkdir(parent, std::string(name), mode & 07777, who, out);
+}
+
+Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::string& target,
+                           const Caller& who, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  return meta_->Symlink(parent, std::string(name), target, who, out);
+}
+
+Status FileSystem::ReadLink(uint64_t ino, std::string* out) { return meta_->ReadLink(ino, out); }
+
+Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  return meta_->Unlink(parent, std::string(name), out);
+}
+
+Status FileSystem::Rmdir(uint64_t parent, std::string_view name) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  return meta_->Rmdir(parent, std::string(name));
+}
+
+Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                          std::string_view new_name, RenameFlags flags, Unlinked* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  REPLFS_RETURN_IF_ERROR(CheckName(new_name));
+  return meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
+}
+
+Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_name, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(new_name));
+  REPLFS_RETURN_IF_ERROR(meta_->Link(ino, new_parent, std::string(new_name), out));
+  ApplyLocal(out);
+  return Status::OK();
+}
+
+Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirPage* out) {
+  REPLFS_RETURN_IF_ERROR(meta_->ReadDir(ino, after, max, /*plus=*/true, out));
+  for (DirEntry& e : out->entries)
+    if (e.attr) ApplyLocal(&*e.attr);
+  return Status::OK();
+}
+
+Status FileSystem::Open(uint64_t ino, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out));
+  {
+    MutexLock l(&mu_);
+    OpenState& st = open_[ino];
+    st.handles++;
+  }
+  ApplyLocal(out);
+  return Status::OK();
+}
+
+Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
+                          const Caller& who, Attr* out) {
+  REPLFS_RETURN_IF_ERROR(CheckName(name));
+  Attr made;
+  REPLFS_RETURN_IF_ERROR(
+      meta_->Mknod(parent, std::string(name), FileType::kRegular, mode & 07777, who, 0, &made));
+  return Open(made.ino, out);
+}
+
+Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string* out) {
+  int64_t known = -1;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end()) {
+      known = it->second.meta_size;
+      if (it->second.dirty) known = std::max(known, it->second.written_end);
+    }
+  }
+  // Near EOF another client may have grown the file since we last asked.
+  if (known < 0 || offset + size > known) {
+    Attr a;
+    REPLFS_RETURN_IF_ERROR(GetAttr(ino, &a));
+    known = a.size;
+  }
+  return io_->Read(ino, offset, size, known, out);
+}
+
+Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
+  if (offset < 0) return Status::Invalid("negative offset");
+  REPLFS_RETURN_IF_ERROR(io_->Write(ino, offset, data));
+  MutexLock l(&mu_);
+  OpenState& st = open_[ino];
+  st.dirty = true;
+  st.written_end = std::max(st.written_end, offset + static_cast<int64_t>(data.size()));
+  st.mtime_ns = NowNs();
+  st.write_seq++;
+  return Status::OK();
+}
+
+Status FileSystem::Flush(uint64_t ino) {
+  // Data durable first, then the size that exposes it.
+  REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
+  return Commit(ino);
+}
+
+Status FileSystem::Release(uint64_t ino) {
+  Status s = Flush(ino);
+  if (!s.ok()) {
+    LOG(ERROR) << "inode " << ino << ": writes lost at close: " << s.ToString();
+  }
+  Status r = meta_->Release(ino, session_);
+  if (!r.ok()) {
+    LOG(WARNING) << "release of inode " << ino << " failed: " << r.ToString();
+  }
+  MutexLock l(&mu_);
+  auto it = open_.find(ino);
+  if (it != open_.end() && --it->second.handles <= 0) open_.erase(it);
+  return s.ok() ? r : s;
+}
+
+Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_view value,
+                            int flags) {
+  if (flags & ~3) return Status::Invalid("unknown setxattr flags " + std::to_string(flags));
+  if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  return meta_->SetXattr(ino, std::string(name), std::string(value), flags);
+}
+
+Status FileSystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) {
+  if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  return meta_->GetXattr(ino, std::string(name), out);
+}
+
+Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
+  return meta_->ListXattr(ino, out);
+}
+
+Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {
+  if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  return meta_->RemoveXattr(ino, std::string(name));
+}
+
+Status FileSystem::StatFs(struct statvfs* out) {
+  FsStat s;
+  REPLFS_RETURN_IF_ERROR(meta_->StatFs(&s));
+  FsStatToStatvfs(s, info_.block_size, info_.replicas, out);
+  return Status::OK();
+}
+
+void FileSystem::Forget(uint64_t ino) {
+  {
+    MutexLock l(&mu_);
+    if (open_.count(ino)) return;
+  }
+  io_->Invalidate(ino);
+}
+
+}  // namespace replfs::client

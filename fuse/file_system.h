@@ -1,0 +1,126 @@
+// FileSystem: everything the FUSE adapter needs, with no FUSE types. Names
+// are checked before any RPC, open files keep local state so that the writing
+// client always sees its own size and mtime, and writes are reported to metad
+// (CommitWrite) at flush, fsync and release.
+//
+// Thread-safe: called concurrently by the FUSE worker threads. Per-inode open
+// state lives under mu_, which is never held across an RPC.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "fuse/chunk_io.h"
+#include "fuse/meta_client.h"
+#include "fuse/types.h"
+
+namespace replfs::client {
+
+// Names longer than this are ENAMETOOLONG without asking metad.
+inline constexpr size_t kMaxNameBytes = 255;
+
+// Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
+// st_blocks in 512-byte units of the logical size).
+void AttrToStat(const Attr& a, int64_t block_size, struct stat* st);
+// S_IFMT bits of `mode` -> FileType; Invalid for an unknown type.
+Status FileTypeFromMode(uint32_t mode, FileType* out);
+// The usable capacity of the cluster: raw bytes divided by the replica count.
+void FsStatToStatvfs(const FsStat& s, int64_t block_size, int default_replicas,
+                     struct statvfs* out);
+// Ok, NameTooLong (> 255 bytes) or Invalid (empty, '/', NUL).
+Status CheckName(std::string_view name);
+
+class FileSystem {
+ public:
+  // Owns `meta` and `io` (io borrows meta; both live as long as this).
+  FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
+             const ClusterInfo& info);
+  ~FileSystem();
+  FileSystem(const FileSystem&) = delete;
+  FileSystem& operator=(const FileSystem&) = delete;
+
+  // This mount's session id for metad's Open/Release (random, 64 bits).
+  int64_t session() const { return session_; }
+  int64_t block_size() const { return info_.block_size; }
+  MetaClient& meta() { return *meta_; }
+  ChunkIo& io() { return *io_; }
+
+  // Namespace. Attributes returned are adjusted for this client's
+  // uncommitted writes.
+  Status Lookup(uint64_t parent, std::string_view name, Attr* out);
+  Status GetAttr(uint64_t ino, Attr* out);
+  // A size change follows the truncate protocol: pending writes are
+  // committed, the tail chunk is trimmed on every replica, then metad is told.
+  Status SetAttr(const SetAttrRequest& req, Attr* out);
+  Status Mknod(uint64_t parent, std::string_view name, uint32_t mode, uint64_t rdev,
+               const Caller& who, Attr* out);
+  Status Mkdir(uint64_t parent, std::string_view name, uint32_t mode, const Caller& who,
+               Attr* out);
+  Status Symlink(uint64_t parent, std::string_view name, const std::string& target,
+                 const Caller& who, Attr* out);
+  Status ReadLink(uint64_t ino, std::string* out);
+  Status Unlink(uint64_t parent, std::string_view name, Unlinked* out);
+  Status Rmdir(uint64_t parent, std::string_view name);
+  Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                std::string_view new_name, RenameFlags flags, Unlinked* out);
+  Status Link(uint64_t ino, uint64_t new_parent, std::string_view new_name, Attr* out);
+  // One page of entries after `after` (with attributes).
+  Status ReadDir(uint64_t ino, const std::string& after, int max, DirPage* out);
+
+  // Files. Every successful Open/Create is paired with one Release.
+  Status Open(uint64_t ino, Attr* out);
+  Status Create(uint64_t parent, std::string_view name, uint32_t mode, const Caller& who,
+                Attr* out);
+  Status Read(uint64_t ino, int64_t offset, int64_t size, std::string* out);
+  Status Write(uint64_t ino, int64_t offset, std::string_view data);
+  // Sync() the datads written and CommitWrite size/mtime.
+  Status Flush(uint64_t ino);
+  Status Release(uint64_t ino);
+
+  // Xattrs. flags: 1 = create, 2 = replace.
+  Status SetXattr(uint64_t ino, std::string_view name, std::string_view value, int flags);
+  Status GetXattr(uint64_t ino, std::string_view name, std::string* out);
+  Status ListXattr(uint64_t ino, std::vector<std::string>* out);
+  Status RemoveXattr(uint64_t ino, std::string_view name);
+
+  Status StatFs(struct statvfs* out);
+
+  // The kernel forgot `ino`: drop what is cached about it (unless open).
+  void Forget(uint64_t ino);
+
+ private:
+  // What this client knows about an open inode.
+  struct OpenState {
+    int handles = 0;
+    int64_t meta_size = 0;    // size last heard from metad
+    bool dirty = false;       // writes not yet committed to metad
+    int64_t written_end = 0;  // end of the furthest uncommitted write
+    int64_t mtime_ns = 0;     // time of the last uncommitted write
+    uint64_t write_seq = 0;   // bumped per write; a commit clears dirty only if unchanged
+  };
+
+  // Records a fresh attr from metad and overlays uncommitted writes on it.
+  void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
+  // Reports uncommitted writes to metad (no-op when clean).
+  Status Commit(uint64_t ino) LOCKS_EXCLUDED(mu_);
+
+  // Constant after construction.
+  const std::unique_ptr<MetaClient> meta_;
+  const std::unique_ptr<ChunkIo> io_;
+  const ClusterInfo info_;
+  const int64_t session_;
+
+  Mutex mu_;  // protects open_
+  std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);
+};
+
+}  // namespace replfs::client

@@ -1,0 +1,98 @@
+// Bookkeeping the FUSE adapter keeps about the kernel, with no FUSE types so
+// it can be unit-tested: lookup counts, the cache-invalidation queue and
+// open directory listings.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "fuse/file_system.h"
+#include "fuse/types.h"
+
+namespace replfs::client {
+
+// How many times the kernel has been handed each inode (lookup, create,
+// mknod, mkdir, symlink, link, readdirplus) minus what it forgot. Thread-safe.
+class LookupCounts {
+ public:
+  void Add(uint64_t ino, uint64_t n = 1);
+  // Subtracts n; returns true when the count reached zero. A forget of more
+  // than was looked up is a bug in the bookkeeping: it aborts loudly.
+  bool Forget(uint64_t ino, uint64_t n);
+  uint64_t Get(uint64_t ino);
+
+ private:
+  Mutex mu_;
+  std::unordered_map<uint64_t, uint64_t> counts_ GUARDED_BY(mu_);
+};
+
+// Runs `notify(ino)` for queued inodes on its own thread, so that request
+// handlers never call into the kernel's invalidation path themselves (which
+// can deadlock on inode locks the kernel holds for the request). Duplicate
+// queued inodes collapse. Thread-safe; Stop() (or the destructor) joins.
+class Invalidator {
+ public:
+  explicit Invalidator(std::function<void(uint64_t)> notify);
+  ~Invalidator();
+  Invalidator(const Invalidator&) = delete;
+  Invalidator& operator=(const Invalidator&) = delete;
+
+  void Queue(uint64_t ino);
+  // Finishes what is queued, then joins. Idempotent.
+  void Stop();
+
+ private:
+  void Run() NO_THREAD_SAFETY_ANALYSIS;  // waits on cv_ through mu_.native()
+
+  const std::function<void(uint64_t)> notify_;
+  Mutex mu_;  // protects everything below
+  std::condition_variable_any cv_;
+  std::deque<uint64_t> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+// One open directory: "." and "..", then metad's entries fetched page by
+// page as readdir asks for them. Offsets (index + 1) are stable for the life
+// of the handle. Thread-safe (the kernel serialises readdir per handle
+// anyway, so holding mu_ across the page fetch costs no concurrency).
+class DirListing {
+ public:
+  static constexpr int kPageSize = 256;
+
+  // `fs` outlives this object.
+  DirListing(FileSystem* fs, uint64_t ino, uint64_t parent);
+
+  // Sets *out to a copy of entry `index`; *end = true when there is none.
+  Status EntryAt(size_t index, DirEntry* out, bool* end);
+
+ private:
+  FileSystem* const fs_;
+  const uint64_t ino_;
+  Mutex mu_;
+  std::vector<DirEntry> entries_ GUARDED_BY(mu_);
+  bool eof_ GUARDED_BY(mu_) = false;
+};
+
+// Remembers the parent of each directory the kernel was told about, for the
+// ".." entry of readdir (directories have exactly one parent). Thread-safe.
+class ParentHints {
+ public:
+  void Set(uint64_t dir, uint64_t parent);
+  uint64_t Get(uint64_t dir);  // the dir itself when unknown (root: 1)
+  void Erase(uint64_t dir);
+
+ private:
+  Mutex mu_;
+  std::unordered_map<uint64_t, uint64_t> parents_ GUARDED_BY(mu_);
+};
+
+}  // namespace replfs::client

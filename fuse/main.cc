@@ -1,0 +1,93 @@
+// replfs META_HOST:PORT MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]
+// Thin: parse, check that metad answers, mount, serve.
+#include <string>  // thrift/TOutput.h uses std::string without including it
+#include <thrift/TOutput.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/host_port.h"
+#include "common/log.h"
+#include "fuse/chunk_io.h"
+#include "fuse/file_system.h"
+#include "fuse/fuse_adapter.h"
+#include "fuse/meta_client.h"
+#include "fuse/mount_options.h"
+
+namespace replfs::client {
+namespace {
+
+// Threads that fan writes out to replicas.
+constexpr int kIoThreads = 16;
+
+int Main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  SetLogPrefix("replfs");
+  // Thrift's own chatter goes to our debug log; our errors name the server.
+  apache::thrift::GlobalOutput.setOutputFunction([](const char* msg) { LOG(DEBUG) << msg; });
+  MountArgs args;
+  Status s = ParseMountArgs(std::vector<std::string>(argv + 1, argv + argc), &args);
+  if (!s.ok()) {
+    std::cerr << "replfs: " << s.message() << "\n" << MountUsage("replfs");
+    return 1;
+  }
+  if (args.help) {
+    std::cout << MountUsage("replfs");
+    return 0;
+  }
+  if (args.version) {
+    std::cout << "replfs " << REPLFS_VERSION << "\n";
+    return 0;
+  }
+  Config cfg;
+  s = LoadMountConfig(args, &cfg);
+  if (!s.ok()) {
+    std::cerr << "replfs: " << s.message() << "\n";
+    return 1;
+  }
+  LogLevel level;
+  if (ParseLogLevel(cfg.log_level, &level)) SetLogLevel(args.debug ? LogLevel::kDebug : level);
+  HostPort meta_addr;
+  s = ParseHostPort(args.meta, &meta_addr);
+  if (!s.ok()) {
+    std::cerr << "replfs: bad metad address '" << args.meta << "': " << s.message() << "\n";
+    return 1;
+  }
+
+  // Refuse to mount (and never hang a boot) when metad does not answer.
+  net::RpcOptions probe = net::RpcOptions::FromConfig(cfg);
+  probe.attempts = 1;
+  probe.rpc_timeout_ms = cfg.connect_timeout_ms;
+  ClusterInfo info;
+  s = MetaClient(meta_addr, probe).GetClusterInfo(&info);
+  if (!s.ok()) {
+    std::cerr << "replfs: cannot reach metad at " << args.meta << ": " << s.message() << "\n";
+    return 1;
+  }
+  Geometry geo;
+  geo.chunk_size = info.chunk_size;
+  geo.block_size = info.block_size;
+  if (info.max_rpc_bytes > 0) geo.max_rpc_bytes = info.max_rpc_bytes;
+  s = geo.Validate();
+  if (!s.ok()) {
+    std::cerr << "replfs: metad at " << args.meta << " sent a bad geometry: " << s.message() << "\n";
+    return 1;
+  }
+
+  const net::RpcOptions opts = net::RpcOptions::FromConfig(cfg);
+  return RunFuse(args, cfg, [&](std::unique_ptr<FileSystem>* out) -> Status {
+    auto meta = std::make_unique<MetaClient>(meta_addr, opts);
+    auto io = std::make_unique<ChunkIo>(meta.get(), geo, opts, kIoThreads);
+    *out = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
+    return Status::OK();
+  });
+}
+
+}  // namespace
+}  // namespace replfs::client
+
+int main(int argc, char** argv) { return replfs::client::Main(argc, argv); }

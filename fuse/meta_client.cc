@@ -1,0 +1,273 @@
+#include "fuse/meta_client.h"
+
+#include "MetaService.h"
+#include "thrift/client_pool.h"
+
+namespace replfs::client {
+namespace {
+
+using net::Idempotency;
+constexpr Idempotency kIdem = Idempotency::kIdempotent;
+constexpr Idempotency kOnce = Idempotency::kNotIdempotent;
+
+FileType FromRpc(rpc::FileType::type t) {
+  switch (t) {
+    case rpc::FileType::REGULAR: return FileType::kRegular;
+    case rpc::FileType::DIRECTORY: return FileType::kDirectory;
+    case rpc::FileType::SYMLINK: return FileType::kSymlink;
+    case rpc::FileType::FIFO: return FileType::kFifo;
+    case rpc::FileType::SOCKET: return FileType::kSocket;
+    case rpc::FileType::CHAR_DEV: return FileType::kCharDev;
+    case rpc::FileType::BLOCK_DEV: return FileType::kBlockDev;
+  }
+  return FileType::kRegular;
+}
+
+rpc::FileType::type ToRpc(FileType t) { return static_cast<rpc::FileType::type>(t); }
+
+Attr FromRpc(const rpc::Attr& a) {
+  Attr o;
+  o.ino = static_cast<uint64_t>(a.ino);
+  o.type = FromRpc(a.type);
+  o.mode = static_cast<uint32_t>(a.mode) & 07777;
+  o.uid = static_cast<uint32_t>(a.uid);
+  o.gid = static_cast<uint32_t>(a.gid);
+  o.size = a.size;
+  o.nlink = static_cast<uint32_t>(a.nlink);
+  o.atime_ns = a.atime_ns;
+  o.mtime_ns = a.mtime_ns;
+  o.ctime_ns = a.ctime_ns;
+  o.rdev = static_cast<uint64_t>(a.rdev);
+  o.goal = a.goal;
+  return o;
+}
+
+ChunkLocation FromRpc(const rpc::ChunkLocation& l) {
+  ChunkLocation o;
+  o.index = l.index;
+  o.chunk_id = l.chunk_id;
+  o.version = l.version;
+  o.replicas = l.replicas;
+  return o;
+}
+
+Unlinked FromRpc(const rpc::Unlinked& u) {
+  return Unlinked{static_cast<uint64_t>(u.ino), static_cast<uint32_t>(u.nlink)};
+}
+
+int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
+
+}  // namespace
+
+struct MetaClient::Impl {
+  Impl(const HostPort& addr, const net::RpcOptions& opts) : pool(addr, opts) {}
+  net::ClientPool<rpc::MetaServiceClient> pool;
+
+  // Runs `fn`; converts the result with FromRpc into *out only on success.
+  template <class Rpc, class Out, class Fn>
+  Status Get(std::string_view what, Idempotency idem, Out* out, Fn fn) {
+    Rpc r;
+    REPLFS_RETURN_IF_ERROR(pool.Call(what, idem, [&](rpc::MetaServiceClient& c) { fn(c, r); }));
+    *out = FromRpc(r);
+    return Status::OK();
+  }
+};
+
+MetaClient::MetaClient(const HostPort& addr, const net::RpcOptions& opts)
+    : impl_(std::make_unique<Impl>(addr, opts)) {}
+MetaClient::~MetaClient() = default;
+
+const std::string& MetaClient::peer() const { return impl_->pool.peer(); }
+
+Status MetaClient::Ping() {
+  return impl_->pool.Call("Ping", kIdem, [](rpc::MetaServiceClient& c) { c.Ping(); });
+}
+
+Status MetaClient::GetClusterInfo(ClusterInfo* out) {
+  rpc::ClusterInfo r;
+  REPLFS_RETURN_IF_ERROR(
+      impl_->pool.Call("GetClusterInfo", kIdem, [&](rpc::MetaServiceClient& c) { c.GetClusterInfo(r); }));
+  out->chunk_size = r.chunk_size;
+  out->block_size = r.block_size;
+  out->replicas = r.replicas;
+  out->min_write_replicas = r.min_write_replicas;
+  out->max_rpc_bytes = r.max_rpc_bytes;
+  return Status::OK();
+}
+
+Status MetaClient::Lookup(uint64_t parent, const std::string& name, Attr* out) {
+  return impl_->Get<rpc::Attr>("Lookup", kIdem, out,
+                               [&](auto& c, auto& r) { c.Lookup(r, I(parent), name); });
+}
+
+Status MetaClient::GetAttr(uint64_t ino, Attr* out) {
+  return impl_->Get<rpc::Attr>("GetAttr", kIdem, out, [&](auto& c, auto& r) { c.GetAttr(r, I(ino)); });
+}
+
+Status MetaClient::SetAttr(const SetAttrRequest& req, Attr* out) {
+  rpc::SetAttrRequest q;
+  q.ino = I(req.ino);
+  if (req.mode) q.__set_mode(static_cast<int32_t>(*req.mode & 07777));
+  if (req.uid) q.__set_uid(static_cast<int32_t>(*req.uid));
+  if (req.gid) q.__set_gid(static_cast<int32_t>(*req.gid));
+  if (req.size) q.__set_size(*req.size);
+  if (req.atime_ns) q.__set_atime_ns(*req.atime_ns);
+  if (req.mtime_ns) q.__set_mtime_ns(*req.mtime_ns);
+  q.atime_now = req.atime_now;
+  q.mtime_now = req.mtime_now;
+  // Setting absolute values is idempotent; "now" moves a little on a retry,
+  // which is harmless.
+  return impl_->Get<rpc::Attr>("SetAttr", kIdem, out, [&](auto& c, auto& r) { c.SetAttr(r, q); });
+}
+
+Status MetaClient::Mknod(uint64_t parent, const std::string& name, FileType type, uint32_t mode,
+                         const Caller& who, uint64_t rdev, Attr* out) {
+  return impl_->Get<rpc::Attr>("Mknod", kOnce, out, [&](auto& c, auto& r) {
+    c.Mknod(r, I(parent), name, ToRpc(type), static_cast<int32_t>(mode & 07777),
+            static_cast<int32_t>(who.uid), static_cast<int32_t>(who.gid), I(rdev));
+  });
+}
+
+Status MetaClient::Mkdir(uint64_t parent, const std::string& name, uint32_t mode,
+                         const Caller& who, Attr* out) {
+  return impl_->Get<rpc::Attr>("Mkdir", kOnce, out, [&](auto& c, auto& r) {
+    c.Mkdir(r, I(parent), name, static_cast<int32_t>(mode & 07777), static_cast<int32_t>(who.uid),
+            static_cast<int32_t>(who.gid));
+  });
+}
+
+Status MetaClient::Symlink(uint64_t parent, const std::string& name, const std::string& target,
+                           const Caller& who, Attr* out) {
+  return impl_->Get<rpc::Attr>("Symlink", kOnce, out, [&](auto& c, auto& r) {
+    c.Symlink(r, I(parent), name, target, static_cast<int32_t>(who.uid),
+              static_cast<int32_t>(who.gid));
+  });
+}
+
+Status MetaClient::ReadLink(uint64_t ino, std::string* out) {
+  std::string r;
+  REPLFS_RETURN_IF_ERROR(
+      impl_->pool.Call("ReadLink", kIdem, [&](rpc::MetaServiceClient& c) { c.ReadLink(r, I(ino)); }));
+  *out = std::move(r);
+  return Status::OK();
+}
+
+Status MetaClient::Unlink(uint64_t parent, const std::string& name, Unlinked* out) {
+  return impl_->Get<rpc::Unlinked>("Unlink", kOnce, out,
+                                   [&](auto& c, auto& r) { c.Unlink(r, I(parent), name); });
+}
+
+Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
+  return impl_->pool.Call("Rmdir", kOnce,
+                          [&](rpc::MetaServiceClient& c) { c.Rmdir(I(parent), name); });
+}
+
+Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                          const std::string& new_name, RenameFlags flags, Unlinked* out) {
+  rpc::RenameFlags f;
+  f.noreplace = flags.noreplace;
+  f.exchange = flags.exchange;
+  return impl_->Get<rpc::Unlinked>("Rename", kOnce, out, [&](auto& c, auto& r) {
+    c.Rename(r, I(parent), name, I(new_parent), new_name, f);
+  });
+}
+
+Status MetaClient::Link(uint64_t ino, uint64_t new_parent, const std::string& new_name, Attr* out) {
+  return impl_->Get<rpc::Attr>("Link", kOnce, out,
+                               [&](auto& c, auto& r) { c.Link(r, I(ino), I(new_parent), new_name); });
+}
+
+Status MetaClient::ReadDir(uint64_t ino, const std::string& after, int max, bool plus,
+                           DirPage* out) {
+  rpc::DirPage r;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+      "ReadDir", kIdem, [&](rpc::MetaServiceClient& c) { c.ReadDir(r, I(ino), after, max, plus); }));
+  out->entries.clear();
+  out->entries.reserve(r.entries.size());
+  for (const rpc::DirEntry& e : r.entries) {
+    DirEntry d;
+    d.name = e.name;
+    d.ino = static_cast<uint64_t>(e.ino);
+    d.type = FromRpc(e.type);
+    if (e.__isset.attr) d.attr = FromRpc(e.attr);
+    out->entries.push_back(std::move(d));
+  }
+  out->eof = r.eof;
+  return Status::OK();
+}
+
+Status MetaClient::SetXattr(uint64_t ino, const std::string& name, const std::string& value,
+                            int flags) {
+  return impl_->pool.Call("SetXattr", kOnce, [&](rpc::MetaServiceClient& c) {
+    c.SetXattr(I(ino), name, value, flags);
+  });
+}
+
+Status MetaClient::GetXattr(uint64_t ino, const std::string& name, std::string* out) {
+  std::string r;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+      "GetXattr", kIdem, [&](rpc::MetaServiceClient& c) { c.GetXattr(r, I(ino), name); }));
+  *out = std::move(r);
+  return Status::OK();
+}
+
+Status MetaClient::ListXattr(uint64_t ino, std::vector<std::string>* out) {
+  std::vector<std::string> r;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+      "ListXattr", kIdem, [&](rpc::MetaServiceClient& c) { c.ListXattr(r, I(ino)); }));
+  *out = std::move(r);
+  return Status::OK();
+}
+
+Status MetaClient::RemoveXattr(uint64_t ino, const std::string& name) {
+  return impl_->pool.Call("RemoveXattr", kOnce,
+                          [&](rpc::MetaServiceClient& c) { c.RemoveXattr(I(ino), name); });
+}
+
+Status MetaClient::Open(uint64_t ino, int64_t session, Attr* out) {
+  // metad counts handles per session. Retrying an Open that did execute
+  // errs towards keeping an unlinked inode until metad restarts (a leak),
+  // which beats failing open() on a transient error.
+  return impl_->Get<rpc::Attr>("Open", kIdem, out, [&](auto& c, auto& r) { c.Open(r, I(ino), session); });
+}
+
+Status MetaClient::Release(uint64_t ino, int64_t session) {
+  // Not retried once sent: a Release counted twice could purge an unlinked
+  // inode that another handle of this session still reads.
+  return impl_->pool.Call("Release", kOnce,
+                          [&](rpc::MetaServiceClient& c) { c.Release(I(ino), session); });
+}
+
+Status MetaClient::GetChunks(uint64_t ino, int64_t first_index, int64_t count,
+                             std::vector<ChunkLocation>* out) {
+  std::vector<rpc::ChunkLocation> r;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.Call("GetChunks", kIdem, [&](rpc::MetaServiceClient& c) {
+    c.GetChunks(r, I(ino), first_index, count);
+  }));
+  out->clear();
+  for (const auto& l : r) out->push_back(FromRpc(l));
+  return Status::OK();
+}
+
+Status MetaClient::AllocChunk(uint64_t ino, int64_t index, ChunkLocation* out) {
+  return impl_->Get<rpc::ChunkLocation>("AllocChunk", kIdem, out,
+                                        [&](auto& c, auto& r) { c.AllocChunk(r, I(ino), index); });
+}
+
+Status MetaClient::CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Attr* out) {
+  return impl_->Get<rpc::Attr>("CommitWrite", kIdem, out,
+                               [&](auto& c, auto& r) { c.CommitWrite(r, I(ino), size, mtime_ns); });
+}
+
+Status MetaClient::StatFs(FsStat* out) {
+  rpc::FsStat r;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.Call("StatFs", kIdem, [&](rpc::MetaServiceClient& c) { c.StatFs(r); }));
+  out->bytes_total = r.bytes_total;
+  out->bytes_free = r.bytes_free;
+  out->bytes_used = r.bytes_used;
+  out->inodes = r.inodes;
+  out->replicas = r.replicas;
+  return Status::OK();
+}
+
+}  // namespace replfs::client

@@ -1,0 +1,145 @@
+// ChunkIo against a fake metad and three fake datads served in process.
+#include "fuse/chunk_io.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+
+namespace replfs::client::testing {
+namespace {
+
+constexpr uint64_t kIno = 42;
+
+std::string Pattern(size_t n, int seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7) % 251);
+  return s;
+}
+
+class ChunkIoTest : public ::testing::Test {
+ protected:
+  ChunkIoTest() {
+    for (auto& d : data_) meta_.handler->replicas.push_back(d.addr);
+    meta_client_ = std::make_unique<MetaClient>(HostPort{"127.0.0.1", meta_.server->port()},
+                                                FastOptions());
+    Geometry g;
+    g.chunk_size = kChunkSize;
+    g.block_size = kBlockSize;
+    g.max_rpc_bytes = 2 * kBlockSize;
+    io_ = std::make_unique<ChunkIo>(meta_client_.get(), g, FastOptions(), 4);
+  }
+
+  std::string ReadAll(int64_t off, int64_t size, int64_t file_size) {
+    std::string out;
+    Status s = io_->Read(kIno, off, size, file_size, &out);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  }
+
+  ServedMeta meta_;
+  ServedData data_[3];
+  std::unique_ptr<MetaClient> meta_client_;
+  std::unique_ptr<ChunkIo> io_;
+};
+
+TEST_F(ChunkIoTest, WriteReachesEveryReplicaAndReadsBack) {
+  // 40000 bytes from offset 100: crosses chunk boundaries (16 KiB) and is
+  // cut into 8 KiB RPCs; the fakes reject any payload whose CRC is wrong.
+  const std::string payload = Pattern(40000, 1);
+  ASSERT_TRUE(io_->Write(kIno, 100, payload).ok());
+  for (auto& d : data_) {
+    EXPECT_EQ(d.handler->Contents(100).substr(100), payload.substr(0, kChunkSize - 100));
+    EXPECT_EQ(d.handler->Contents(101), payload.substr(kChunkSize - 100, kChunkSize));
+    EXPECT_GE(d.handler->writes.load(), 5);
+  }
+  EXPECT_EQ(ReadAll(100, 40000, 40100), payload);
+  EXPECT_EQ(ReadAll(5000, 7, 40100), payload.substr(4900, 7));
+  // Locations are cached: a second write allocates nothing new.
+  const int allocs = meta_.handler->alloc_calls;
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());
+  EXPECT_EQ(meta_.handler->alloc_calls.load(), allocs);
+  EXPECT_EQ(io_->CachedLocations(kIno), 3u);
+  io_->Invalidate(kIno, 1);
+  EXPECT_EQ(io_->CachedLocations(kIno), 1u);
+}
+
+TEST_F(ChunkIoTest, ReadClampsToFileSizeAndZeroFillsHoles) {
+  ASSERT_TRUE(io_->Write(kIno, 2 * kChunkSize + 10, "tail").ok());
+  const int64_t size = 2 * kChunkSize + 14;
+  std::string all = ReadAll(0, 1 << 20, size);
+  ASSERT_EQ(static_cast<int64_t>(all.size()), size);
+  EXPECT_EQ(all.substr(0, 2 * kChunkSize + 10), std::string(2 * kChunkSize + 10, '\0'));
+  EXPECT_EQ(all.substr(2 * kChunkSize + 10), "tail");
+  EXPECT_TRUE(ReadAll(size, 10, size).empty());
+  EXPECT_TRUE(ReadAll(size + 100, 10, size).empty());
+}
+
+TEST_F(ChunkIoTest, ReadFailsOverWhenTheFirstReplicaIsDown) {
+  const std::string payload = Pattern(3 * kBlockSize, 2);
+  ASSERT_TRUE(io_->Write(kIno, 0, payload).ok());
+  data_[0].Stop();
+  EXPECT_EQ(ReadAll(0, payload.size(), payload.size()), payload);
+  EXPECT_GT(data_[1].handler->reads.load(), 0);
+}
+
+TEST_F(ChunkIoTest, ReadNeverReturnsCorruptBytes) {
+  const std::string payload = Pattern(2 * kBlockSize + 7, 3);
+  ASSERT_TRUE(io_->Write(kIno, 0, payload).ok());
+  // First replica flips a byte behind its CRC; second reports CORRUPTION.
+  data_[0].handler->fault = FakeData::Fault::kFlipByte;
+  data_[1].handler->fault = FakeData::Fault::kCorruptionError;
+  EXPECT_EQ(ReadAll(0, payload.size(), payload.size()), payload);
+  EXPECT_GT(data_[0].handler->reads.load(), 0);
+  EXPECT_GT(data_[1].handler->reads.load(), 0);
+  EXPECT_GT(data_[2].handler->reads.load(), 0);
+  // With every replica bad the read fails instead of returning bad data.
+  data_[2].handler->fault = FakeData::Fault::kFlipByte;
+  std::string out;
+  Status s = io_->Read(kIno, 0, payload.size(), payload.size(), &out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
+TEST_F(ChunkIoTest, WriteFailsWhenAReplicaIsDown) {
+  data_[2].Stop();
+  Status s = io_->Write(kIno, 0, "x");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(data_[2].addr), std::string::npos) << s.ToString();
+}
+
+TEST_F(ChunkIoTest, TruncateTailTrimsEveryReplica) {
+  ASSERT_TRUE(io_->Write(kIno, 0, Pattern(kChunkSize + 3 * kBlockSize, 4)).ok());
+  ASSERT_TRUE(io_->TruncateTail(kIno, kChunkSize + 5000).ok());
+  for (auto& d : data_) {
+    EXPECT_EQ(d.handler->truncates.load(), 1);
+    EXPECT_EQ(d.handler->Contents(101).size(), 5000u);
+  }
+  EXPECT_EQ(io_->CachedLocations(kIno), 1u);  // chunk 1 on was forgotten
+  // On a chunk boundary nothing is trimmed: metad drops whole chunks.
+  ASSERT_TRUE(io_->TruncateTail(kIno, kChunkSize).ok());
+  EXPECT_EQ(data_[0].handler->truncates.load(), 1);
+}
+
+TEST_F(ChunkIoTest, SyncReachesEveryServerWrittenOnce) {
+  ASSERT_TRUE(io_->Sync(kIno).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 0);
+  ASSERT_TRUE(io_->Write(kIno, 0, "hello").ok());
+  ASSERT_TRUE(io_->Sync(kIno).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  ASSERT_TRUE(io_->Sync(kIno).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+}
+
+TEST_F(ChunkIoTest, ConcurrentWritersToDifferentRanges) {
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      EXPECT_TRUE(io_->Write(kIno, t * 5000, Pattern(5000, t)).ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::string all = ReadAll(0, 40000, 40000);
+  for (int t = 0; t < 8; ++t) EXPECT_EQ(all.substr(t * 5000, 5000), Pattern(5000, t)) << t;
+}
+
+}  // namespace
+}  // namespace replfs::client::testing

@@ -1,0 +1,200 @@
+#include "fakes.h"
+
+#include <algorithm>
+
+#include "common/crc32c.h"
+#include "thrift/rpc_status.h"
+
+namespace replfs::client::testing {
+
+using net::ThrowIfError;
+
+net::RpcOptions FastOptions() {
+  net::RpcOptions o;
+  o.connect_timeout_ms = 500;
+  o.rpc_timeout_ms = 2000;
+  o.attempts = 2;
+  o.backoff_ms = 5;
+  o.budget_ms = 2000;
+  return o;
+}
+
+std::string FakeData::Contents(int64_t chunk_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string out;
+  for (const auto& [index, data] : blocks_[chunk_id]) {
+    out.resize(static_cast<size_t>(index) * kBlockSize, '\0');
+    out += data;
+  }
+  return out;
+}
+
+void FakeData::Write(int64_t chunk_id, int64_t, int64_t offset, const std::string& data,
+                     int32_t crc) {
+  if (static_cast<uint32_t>(crc) != Crc32c(data))
+    ThrowIfError(Status::Corruption("payload checksum mismatch"));
+  if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
+  ++writes;
+  std::lock_guard<std::mutex> l(mu_);
+  auto& chunk = blocks_[chunk_id];
+  for (size_t i = 0; i < data.size();) {
+    const int64_t pos = offset + static_cast<int64_t>(i);
+    const int32_t b = static_cast<int32_t>(pos / kBlockSize);
+    const size_t in = static_cast<size_t>(pos % kBlockSize);
+    const size_t n = std::min(data.size() - i, kBlockSize - in);
+    std::string& blk = chunk[b];
+    if (blk.size() < in + n) blk.resize(in + n, '\0');
+    blk.replace(in, n, data, i, n);
+    i += n;
+  }
+}
+
+void FakeData::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t, int32_t first,
+                    int32_t count) {
+  ++reads;
+  if (fault == Fault::kCorruptionError) ThrowIfError(Status::Corruption("block checksum mismatch"));
+  if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
+  std::lock_guard<std::mutex> l(mu_);
+  auto& chunk = blocks_[chunk_id];
+  for (auto it = chunk.lower_bound(first); it != chunk.end() && it->first < first + count; ++it) {
+    rpc::BlockData b;
+    b.index = it->first;
+    b.data = it->second;
+    b.crc = static_cast<int32_t>(Crc32c(b.data));
+    // Silent corruption on the wire or disk: the CRC no longer matches.
+    if (fault == Fault::kFlipByte && !b.data.empty()) b.data[0] ^= 0x40;
+    out.push_back(std::move(b));
+  }
+}
+
+void FakeData::Truncate(int64_t chunk_id, int64_t, int64_t length) {
+  ++truncates;
+  std::lock_guard<std::mutex> l(mu_);
+  auto& chunk = blocks_[chunk_id];
+  for (auto it = chunk.begin(); it != chunk.end();) {
+    const int64_t start = static_cast<int64_t>(it->first) * kBlockSize;
+    if (start >= length) {
+      it = chunk.erase(it);
+      continue;
+    }
+    if (start + static_cast<int64_t>(it->second.size()) > length)
+      it->second.resize(static_cast<size_t>(length - start));
+    ++it;
+  }
+}
+
+void FakeMeta::No() { throw net::ToRpcError(Status::NotSupported("not in the fake")); }
+
+void FakeMeta::GetClusterInfo(rpc::ClusterInfo& r) {
+  r.chunk_size = kChunkSize;
+  r.block_size = kBlockSize;
+  r.replicas = 3;
+  r.min_write_replicas = 2;
+  r.max_rpc_bytes = 2 * kBlockSize;
+}
+
+void FakeMeta::Lookup(rpc::Attr& r, int64_t parent, const std::string& name) {
+  ++lookups;
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = names_.find(name);
+  if (parent != 1 || it == names_.end()) ThrowIfError(Status::NotFound(name));
+  r = inodes_[it->second];
+}
+
+void FakeMeta::GetAttr(rpc::Attr& r, int64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) ThrowIfError(Status::NotFound("inode " + std::to_string(ino)));
+  r = it->second;
+}
+
+void FakeMeta::SetAttr(rpc::Attr& r, const rpc::SetAttrRequest& req) {
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::Attr& a = inodes_.at(req.ino);
+  if (req.__isset.size) {
+    a.size = req.size;
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+      if (it->first.first == req.ino && it->first.second * kChunkSize >= req.size)
+        it = chunks_.erase(it);
+      else
+        ++it;
+    }
+  }
+  if (req.__isset.mode) a.mode = req.mode;
+  if (req.__isset.mtime_ns) a.mtime_ns = req.mtime_ns;
+  r = a;
+}
+
+void FakeMeta::Mknod(rpc::Attr& r, int64_t parent, const std::string& name,
+                     rpc::FileType::type type, int32_t mode, int32_t uid, int32_t gid, int64_t) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (parent != 1) ThrowIfError(Status::NotFound("parent"));
+  if (names_.count(name)) ThrowIfError(Status::Exists(name));
+  rpc::Attr a;
+  a.ino = next_ino_++;
+  a.type = type;
+  a.mode = mode;
+  a.uid = uid;
+  a.gid = gid;
+  a.nlink = 1;
+  a.mtime_ns = 1;
+  names_[name] = a.ino;
+  inodes_[a.ino] = a;
+  r = a;
+}
+
+void FakeMeta::Open(rpc::Attr& r, int64_t ino, int64_t) {
+  ++opens;
+  GetAttr(r, ino);
+}
+
+void FakeMeta::Release(int64_t, int64_t) { ++releases; }
+
+void FakeMeta::GetChunks(std::vector<rpc::ChunkLocation>& r, int64_t ino, int64_t first,
+                         int64_t count) {
+  ++get_chunks_calls;
+  std::lock_guard<std::mutex> l(mu_);
+  for (int64_t i = first; i < first + count; ++i) {
+    auto it = chunks_.find({ino, i});
+    if (it != chunks_.end()) r.push_back(it->second);
+  }
+}
+
+void FakeMeta::AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) {
+  ++alloc_calls;
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = chunks_.find({ino, index});
+  if (it == chunks_.end()) {
+    rpc::ChunkLocation loc;
+    loc.index = index;
+    loc.chunk_id = next_chunk_++;
+    loc.version = 1;
+    loc.replicas = replicas;
+    it = chunks_.emplace(std::make_pair(ino, index), loc).first;
+  }
+  r = it->second;
+}
+
+void FakeMeta::CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtime_ns) {
+  ++commits;
+  std::lock_guard<std::mutex> l(mu_);
+  rpc::Attr& a = inodes_.at(ino);
+  a.size = std::max(a.size, size);
+  a.mtime_ns = mtime_ns;
+  r = a;
+}
+
+void FakeMeta::StatFs(rpc::FsStat& r) {
+  r.bytes_total = 300ll << 30;
+  r.bytes_free = 150ll << 30;
+  r.bytes_used = 150ll << 30;
+  r.inodes = 10;
+  r.replicas = 3;
+}
+
+int64_t FakeMeta::Size(int64_t ino) {
+  std::lock_guard<std::mutex> l(mu_);
+  return inodes_.at(ino).size;
+}
+
+}  // namespace replfs::client::testing

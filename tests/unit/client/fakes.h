@@ -1,0 +1,131 @@
+// In-process fake metad and datads on 127.0.0.1 port 0 for client tests.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "DataService.h"
+#include "MetaService.h"
+#include "thrift/rpc_options.h"
+#include "thrift/server.h"
+
+namespace replfs::client::testing {
+
+constexpr int32_t kBlockSize = 4096;
+constexpr int64_t kChunkSize = 4 * kBlockSize;
+
+net::RpcOptions FastOptions();
+
+// A datad keeping blocks in memory, with injectable faults.
+class FakeData : public rpc::DataServiceIf {
+ public:
+  enum class Fault { kNone, kFlipByte, kCorruptionError, kStale };
+  std::atomic<Fault> fault{Fault::kNone};
+  std::atomic<int> writes{0};
+  std::atomic<int> reads{0};
+  std::atomic<int> syncs{0};
+  std::atomic<int> truncates{0};
+
+  // Bytes of a chunk as stored (blocks concatenated, holes as zeros).
+  std::string Contents(int64_t chunk_id);
+
+  void Ping() override {}
+  void Write(int64_t chunk_id, int64_t version, int64_t offset, const std::string& data,
+             int32_t crc) override;
+  void Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t version, int32_t first,
+            int32_t count) override;
+  void Truncate(int64_t chunk_id, int64_t version, int64_t length) override;
+  void DeleteChunk(int64_t) override {}
+  void Sync() override { ++syncs; }
+  void CheckChunk(rpc::ChunkCheck&, int64_t, int64_t) override {}
+  void Usage(rpc::ServerUsage&) override {}
+
+ private:
+  std::mutex mu_;
+  std::map<int64_t, std::map<int32_t, std::string>> blocks_;
+};
+
+// A metad that knows one flat directory (root 1) and a chunk map whose every
+// chunk is placed on `replicas`.
+class FakeMeta : public rpc::MetaServiceIf {
+ public:
+  std::vector<std::string> replicas;
+  std::atomic<int> alloc_calls{0};
+  std::atomic<int> get_chunks_calls{0};
+  std::atomic<int> commits{0};
+  std::atomic<int> opens{0};
+  std::atomic<int> releases{0};
+  std::atomic<int> lookups{0};
+
+  void Ping() override {}
+  void GetClusterInfo(rpc::ClusterInfo& r) override;
+  void Lookup(rpc::Attr& r, int64_t parent, const std::string& name) override;
+  void GetAttr(rpc::Attr& r, int64_t ino) override;
+  void SetAttr(rpc::Attr& r, const rpc::SetAttrRequest& req) override;
+  void Mknod(rpc::Attr& r, int64_t parent, const std::string& name, rpc::FileType::type type,
+             int32_t mode, int32_t uid, int32_t gid, int64_t rdev) override;
+  void Mkdir(rpc::Attr&, int64_t, const std::string&, int32_t, int32_t, int32_t) override { No(); }
+  void Symlink(rpc::Attr&, int64_t, const std::string&, const std::string&, int32_t,
+               int32_t) override { No(); }
+  void ReadLink(std::string&, int64_t) override { No(); }
+  void Unlink(rpc::Unlinked&, int64_t, const std::string&) override { No(); }
+  void Rmdir(int64_t, const std::string&) override { No(); }
+  void Rename(rpc::Unlinked&, int64_t, const std::string&, int64_t, const std::string&,
+              const rpc::RenameFlags&) override { No(); }
+  void Link(rpc::Attr&, int64_t, int64_t, const std::string&) override { No(); }
+  void ReadDir(rpc::DirPage&, int64_t, const std::string&, int32_t, bool) override { No(); }
+  void SetXattr(int64_t, const std::string&, const std::string&, int32_t) override { No(); }
+  void GetXattr(std::string&, int64_t, const std::string&) override { No(); }
+  void ListXattr(std::vector<std::string>&, int64_t) override { No(); }
+  void RemoveXattr(int64_t, const std::string&) override { No(); }
+  void Open(rpc::Attr& r, int64_t ino, int64_t session) override;
+  void Release(int64_t ino, int64_t session) override;
+  void GetChunks(std::vector<rpc::ChunkLocation>& r, int64_t ino, int64_t first,
+                 int64_t count) override;
+  void AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) override;
+  void CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtime_ns) override;
+  void StatFs(rpc::FsStat& r) override;
+  void RegisterServer(const rpc::ServerUsage&, const std::vector<rpc::ChunkReplica>&) override { No(); }
+  void Heartbeat(rpc::HeartbeatReply&, const rpc::ServerUsage&) override { No(); }
+  void Status(rpc::ClusterStatus&) override { No(); }
+  int64_t ResolvePath(const std::string&) override { No(); return 0; }
+  void Fsck(rpc::FileReport&, int64_t) override { No(); }
+
+  // Size metad holds for `ino`.
+  int64_t Size(int64_t ino);
+
+ private:
+  [[noreturn]] static void No();
+  std::mutex mu_;
+  int64_t next_ino_ = 2;
+  int64_t next_chunk_ = 100;
+  std::map<int64_t, rpc::Attr> inodes_;
+  std::map<std::string, int64_t> names_;  // in the root
+  std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
+};
+
+// Serves a handler on 127.0.0.1:0 until destroyed (or Stop()).
+template <class Handler, class Processor>
+struct Served {
+  std::shared_ptr<Handler> handler = std::make_shared<Handler>();
+  std::unique_ptr<net::RpcServer> server;
+  std::string addr;
+  Served() {
+    net::ServerOptions o;
+    o.listen = "127.0.0.1:0";
+    o.allow_socket_activation = false;
+    server = std::make_unique<net::RpcServer>(std::make_shared<Processor>(handler), o);
+    Status s = server->Start();
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+    addr = "127.0.0.1:" + std::to_string(server->port());
+  }
+  void Stop() { server->Stop(); }
+};
+using ServedData = Served<FakeData, rpc::DataServiceProcessor>;
+using ServedMeta = Served<FakeMeta, rpc::MetaServiceProcessor>;
+
+}  // namespace replfs::client::testing

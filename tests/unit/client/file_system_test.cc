@@ -1,0 +1,116 @@
+// The FileSystem facade over a fake metad and fake datads.
+#include "fuse/file_system.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+
+namespace replfs::client::testing {
+namespace {
+
+class FileSystemTest : public ::testing::Test {
+ protected:
+  FileSystemTest() {
+    for (auto& d : data_) meta_.handler->replicas.push_back(d.addr);
+    auto meta = std::make_unique<MetaClient>(HostPort{"127.0.0.1", meta_.server->port()},
+                                             FastOptions());
+    ClusterInfo info;
+    EXPECT_TRUE(meta->GetClusterInfo(&info).ok());
+    Geometry g;
+    g.chunk_size = info.chunk_size;
+    g.block_size = info.block_size;
+    g.max_rpc_bytes = info.max_rpc_bytes;
+    auto io = std::make_unique<ChunkIo>(meta.get(), g, FastOptions(), 4);
+    fs_ = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
+  }
+
+  ServedMeta meta_;
+  ServedData data_[3];
+  std::unique_ptr<FileSystem> fs_;
+};
+
+TEST_F(FileSystemTest, WriterSeesItsSizeBeforeCommitAndMetadAfterFlush) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "f", 0644, Caller{1000, 1000}, &a).ok());
+  EXPECT_EQ(a.uid, 1000u);
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(10000, 'q')).ok());
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 10000);
+  EXPECT_GT(got.mtime_ns, 1);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 0);  // nothing committed yet
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 9990, 100, &out).ok());
+  EXPECT_EQ(out, std::string(10, 'q'));
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 10000);
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  const int commits = meta_.handler->commits;
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());  // clean: no second commit
+  EXPECT_EQ(meta_.handler->commits.load(), commits);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_EQ(meta_.handler->opens.load(), 1);
+  EXPECT_EQ(meta_.handler->releases.load(), 1);
+}
+
+TEST_F(FileSystemTest, TruncateTrimsReplicasThenTellsMetad) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "t", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(3 * kBlockSize, 'z')).ok());
+  SetAttrRequest r;
+  r.ino = a.ino;
+  r.size = 100;
+  Attr got;
+  ASSERT_TRUE(fs_->SetAttr(r, &got).ok());
+  EXPECT_EQ(got.size, 100);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 100);
+  for (auto& d : data_) EXPECT_EQ(d.handler->truncates.load(), 1);
+  // Growing again reads zeros past the old end, never the trimmed bytes.
+  r.size = 3 * kBlockSize;
+  ASSERT_TRUE(fs_->SetAttr(r, &got).ok());
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 3 * kBlockSize, &out).ok());
+  EXPECT_EQ(out, std::string(100, 'z') + std::string(3 * kBlockSize - 100, '\0'));
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+TEST_F(FileSystemTest, LongNamesFailBeforeAnyRpc) {
+  Attr a;
+  const std::string longname(256, 'n');
+  EXPECT_EQ(fs_->Lookup(1, longname, &a).code(), Status::Code::kNameTooLong);
+  EXPECT_EQ(fs_->Create(1, longname, 0644, Caller{}, &a).code(), Status::Code::kNameTooLong);
+  EXPECT_EQ(meta_.handler->lookups.load(), 0);
+  EXPECT_TRUE(fs_->Create(1, std::string(255, 'n'), 0644, Caller{}, &a).ok());
+}
+
+TEST_F(FileSystemTest, StatFsReportsUsableCapacity) {
+  struct statvfs st;
+  ASSERT_TRUE(fs_->StatFs(&st).ok());
+  EXPECT_EQ(st.f_frsize, static_cast<unsigned long>(kBlockSize));
+  EXPECT_EQ(st.f_blocks * st.f_frsize, (300ull << 30) / 3);
+  EXPECT_EQ(st.f_bavail * st.f_frsize, (150ull << 30) / 3);
+  EXPECT_EQ(st.f_namemax, 255u);
+}
+
+TEST(StatConversionTest, ModesAndTimes) {
+  Attr a;
+  a.ino = 9;
+  a.type = FileType::kDirectory;
+  a.mode = 01755;
+  a.mtime_ns = 1'500'000'001;
+  a.size = 1000;
+  struct stat st;
+  AttrToStat(a, 4096, &st);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 01755u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 500'000'001);
+  EXPECT_EQ(st.st_blocks, 2);
+  FileType t;
+  EXPECT_TRUE(FileTypeFromMode(S_IFIFO | 0600, &t).ok());
+  EXPECT_EQ(t, FileType::kFifo);
+  EXPECT_FALSE(FileTypeFromMode(0170000, &t).ok());
+}
+
+}  // namespace
+}  // namespace replfs::client::testing
