@@ -1,0 +1,158 @@
+// MetaApi over Thrift: the only file of fsctl that sees generated types.
+#include "ctl/meta_api.h"
+
+#include "MetaService.h"
+#include "thrift/client_pool.h"
+
+namespace replfs::ctl {
+namespace {
+
+using net::Idempotency;
+using Client = rpc::MetaServiceClient;
+
+ServerState FromWire(rpc::ServerState::type s) {
+  switch (s) {
+    case rpc::ServerState::UP:
+      return ServerState::kUp;
+    case rpc::ServerState::DRAINING:
+      return ServerState::kDraining;
+    case rpc::ServerState::DOWN:
+      break;
+  }
+  return ServerState::kDown;
+}
+
+ReplicaState FromWire(rpc::ReplicaState::type s) {
+  switch (s) {
+    case rpc::ReplicaState::OK:
+      return ReplicaState::kOk;
+    case rpc::ReplicaState::CORRUPT:
+      return ReplicaState::kCorrupt;
+    case rpc::ReplicaState::MISSING:
+      return ReplicaState::kMissing;
+    case rpc::ReplicaState::STALE:
+      return ReplicaState::kStale;
+    case rpc::ReplicaState::UNREACHABLE:
+      break;
+  }
+  return ReplicaState::kUnreachable;
+}
+
+FileType FromWire(rpc::FileType::type t) {
+  switch (t) {
+    case rpc::FileType::REGULAR:
+      return FileType::kRegular;
+    case rpc::FileType::DIRECTORY:
+      return FileType::kDirectory;
+    default:
+      return FileType::kOther;
+  }
+}
+
+ClusterStatus FromWire(const rpc::ClusterStatus& w) {
+  ClusterStatus s;
+  for (const rpc::ServerStatus& ws : w.servers) {
+    ServerInfo i;
+    i.addr = ws.addr;
+    i.state = FromWire(ws.state);
+    i.chunks = ws.chunks;
+    i.bytes_used = ws.bytes_used;
+    i.bytes_free = ws.bytes_free;
+    i.bytes_total = ws.bytes_total;
+    i.corrupt_found = ws.corrupt_found;
+    i.last_heartbeat_ms = ws.last_heartbeat_ms;
+    s.servers.push_back(std::move(i));
+  }
+  s.chunks.total = w.chunks.total;
+  s.chunks.healthy = w.chunks.healthy;
+  s.chunks.under_replicated = w.chunks.under_replicated;
+  s.chunks.unavailable = w.chunks.unavailable;
+  s.chunks.corrupt_replicas = w.chunks.corrupt_replicas;
+  s.repair_queued = w.repair_queued;
+  s.repair_done = w.repair_done;
+  s.uptime_ms = w.uptime_ms;
+  s.files = w.files;
+  s.directories = w.directories;
+  s.replicas = w.replicas;
+  return s;
+}
+
+FileInfo FromWire(const rpc::FileReport& w) {
+  FileInfo f;
+  f.path = w.path;
+  f.ino = w.ino;
+  f.size = w.size;
+  f.goal = w.goal;
+  for (const rpc::ChunkReport& wc : w.chunks) {
+    ChunkInfo c;
+    c.index = wc.index;
+    c.id = wc.chunk_id;
+    c.version = wc.version;
+    for (const rpc::ReplicaReport& wr : wc.replicas) {
+      c.replicas.push_back({wr.addr, FromWire(wr.state), wr.detail});
+    }
+    f.chunks.push_back(std::move(c));
+  }
+  return f;
+}
+
+class ThriftMetaApi : public MetaApi {
+ public:
+  ThriftMetaApi(const HostPort& addr, const net::RpcOptions& opts) : pool_(addr, opts) {}
+
+  const std::string& addr() const override { return pool_.peer(); }
+
+  Status GetStatus(ClusterStatus* out) override {
+    rpc::ClusterStatus w;
+    REPLFS_RETURN_IF_ERROR(
+        pool_.Call("Status", Idempotency::kIdempotent, [&](Client& c) { c.Status(w); }));
+    *out = FromWire(w);
+    return Status::OK();
+  }
+
+  Status ResolvePath(const std::string& path, int64_t* ino) override {
+    return pool_.Call("ResolvePath", Idempotency::kIdempotent,
+                      [&](Client& c) { *ino = c.ResolvePath(path); });
+  }
+
+  Status GetType(int64_t ino, FileType* type) override {
+    rpc::Attr a;
+    REPLFS_RETURN_IF_ERROR(
+        pool_.Call("GetAttr", Idempotency::kIdempotent, [&](Client& c) { c.GetAttr(a, ino); }));
+    *type = FromWire(a.type);
+    return Status::OK();
+  }
+
+  Status ReadDir(int64_t ino, const std::string& after, int max, std::vector<DirEntryInfo>* entries,
+                 bool* eof) override {
+    rpc::DirPage page;
+    REPLFS_RETURN_IF_ERROR(pool_.Call("ReadDir", Idempotency::kIdempotent, [&](Client& c) {
+      c.ReadDir(page, ino, after, max, /*plus=*/false);
+    }));
+    entries->clear();
+    for (const rpc::DirEntry& e : page.entries) {
+      entries->push_back({e.name, e.ino, FromWire(e.type)});
+    }
+    *eof = page.eof;
+    return Status::OK();
+  }
+
+  Status Fsck(int64_t ino, FileInfo* out) override {
+    rpc::FileReport w;
+    REPLFS_RETURN_IF_ERROR(
+        pool_.Call("Fsck", Idempotency::kIdempotent, [&](Client& c) { c.Fsck(w, ino); }));
+    *out = FromWire(w);
+    return Status::OK();
+  }
+
+ private:
+  net::ClientPool<Client> pool_;
+};
+
+}  // namespace
+
+std::unique_ptr<MetaApi> NewThriftMetaApi(const HostPort& addr, const net::RpcOptions& opts) {
+  return std::make_unique<ThriftMetaApi>(addr, opts);
+}
+
+}  // namespace replfs::ctl

@@ -1,0 +1,43 @@
+// `fsctl status`: health rules, JSON and human rendering of ClusterStatus.
+//
+// Health (also the exit code of `fsctl status`):
+//   HEALTHY (0)     every datad up, every chunk healthy, no corrupt replica.
+//   DEGRADED (1)    any datad down, any chunk not healthy (under-replicated),
+//                   or any corrupt replica known. Draining alone is healthy.
+//   UNAVAILABLE (2) metad unreachable, no datad up (nothing can be written),
+//                   or any chunk unavailable (some data cannot be read).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "ctl/types.h"
+
+namespace replfs::ctl {
+
+enum class Health { kHealthy, kDegraded, kUnavailable };
+
+struct HealthVerdict {
+  Health health = Health::kHealthy;
+  std::vector<std::string> reasons;  // why it is not healthy, worst first
+};
+
+HealthVerdict ClassifyHealth(const ClusterStatus& s);
+const char* HealthName(Health h);  // "HEALTHY" | "DEGRADED" | "UNAVAILABLE"
+int HealthExitCode(Health h);      // 0 | 1 | 2
+
+// The `status --json` object (contract in DESIGN.md): health, reasons, meta
+// {addr, uptime_ms}, uptime_ms, servers[], chunks{}, repair{}, files,
+// directories, replicas.
+nlohmann::json StatusToJson(const ClusterStatus& s, const HealthVerdict& v,
+                            const std::string& meta_addr);
+// What `status --json` prints when metad cannot be reached.
+nlohmann::json UnreachableJson(const std::string& meta_addr, const std::string& error);
+
+// The `ceph -s`-like human report.
+void PrintStatus(std::ostream& out, const ClusterStatus& s, const HealthVerdict& v,
+                 const std::string& meta_addr);
+
+}  // namespace replfs::ctl

@@ -1,0 +1,300 @@
+// Namespace semantics through the kernel: hard links, symlinks, xattrs,
+// attributes (chmod/chown/utimens), rename cases, name length limits.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "tests/integration/cluster.h"
+#include "tests/integration/fs_util.h"
+
+namespace replfs::testing {
+namespace {
+
+class NamespaceTest : public ClusterTest {};
+
+struct stat Stat(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path << ": " << ErrnoText(errno);
+  return st;
+}
+
+std::string Contents(const std::string& path) {
+  std::string s;
+  EXPECT_TRUE(ReadFile(path, &s));
+  return s;
+}
+
+// errno of a call expected to fail, or 0 if it succeeded.
+int ErrnoOf(int rc) { return rc == 0 ? 0 : errno; }
+
+TEST_F(NamespaceTest, HardLinks) {
+  ASSERT_TRUE(WriteFile(M("a"), "data"));
+  ASSERT_EQ(link(M("a").c_str(), M("b").c_str()), 0) << ErrnoText(errno);
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0) << ErrnoText(errno);
+  ASSERT_EQ(link(M("a").c_str(), M("d/c").c_str()), 0) << ErrnoText(errno);
+  struct stat a = Stat(M("a")), b = Stat(M("b")), c = Stat(M("d/c"));
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_ino, c.st_ino);
+  EXPECT_EQ(a.st_nlink, 3u);
+  EXPECT_EQ(b.st_nlink, 3u);
+
+  // Data is shared: written through one name, read through another.
+  ASSERT_TRUE(WriteFile(M("b"), "DATA through b"));
+  EXPECT_EQ(Contents(M("a")), "DATA through b");
+  EXPECT_EQ(Contents(M("d/c")), "DATA through b");
+
+  ASSERT_EQ(unlink(M("a").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(M("b")).st_nlink, 2u);
+  EXPECT_EQ(Stat(M("d/c")).st_nlink, 2u);
+  EXPECT_EQ(ErrnoOf(link(M("b").c_str(), M("d/c").c_str())), EEXIST);
+  EXPECT_EQ(ErrnoOf(link(M("nope").c_str(), M("x").c_str())), ENOENT);
+  EXPECT_EQ(ErrnoOf(link(M("d").c_str(), M("dlink").c_str())), EPERM);  // no dir hard links
+  ASSERT_EQ(unlink(M("b").c_str()), 0);
+  EXPECT_EQ(Stat(M("d/c")).st_nlink, 1u);
+  EXPECT_EQ(Contents(M("d/c")), "DATA through b");
+}
+
+TEST_F(NamespaceTest, Symlinks) {
+  ASSERT_TRUE(WriteFile(M("target"), "pointed at"));
+  ASSERT_EQ(symlink("target", M("rel").c_str()), 0) << ErrnoText(errno);
+  ASSERT_EQ(symlink(M("target").c_str(), M("abs").c_str()), 0) << ErrnoText(errno);
+  ASSERT_EQ(symlink("does/not/exist", M("dangling").c_str()), 0) << ErrnoText(errno);
+  const std::string long_target(1000, 'x');
+  ASSERT_EQ(symlink(long_target.c_str(), M("long").c_str()), 0) << ErrnoText(errno);
+
+  char buf[4096];
+  ssize_t n = readlink(M("rel").c_str(), buf, sizeof(buf));
+  ASSERT_EQ(n, 6) << ErrnoText(errno);
+  EXPECT_EQ(std::string(buf, 6), "target");
+  n = readlink(M("long").c_str(), buf, sizeof(buf));
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))), long_target);
+
+  struct stat st = Stat(M("rel"));
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(st.st_size, 6);
+  EXPECT_EQ(Contents(M("rel")), "pointed at");
+  EXPECT_EQ(Contents(M("abs")), "pointed at");
+  struct stat followed {};
+  EXPECT_EQ(ErrnoOf(stat(M("dangling").c_str(), &followed)), ENOENT);
+  EXPECT_EQ(ErrnoOf(symlink("x", M("rel").c_str())), EEXIST);
+  EXPECT_EQ(ErrnoOf(readlink(M("target").c_str(), buf, sizeof(buf)) < 0 ? -1 : 0), EINVAL);
+}
+
+TEST_F(NamespaceTest, Xattrs) {
+  const std::string f = M("x");
+  ASSERT_TRUE(WriteFile(f, "x"));
+  const std::string binary("v\0al\xff", 5);
+  ASSERT_EQ(setxattr(f.c_str(), "user.one", "1", 1, 0), 0) << ErrnoText(errno);
+  ASSERT_EQ(setxattr(f.c_str(), "user.bin", binary.data(), binary.size(), 0), 0)
+      << ErrnoText(errno);
+  ASSERT_EQ(setxattr(f.c_str(), "user.empty", "", 0, 0), 0) << ErrnoText(errno);
+
+  char buf[256];
+  ssize_t n = getxattr(f.c_str(), "user.bin", buf, sizeof(buf));
+  ASSERT_EQ(n, 5) << ErrnoText(errno);
+  EXPECT_EQ(std::string(buf, 5), binary);
+  EXPECT_EQ(getxattr(f.c_str(), "user.bin", nullptr, 0), 5);  // size query
+  EXPECT_EQ(getxattr(f.c_str(), "user.bin", buf, 2), -1);
+  EXPECT_EQ(errno, ERANGE);
+  EXPECT_EQ(getxattr(f.c_str(), "user.empty", buf, sizeof(buf)), 0);
+
+  n = listxattr(f.c_str(), buf, sizeof(buf));
+  ASSERT_GT(n, 0) << ErrnoText(errno);
+  std::set<std::string> names;
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(buf + i)) + 1) {
+    names.insert(buf + i);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"user.one", "user.bin", "user.empty"}));
+
+  EXPECT_EQ(ErrnoOf(setxattr(f.c_str(), "user.one", "2", 1, XATTR_CREATE)), EEXIST);
+  EXPECT_EQ(ErrnoOf(setxattr(f.c_str(), "user.none", "2", 1, XATTR_REPLACE)), ENODATA);
+  ASSERT_EQ(setxattr(f.c_str(), "user.one", "22", 2, XATTR_REPLACE), 0) << ErrnoText(errno);
+  EXPECT_EQ(getxattr(f.c_str(), "user.one", buf, sizeof(buf)), 2);
+  EXPECT_EQ(std::string(buf, 2), "22");
+
+  ASSERT_EQ(removexattr(f.c_str(), "user.one"), 0) << ErrnoText(errno);
+  EXPECT_EQ(getxattr(f.c_str(), "user.one", buf, sizeof(buf)), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(ErrnoOf(removexattr(f.c_str(), "user.one")), ENODATA);
+  // The system.* namespace is not implemented: refused, not silently dropped.
+  // (A system.posix_acl_* name would be parsed, and rejected, by the kernel.)
+  EXPECT_EQ(ErrnoOf(setxattr(f.c_str(), "system.replfs_test", "x", 1, 0)), EOPNOTSUPP);
+  // Directories carry xattrs too.
+  ASSERT_EQ(mkdir(M("dx").c_str(), 0755), 0);
+  EXPECT_EQ(setxattr(M("dx").c_str(), "user.d", "d", 1, 0), 0) << ErrnoText(errno);
+  EXPECT_EQ(getxattr(M("dx").c_str(), "user.d", buf, sizeof(buf)), 1);
+}
+
+int64_t Ns(const timespec& t) { return t.tv_sec * 1'000'000'000ll + t.tv_nsec; }
+
+int64_t NowNs() {
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  return Ns(t);
+}
+
+TEST_F(NamespaceTest, ChmodChownUtimens) {
+  const std::string f = M("attrs");
+  ASSERT_TRUE(WriteFile(f, "attrs"));
+  ASSERT_EQ(chmod(f.c_str(), 0640), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(f).st_mode & 07777, 0640u);
+  ASSERT_EQ(chmod(f.c_str(), 04705), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(f).st_mode & 07777, 04705u);
+  EXPECT_TRUE(S_ISREG(Stat(f).st_mode));
+
+  ASSERT_EQ(chown(f.c_str(), 1234, 5678), 0) << ErrnoText(errno);
+  struct stat st = Stat(f);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  ASSERT_EQ(chown(f.c_str(), static_cast<uid_t>(-1), 42), 0) << ErrnoText(errno);
+  st = Stat(f);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 42u);
+
+  // Explicit times, nanosecond precision.
+  const timespec times[2] = {{1'000'000'000, 123'456'789}, {1'500'000'000, 987'654'321}};
+  ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), times, 0), 0) << ErrnoText(errno);
+  st = Stat(f);
+  EXPECT_EQ(Ns(st.st_atim), Ns(times[0]));
+  EXPECT_EQ(Ns(st.st_mtim), Ns(times[1]));
+
+  // UTIME_OMIT keeps atime; UTIME_NOW sets mtime to the current time.
+  const int64_t before = NowNs();
+  const timespec now_omit[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+  ASSERT_EQ(utimensat(AT_FDCWD, f.c_str(), now_omit, 0), 0) << ErrnoText(errno);
+  const int64_t after = NowNs();
+  st = Stat(f);
+  EXPECT_EQ(Ns(st.st_atim), Ns(times[0])) << "UTIME_OMIT changed atime";
+  EXPECT_GE(Ns(st.st_mtim), before - 1'000'000'000) << "UTIME_NOW";
+  EXPECT_LE(Ns(st.st_mtim), after + 1'000'000'000) << "UTIME_NOW";
+  EXPECT_GE(Ns(st.st_ctim), before - 1'000'000'000) << "ctime follows attribute changes";
+
+  // The same through an open descriptor, and the other way round.
+  const int fd = open(f.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  const timespec omit_now[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+  const int64_t mtime_kept = Ns(st.st_mtim);
+  ASSERT_EQ(futimens(fd, omit_now), 0) << ErrnoText(errno);
+  close(fd);
+  st = Stat(f);
+  EXPECT_EQ(Ns(st.st_mtim), mtime_kept) << "UTIME_OMIT changed mtime";
+  EXPECT_GE(Ns(st.st_atim), before - 1'000'000'000) << "UTIME_NOW atime";
+
+  // Directories and symlinks (lchown) too.
+  ASSERT_EQ(mkdir(M("dir").c_str(), 0700), 0);
+  ASSERT_EQ(chmod(M("dir").c_str(), 0751), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(M("dir")).st_mode & 07777, 0751u);
+  ASSERT_EQ(symlink("attrs", M("sl").c_str()), 0);
+  ASSERT_EQ(lchown(M("sl").c_str(), 77, 88), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(M("sl")).st_uid, 77u);
+  EXPECT_EQ(Stat(f).st_uid, 1234u) << "lchown followed the symlink";
+}
+
+TEST_F(NamespaceTest, RenameCases) {
+  // Overwriting a file; the victim's other name sees its link count drop.
+  ASSERT_TRUE(WriteFile(M("a"), "A"));
+  ASSERT_TRUE(WriteFile(M("b"), "B"));
+  ASSERT_EQ(link(M("b").c_str(), M("b2").c_str()), 0);
+  EXPECT_EQ(Stat(M("b2")).st_nlink, 2u);
+  ASSERT_EQ(rename(M("a").c_str(), M("b").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(Contents(M("b")), "A");
+  EXPECT_EQ(access(M("a").c_str(), F_OK), -1);
+  EXPECT_EQ(Stat(M("b2")).st_nlink, 1u) << "stale cached nlink of the overwritten inode";
+  EXPECT_EQ(Contents(M("b2")), "B");
+
+  // RENAME_NOREPLACE.
+  ASSERT_TRUE(WriteFile(M("c"), "C"));
+  EXPECT_EQ(
+      ErrnoOf(renameat2(AT_FDCWD, M("c").c_str(), AT_FDCWD, M("b").c_str(), RENAME_NOREPLACE)),
+      EEXIST);
+  EXPECT_EQ(Contents(M("b")), "A");
+  ASSERT_EQ(renameat2(AT_FDCWD, M("c").c_str(), AT_FDCWD, M("e").c_str(), RENAME_NOREPLACE), 0)
+      << ErrnoText(errno);
+  EXPECT_EQ(Contents(M("e")), "C");
+
+  // RENAME_EXCHANGE, also across directories and between a file and a dir.
+  ASSERT_EQ(mkdir(M("d1").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("d1/y"), "Y"));
+  ASSERT_EQ(renameat2(AT_FDCWD, M("e").c_str(), AT_FDCWD, M("d1/y").c_str(), RENAME_EXCHANGE), 0)
+      << ErrnoText(errno);
+  EXPECT_EQ(Contents(M("e")), "Y");
+  EXPECT_EQ(Contents(M("d1/y")), "C");
+  EXPECT_EQ(
+      ErrnoOf(renameat2(AT_FDCWD, M("e").c_str(), AT_FDCWD, M("missing").c_str(), RENAME_EXCHANGE)),
+      ENOENT);
+  ASSERT_EQ(mkdir(M("d2").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("d2/inside"), "I"));
+  ASSERT_EQ(renameat2(AT_FDCWD, M("e").c_str(), AT_FDCWD, M("d2").c_str(), RENAME_EXCHANGE), 0)
+      << ErrnoText(errno);
+  EXPECT_EQ(Contents(M("d2")), "Y");
+  EXPECT_EQ(Contents(M("e/inside")), "I");
+
+  // Directories: over a non-empty dir, over an empty one, over a file, into
+  // its own subtree; a file over a directory.
+  ASSERT_EQ(mkdir(M("src").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("src/f"), "F"));
+  ASSERT_EQ(mkdir(M("full").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("full/g"), "G"));
+  ASSERT_EQ(mkdir(M("empty").c_str(), 0755), 0);
+  EXPECT_EQ(ErrnoOf(rename(M("src").c_str(), M("full").c_str())), ENOTEMPTY);
+  EXPECT_EQ(ErrnoOf(rename(M("src").c_str(), M("b").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rename(M("b").c_str(), M("full").c_str())), EISDIR);
+  ASSERT_EQ(mkdir(M("src/sub").c_str(), 0755), 0);
+  EXPECT_EQ(ErrnoOf(rename(M("src").c_str(), M("src/sub/src").c_str())), EINVAL);
+  const ino_t src_ino = Stat(M("src")).st_ino;
+  ASSERT_EQ(rename(M("src").c_str(), M("empty").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(M("empty")).st_ino, src_ino);
+  EXPECT_EQ(Contents(M("empty/f")), "F");
+  EXPECT_EQ(access(M("src").c_str(), F_OK), -1);
+  // Moving a directory updates both parents' link counts.
+  const nlink_t root_links = Stat(cluster().mountpoint()).st_nlink;
+  ASSERT_EQ(rename(M("empty").c_str(), M("full/moved").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(cluster().mountpoint()).st_nlink, root_links - 1);
+  EXPECT_EQ(Stat(M("full")).st_nlink, 3u);
+  EXPECT_EQ(Contents(M("full/moved/f")), "F");
+  EXPECT_EQ(ErrnoOf(rmdir(M("full").c_str())), ENOTEMPTY);
+}
+
+TEST_F(NamespaceTest, NamesLongerThan255BytesAreRefused) {
+  const std::string ok(255, 'n');
+  const std::string too_long(256, 'n');
+  ASSERT_TRUE(WriteFile(M(ok), "255"));
+  EXPECT_EQ(Contents(M(ok)), "255");
+  int fd = open(M(too_long).c_str(), O_CREAT | O_WRONLY, 0644);
+  EXPECT_EQ(fd, -1);
+  EXPECT_EQ(errno, ENAMETOOLONG);
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(ErrnoOf(mkdir(M(too_long).c_str(), 0755)), ENAMETOOLONG);
+  EXPECT_EQ(ErrnoOf(symlink("t", M(too_long).c_str())), ENAMETOOLONG);
+  EXPECT_EQ(ErrnoOf(link(M(ok).c_str(), M(too_long).c_str())), ENAMETOOLONG);
+  EXPECT_EQ(ErrnoOf(rename(M(ok).c_str(), M(too_long).c_str())), ENAMETOOLONG);
+  struct stat st {};
+  EXPECT_EQ(ErrnoOf(stat(M(too_long).c_str(), &st)), ENAMETOOLONG);
+  EXPECT_EQ(access(M(ok).c_str(), F_OK), 0) << "the failed rename lost the source";
+}
+
+TEST_F(NamespaceTest, CommonErrnos) {
+  ASSERT_TRUE(WriteFile(M("f"), "f"));
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("d/x"), "x"));
+  struct stat st {};
+  EXPECT_EQ(ErrnoOf(stat(M("nope").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ErrnoOf(mkdir(M("f").c_str(), 0755)), EEXIST);
+  EXPECT_EQ(ErrnoOf(open(M("f").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644) < 0 ? -1 : 0), EEXIST);
+  EXPECT_EQ(ErrnoOf(stat(M("f/x").c_str(), &st)), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(rmdir(M("d").c_str())), ENOTEMPTY);
+  EXPECT_EQ(ErrnoOf(rmdir(M("f").c_str())), ENOTDIR);
+  EXPECT_EQ(ErrnoOf(unlink(M("d").c_str())), EISDIR);
+  ASSERT_EQ(unlink(M("d/x").c_str()), 0);
+  EXPECT_EQ(rmdir(M("d").c_str()), 0) << ErrnoText(errno);
+}
+
+}  // namespace
+}  // namespace replfs::testing
