@@ -30,12 +30,15 @@ struct Config {
   int64_t dead_after_ms = 10000;           // a datad silent this long is down
   bool metad_fsync = true;                 // fsync every metadata commit
   int metad_max_connections = 1024;
+  int repair_max_concurrent = 2;           // chunk repairs running at once
+  int64_t repair_rate_mb_s = 200;          // background repair copy rate; 0 = unlimited
 
   // [datad]
   std::string datad_listen = "0.0.0.0:2222";
   std::string datad_data_dir;              // empty: /var/lib/replfs/datad-<port>
   std::string datad_advertise;             // empty: the listen address (0.0.0.0 -> 127.0.0.1)
   int64_t heartbeat_interval_ms = 1000;
+  int64_t block_report_interval_ms = 60000;  // full inventory to metad
   int datad_max_connections = 1024;
 
   // [rpc] — one place for timeouts and the retry policy of every remote call.
@@ -44,6 +47,7 @@ struct Config {
   int retry_attempts = 4;                  // tries per call before giving up
   int64_t retry_backoff_ms = 50;           // first backoff, doubled per try, jittered
   int64_t retry_budget_ms = 30000;         // total time one operation may spend retrying
+  int64_t max_backoff_ms = 1000;           // backoff never grows past this
 
   // [client]
   double attr_timeout_s = 1.0;

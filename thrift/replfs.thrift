@@ -62,6 +62,7 @@ struct Attr {
   10: i64 ctime_ns,
   11: i64 rdev,
   12: i32 goal,       // replication goal of a regular file
+  13: i64 allocated_bytes,  // min(size, chunks allocated * chunk_size): st_blocks
 }
 
 struct DirEntry {
@@ -141,6 +142,17 @@ struct ServerUsage {
 struct ChunkReplica {
   1: i64 chunk_id,
   2: i64 version,
+}
+
+// A secondary that did not apply a forwarded write.
+struct ReplicaFailure {
+  1: string addr,
+  2: ErrorCode code,
+  3: string message,
+}
+
+struct WriteReply {
+  1: list<ReplicaFailure> failed,   // secondaries of `forward` that failed
 }
 
 struct HeartbeatReply {
@@ -281,6 +293,21 @@ service MetaService {
   void RegisterServer(1: ServerUsage usage, 2: list<ChunkReplica> inventory)
       throws (1: RpcError e),
   HeartbeatReply Heartbeat(1: ServerUsage usage) throws (1: RpcError e),
+  // Periodic full inventory (every block_report_interval_ms); reconciled
+  // like the one sent at registration. NOT_FOUND: register again.
+  HeartbeatReply BlockReport(1: string addr, 2: list<ChunkReplica> inventory)
+      throws (1: RpcError e),
+
+  // A client met replicas of chunk (ino, index) at `version` that failed
+  // (a secondary that missed a write, a primary that did not answer, a
+  // corrupt or stale replica on read). metad drops them from the replica set
+  // and moves the remaining replicas to a new version before answering, so
+  // the dropped ones are recognisably stale; repair restores the goal later.
+  // Returns the chunk's current location (unchanged if `version` is no
+  // longer current: someone else already handled it).
+  ChunkLocation ReportBadReplicas(1: i64 ino, 2: i64 index, 3: i64 chunk_id,
+                                  4: i64 version, 5: list<string> bad,
+                                  6: ErrorCode why) throws (1: RpcError e),
 
   // Operator.
   ClusterStatus Status() throws (1: RpcError e),
@@ -292,9 +319,27 @@ service DataService {
   void Ping(),
   // Writes `data` at `offset` inside the chunk. `crc` is CRC32C of `data`
   // as the client computed it; a mismatch is CORRUPTION (nothing stored).
-  // Creates the chunk with `version` if absent.
-  void Write(1: i64 chunk_id, 2: i64 version, 3: i64 offset, 4: binary data,
-             5: i32 crc) throws (1: RpcError e),
+  // Creates the chunk with `version` if absent. With a non-empty `forward`
+  // this datad is the chunk's primary: it applies the write, then forwards
+  // it (with an empty forward list) to every address in `forward` in
+  // parallel, holding the chunk's write lock until all have answered, so
+  // every replica applies writes to a chunk in the primary's order. Fails
+  // only if the local write fails; secondaries' failures are listed.
+  WriteReply Write(1: i64 chunk_id, 2: i64 version, 3: i64 offset,
+                   4: binary data, 5: i32 crc, 6: list<string> forward)
+      throws (1: RpcError e),
+  // Changes the replica's version from old_version to new_version (under
+  // the chunk's write lock). Already at new_version: OK (idempotent). Any
+  // other version: STALE. Absent: NOT_FOUND.
+  void SetVersion(1: i64 chunk_id, 2: i64 old_version, 3: i64 new_version)
+      throws (1: RpcError e),
+  // Repair: copies this replica, every block verified, to the datad at
+  // `target` as version new_version (the target's old copy, if any, is
+  // deleted first; holes stay holes), holding this chunk's write lock for the
+  // whole copy, then sets this replica's own version to new_version.
+  // CORRUPTION if a block of this replica is bad (nothing changed here).
+  void PushChunk(1: i64 chunk_id, 2: i64 version, 3: string target,
+                 4: i64 new_version) throws (1: RpcError e),
   // Blocks first_block .. first_block+count-1 that exist (holes omitted),
   // each verified against its stored checksum (mismatch: CORRUPTION).
   list<BlockData> Read(1: i64 chunk_id, 2: i64 version, 3: i32 first_block,

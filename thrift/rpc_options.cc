@@ -1,5 +1,6 @@
 #include "thrift/rpc_options.h"
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -15,6 +16,7 @@ RpcOptions RpcOptions::FromConfig(const Config& c) {
   o.attempts = c.retry_attempts;
   o.backoff_ms = c.retry_backoff_ms;
   o.budget_ms = c.retry_budget_ms;
+  o.max_backoff_ms = c.max_backoff_ms;
   return o;
 }
 
@@ -36,7 +38,7 @@ Status RetryCall(const RpcOptions& opts, Idempotency idem, std::string_view what
     if (Clock::now() + pause >= deadline) break;
     LOG(DEBUG) << what << ": attempt " << i << " failed (" << s.ToString() << "), retrying";
     std::this_thread::sleep_for(pause);
-    backoff = backoff * 2;
+    backoff = std::min(backoff * 2, opts.max_backoff_ms);
   }
   return s.WithContext(std::string(what) + " gave up");
 }

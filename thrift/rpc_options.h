@@ -16,6 +16,7 @@ struct RpcOptions {
   int attempts = 4;                   // tries per call, first one included
   int64_t backoff_ms = 50;            // before the 2nd try; doubles, +-50% jitter
   int64_t budget_ms = 30000;          // a call never spends longer than this retrying
+  int64_t max_backoff_ms = 1000;      // cap of the doubling backoff
 
   static RpcOptions FromConfig(const Config& c);
 };
