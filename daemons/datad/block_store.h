@@ -55,6 +55,12 @@ struct ChunkVersion {
   bool operator==(const ChunkVersion&) const = default;
 };
 
+// What the store holds of one chunk (see BlockStore::Stat).
+struct ChunkStat {
+  int64_t version = 0;
+  int64_t end_block = 0;  // no block index >= end_block exists
+};
+
 struct StoreUsage {
   int64_t bytes_total = 0;    // file system holding the store (statvfs)
   int64_t bytes_free = 0;     // available to us (f_bavail)
@@ -81,7 +87,8 @@ class BlockStore {
   BlockStore& operator=(const BlockStore&) = delete;
 
   // Writes `data` at byte `offset` of the chunk, creating the chunk with
-  // `version` if absent. Partial blocks are read, verified, merged and
+  // `version` if absent (also for empty `data`: a zero-length write creates
+  // an empty chunk, which is how a repair copies a chunk without blocks). Partial blocks are read, verified, merged and
   // re-checksummed. STALE if the chunk exists with another version,
   // CORRUPTION if a partially overwritten block fails its checksum (that
   // block is then left unchanged), NO_SPACE if the disk is full.
@@ -95,6 +102,18 @@ class BlockStore {
   // Drops every byte at or past `length`. An absent chunk is OK (nothing to
   // drop); STALE on another version.
   Status Truncate(int64_t chunk, int64_t version, int64_t length);
+  // Changes the chunk's version from `old_version` to `new_version`, then
+  // syncs the whole store (group commit, outside the chunk's stripe lock) so
+  // that the change survives kill -9 and power loss before OK is returned.
+  // INVALID unless new_version > old_version > 0. Held at old_version: set;
+  // already at new_version: OK (idempotent, also synced); absent: NOT_FOUND;
+  // any other version: STALE. On failure the version is unchanged, except
+  // that a failed sync leaves the new version in memory and in the file (not
+  // known to be durable) and returns the sync error.
+  Status SetVersion(int64_t chunk, int64_t old_version, int64_t new_version);
+  // The version and block extent of a chunk. NOT_FOUND if absent; *out is
+  // then untouched.
+  Status Stat(int64_t chunk, ChunkStat* out) const;
   // Removes the chunk and its blocks. Absent is OK.
   Status DeleteChunk(int64_t chunk);
   // Verifies every block of the chunk; *out says OK/CORRUPT/MISSING/STALE.

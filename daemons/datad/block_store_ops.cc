@@ -209,6 +209,37 @@ Status BlockStore::DeleteChunk(int64_t chunk) {
   return RemoveBlocks(chunk, 0, info.end_block);
 }
 
+Status BlockStore::SetVersion(int64_t chunk, int64_t old_version, int64_t new_version) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, old_version));
+  if (new_version <= old_version)
+    return Status::Invalid(ChunkName(chunk) + ": new version " + std::to_string(new_version) +
+                           " is not greater than " + std::to_string(old_version));
+  {
+    WriterLock l(StripeFor(chunk));
+    ChunkInfo info;
+    if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
+    if (info.version != new_version) {
+      if (info.version != old_version) return StaleError(chunk, old_version, info.version);
+      if (!db_->set(format::ChunkKey(chunk), format::VersionValue(new_version)))
+        return KcError("set version of " + ChunkName(chunk));
+      MutexLock m(&index_mu_);
+      index_[chunk].version = new_version;
+    }
+  }
+  // Outside the stripe lock: other chunks sharing the stripe need not wait
+  // for the fsync. Also synced when the version was already new: an earlier
+  // call may have set it and then failed to sync.
+  return Sync();
+}
+
+Status BlockStore::Stat(int64_t chunk, ChunkStat* out) const {
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
+  out->version = info.version;
+  out->end_block = info.end_block;
+  return Status::OK();
+}
+
 Status BlockStore::Check(int64_t chunk, int64_t version, CheckResult* out) {
   REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
   *out = CheckResult{};

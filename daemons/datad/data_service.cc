@@ -1,6 +1,9 @@
 #include "daemons/datad/data_service.h"
 
+#include <set>
+
 #include "common/crc32c.h"
+#include "common/host_port.h"
 #include "common/log.h"
 #include "thrift/rpc_status.h"
 
@@ -54,17 +57,69 @@ rpc::ServerUsage ToRpcUsage(const StoreUsage& u, const std::string& addr, int64_
   return out;
 }
 
-DataServiceHandler::DataServiceHandler(BlockStore* store) : store_(store) {}
+DataServiceHandler::DataServiceHandler(BlockStore* store, Replicator* replicator)
+    : store_(store), replicator_(replicator) {}
+
+Status DataServiceHandler::CheckPeer(const std::string& addr, const std::string& what) {
+  HostPort hp;
+  Status s = ParseHostPort(addr, &hp);
+  if (!s.ok()) return Status::Invalid(what + ": bad address '" + addr + "': " + s.message());
+  MutexLock l(&mu_);
+  if (!addr_.empty() && hp.ToString() == addr_)
+    return Status::Invalid(what + ": " + addr + " is this datad itself");
+  return Status::OK();
+}
 
 void DataServiceHandler::set_advertised_addr(const std::string& addr) {
   MutexLock l(&mu_);
   addr_ = addr;
 }
 
-void DataServiceHandler::Write(int64_t chunk_id, int64_t version, int64_t offset,
-                               const std::string& data, int32_t crc) {
+void DataServiceHandler::Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version,
+                               int64_t offset, const std::string& data, int32_t crc,
+                               const std::vector<std::string>& forward) {
+  const std::string what = "chunk " + std::to_string(chunk_id) + ": forward list";
   Status s = CheckWriteArgs(chunk_id, version, offset, data, crc);
-  if (s.ok()) s = store_->Write(chunk_id, version, offset, data);
+  if (s.ok() && forward.size() > kMaxForward)
+    s = Status::Invalid(what + " has " + std::to_string(forward.size()) + " entries (max " +
+                        std::to_string(kMaxForward) + ")");
+  if (s.ok() && std::set<std::string>(forward.begin(), forward.end()).size() != forward.size())
+    s = Status::Invalid(what + " names a datad twice");
+  for (size_t i = 0; s.ok() && i < forward.size(); ++i) s = CheckPeer(forward[i], what);
+  std::vector<ForwardFailure> failed;
+  if (s.ok())
+    s = replicator_->Write(chunk_id, version, offset, data, static_cast<uint32_t>(crc), forward,
+                           &failed);
+  net::ThrowIfError(s);
+  out.failed.clear();
+  for (ForwardFailure& f : failed) {
+    rpc::ReplicaFailure r;
+    r.addr = std::move(f.addr);
+    r.code = net::ToErrorCode(f.status.code());
+    r.message = f.status.message();
+    out.failed.push_back(std::move(r));
+  }
+}
+
+void DataServiceHandler::SetVersion(int64_t chunk_id, int64_t old_version, int64_t new_version) {
+  Status s = CheckChunkArgs(chunk_id, old_version);
+  if (s.ok() && new_version <= old_version)
+    s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": new version " +
+                        std::to_string(new_version) + " is not greater than " +
+                        std::to_string(old_version));
+  if (s.ok()) s = replicator_->SetVersion(chunk_id, old_version, new_version);
+  net::ThrowIfError(s);
+}
+
+void DataServiceHandler::PushChunk(int64_t chunk_id, int64_t version, const std::string& target,
+                                   int64_t new_version) {
+  Status s = CheckChunkArgs(chunk_id, version);
+  if (s.ok() && new_version <= version)
+    s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": push as version " +
+                        std::to_string(new_version) + ", not greater than " +
+                        std::to_string(version));
+  if (s.ok()) s = CheckPeer(target, "chunk " + std::to_string(chunk_id) + ": push target");
+  if (s.ok()) s = replicator_->PushChunk(chunk_id, version, target, new_version);
   net::ThrowIfError(s);
 }
 
@@ -97,12 +152,12 @@ void DataServiceHandler::Truncate(int64_t chunk_id, int64_t version, int64_t len
   if (s.ok() && (length < 0 || length > BlockStore::kMaxChunkBytes))
     s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": bad truncate length " +
                         std::to_string(length));
-  if (s.ok()) s = store_->Truncate(chunk_id, version, length);
+  if (s.ok()) s = replicator_->Truncate(chunk_id, version, length);
   net::ThrowIfError(s);
 }
 
 void DataServiceHandler::DeleteChunk(int64_t chunk_id) {
-  Status s = chunk_id > 0 ? store_->DeleteChunk(chunk_id)
+  Status s = chunk_id > 0 ? replicator_->DeleteChunk(chunk_id)
                           : Status::Invalid("chunk_id must be > 0, got " + std::to_string(chunk_id));
   net::ThrowIfError(s);
 }

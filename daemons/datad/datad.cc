@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/host_port.h"
@@ -66,7 +67,17 @@ Status Datad::Start() {
   REPLFS_RETURN_IF_ERROR(MakeDataDir(config_.datad_data_dir));
   REPLFS_RETURN_IF_ERROR(BlockStore::Open(config_.datad_data_dir, config_.block_size, &store_));
 
-  handler_ = std::make_shared<DataServiceHandler>(store_.get());
+  workers_ = std::make_unique<WorkerPool>(kForwardThreads);
+  // Calls to other datads (forwarded writes, repair copies) get half the
+  // client's per-call timeout: a hung secondary then shows up in
+  // WriteReply.failed before the client's own call to this primary times out
+  // and wrongly blames the primary.
+  net::RpcOptions peer_opts = net::RpcOptions::FromConfig(config_);
+  peer_opts.rpc_timeout_ms = std::max<int64_t>(1, peer_opts.rpc_timeout_ms / 2);
+  peer_opts.connect_timeout_ms = std::min(peer_opts.connect_timeout_ms, peer_opts.rpc_timeout_ms);
+  peers_ = std::make_unique<PeerPools>(peer_opts);
+  replicator_ = std::make_unique<Replicator>(store_.get(), peers_.get(), workers_.get());
+  handler_ = std::make_shared<DataServiceHandler>(store_.get(), replicator_.get());
   net::ServerOptions so;
   so.listen = config_.datad_listen;
   so.max_connections = config_.datad_max_connections;
@@ -89,6 +100,8 @@ Status Datad::Start() {
   ho.meta = meta;
   ho.rpc = net::RpcOptions::FromConfig(config_);
   ho.interval_ms = config_.heartbeat_interval_ms;
+  ho.block_report_interval_ms = config_.block_report_interval_ms;
+  ho.max_backoff_ms = std::max(config_.max_backoff_ms, config_.heartbeat_interval_ms);
   heartbeater_ = std::make_unique<Heartbeater>(store_.get(), ho);
   heartbeater_->Start();
   LOG(INFO) << "datad " << advertised_ << " serving " << store_->path() << ", metad "
@@ -102,6 +115,7 @@ Status Datad::Stop() {
   stopped_ = true;
   if (heartbeater_) heartbeater_->Stop();
   if (server_) server_->Stop();
+  if (workers_) workers_->Stop();  // no handler runs any more
   Status s;
   if (store_) {
     s = store_->Close();

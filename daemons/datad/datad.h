@@ -1,5 +1,7 @@
-// Datad: one data daemon. Owns the block store, the DataService handler, the
-// RPC server and the heartbeater; main() builds one and Start()s it.
+// Datad: one data daemon. Owns the block store, the forwarding machinery
+// (worker pool, connections to other datads, Replicator), the DataService
+// handler, the RPC server and the heartbeater; main() builds one and
+// Start()s it.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,8 @@
 #include "daemons/datad/block_store.h"
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/heartbeat.h"
+#include "daemons/datad/replicator.h"
+#include "daemons/datad/worker_pool.h"
 #include "thrift/server.h"
 
 namespace replfs::datad {
@@ -25,6 +29,11 @@ Status AdvertisedAddress(const std::string& advertise, const std::string& listen
 
 class Datad {
  public:
+  // Threads that forward primary writes to secondaries (WorkerPool: a
+  // primary also forwards on its own thread, so this bounds parallelism,
+  // never progress).
+  static constexpr int kForwardThreads = 32;
+
   // config.datad_data_dir must be set (see ResolveDataDir).
   explicit Datad(Config config);
   ~Datad();  // Stop()s
@@ -46,6 +55,9 @@ class Datad {
  private:
   const Config config_;
   std::unique_ptr<BlockStore> store_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<PeerPools> peers_;
+  std::unique_ptr<Replicator> replicator_;
   std::shared_ptr<DataServiceHandler> handler_;
   std::unique_ptr<net::RpcServer> server_;
   std::unique_ptr<Heartbeater> heartbeater_;

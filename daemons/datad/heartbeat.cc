@@ -51,8 +51,12 @@ int64_t Heartbeater::Step() {
       return backoff_ms_;
     }
     registered_ = true;
+    next_report_ = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(opts_.block_report_interval_ms);
   } else {
+    const bool report = std::chrono::steady_clock::now() >= next_report_;
     Status s = Beat();
+    if (s.ok() && report) s = Report();
     if (s.IsNotFound()) {
       LOG(INFO) << "metad " << pool_.peer() << " does not know this datad (restarted?); "
                 << "registering again";
@@ -60,8 +64,12 @@ int64_t Heartbeater::Step() {
       return 0;
     }
     if (!s.ok()) {
-      NoteFailure("Heartbeat", s);
-      return opts_.interval_ms;
+      NoteFailure(report ? "Heartbeat/BlockReport" : "Heartbeat", s);
+      return opts_.interval_ms;  // a failed report is retried with the next beat
+    }
+    if (report) {
+      next_report_ = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(opts_.block_report_interval_ms);
     }
   }
   if (in_outage_) {
@@ -85,10 +93,7 @@ void Heartbeater::NoteFailure(const char* what, const Status& s) {
   }
 }
 
-Status Heartbeater::Register() {
-  StoreUsage u;
-  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
-  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+std::vector<rpc::ChunkReplica> Heartbeater::WireInventory() const {
   std::vector<rpc::ChunkReplica> inventory;
   for (const ChunkVersion& cv : store_->Inventory()) {
     rpc::ChunkReplica r;
@@ -96,6 +101,25 @@ Status Heartbeater::Register() {
     r.version = cv.version;
     inventory.push_back(r);
   }
+  return inventory;
+}
+
+void Heartbeater::ApplyDeletes(const rpc::HeartbeatReply& reply) {
+  if (reply.delete_chunks.empty()) return;
+  LOG(INFO) << "metad asked to delete " << reply.delete_chunks.size() << " chunks";
+  for (int64_t chunk : reply.delete_chunks) {
+    Status s = store_->DeleteChunk(chunk);
+    if (!s.ok()) {
+      LOG(WARNING) << "deleting chunk " << chunk << ": " << s.ToString();
+    }
+  }
+}
+
+Status Heartbeater::Register() {
+  StoreUsage u;
+  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
+  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+  const std::vector<rpc::ChunkReplica> inventory = WireInventory();
   bool sent = false;
   REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
       [&](rpc::MetaServiceClient& c) { c.RegisterServer(usage, inventory); }, &sent));
@@ -114,15 +138,20 @@ Status Heartbeater::Beat() {
   REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
       [&](rpc::MetaServiceClient& c) { c.Heartbeat(reply, usage); }, &sent));
   heartbeats_.fetch_add(1);
-  if (!reply.delete_chunks.empty()) {
-    LOG(INFO) << "metad asked to delete " << reply.delete_chunks.size() << " chunks";
-    for (int64_t chunk : reply.delete_chunks) {
-      Status s = store_->DeleteChunk(chunk);
-      if (!s.ok()) {
-        LOG(WARNING) << "deleting chunk " << chunk << ": " << s.ToString();
-      }
-    }
-  }
+  ApplyDeletes(reply);
+  return Status::OK();
+}
+
+Status Heartbeater::Report() {
+  const std::vector<rpc::ChunkReplica> inventory = WireInventory();
+  rpc::HeartbeatReply reply;
+  bool sent = false;
+  REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
+      [&](rpc::MetaServiceClient& c) { c.BlockReport(reply, opts_.advertise, inventory); },
+      &sent));
+  block_reports_.fetch_add(1);
+  LOG(DEBUG) << "block report to metad " << pool_.peer() << ": " << inventory.size() << " chunks";
+  ApplyDeletes(reply);
   return Status::OK();
 }
 

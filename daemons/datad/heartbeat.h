@@ -1,15 +1,19 @@
 // Heartbeater: keeps this datad registered with metad. A background thread
 // RegisterServer()s with the usage and inventory of the store (retrying with
-// backoff while metad is unreachable), then Heartbeat()s every interval,
-// re-registers when metad answers NOT_FOUND (it restarted) and deletes the
-// chunks metad lists in its replies.
+// backoff while metad is unreachable), then Heartbeat()s every interval and
+// sends a BlockReport (the full inventory) every block_report_interval_ms
+// (the first one that long after registration, which carried the inventory
+// itself). It re-registers when metad answers either with NOT_FOUND (it
+// restarted) and deletes the chunks metad lists in both kinds of reply.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "MetaService.h"
 #include "common/host_port.h"
@@ -24,6 +28,7 @@ struct HeartbeatOptions {
   HostPort meta;                  // metad
   net::RpcOptions rpc;            // timeouts of one call
   int64_t interval_ms = 1000;     // between heartbeats
+  int64_t block_report_interval_ms = 60000;  // between full inventories
   int64_t max_backoff_ms = 5000;  // cap of the retry delay while metad is down
   int64_t invalid_retry_ms = 30000;  // retry delay after metad refused us (INVALID)
 };
@@ -45,6 +50,7 @@ class Heartbeater {
   // For tests and status: successful RegisterServer and Heartbeat calls.
   int64_t registrations() const { return registrations_.load(); }
   int64_t heartbeats() const { return heartbeats_.load(); }
+  int64_t block_reports() const { return block_reports_.load(); }
 
  private:
   void Loop();
@@ -52,6 +58,12 @@ class Heartbeater {
   int64_t Step();
   Status Register();
   Status Beat();
+  Status Report();
+  // The store's inventory in wire form.
+  std::vector<rpc::ChunkReplica> WireInventory() const;
+  // Deletes the chunks a Heartbeat/BlockReport reply lists; failures are
+  // logged (the next block report shows metad what is still here).
+  void ApplyDeletes(const rpc::HeartbeatReply& reply);
   // Logs a failed call once per outage (or every time for INVALID).
   void NoteFailure(const char* what, const Status& s);
   // Waits up to `ms`; false when Stop() was called.
@@ -66,9 +78,11 @@ class Heartbeater {
   bool registered_ = false;
   bool in_outage_ = false;
   int64_t backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point next_report_;  // when the next BlockReport is due
 
   std::atomic<int64_t> registrations_{0};
   std::atomic<int64_t> heartbeats_{0};
+  std::atomic<int64_t> block_reports_{0};
 
   Mutex mu_;  // protects stop_
   std::condition_variable cv_;

@@ -55,6 +55,30 @@ std::string Pattern(size_t n, int seed) {
   return s;
 }
 
+TEST_F(BlockStoreTest, ZeroLengthWriteCreatesAnEmptyChunk) {
+  ASSERT_TRUE(store_->Write(3, 2, 0, "").ok());
+  ChunkStat st;
+  ASSERT_TRUE(store_->Stat(3, &st).ok());
+  EXPECT_EQ(st.version, 2);
+  EXPECT_EQ(st.end_block, 0);
+  EXPECT_EQ(store_->Stat(4, &st).code(), Status::Code::kNotFound);
+  Reopen();
+  EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{3, 2}}));
+}
+
+TEST_F(BlockStoreTest, SetVersionIsCheckedIdempotentAndDurable) {
+  ASSERT_TRUE(store_->Write(3, 1, 0, "abc").ok());
+  ASSERT_TRUE(store_->SetVersion(3, 1, 2).ok());
+  EXPECT_TRUE(store_->SetVersion(3, 1, 2).ok());
+  EXPECT_EQ(store_->SetVersion(3, 1, 3).code(), Status::Code::kStale);
+  EXPECT_EQ(store_->SetVersion(3, 2, 2).code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->SetVersion(9, 1, 2).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->Write(3, 1, 0, "x").code(), Status::Code::kStale);
+  Reopen();
+  EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{3, 2}}));
+  EXPECT_EQ(ReadAll(3, 2, 3), "abc");
+}
+
 TEST_F(BlockStoreTest, RoundTripAtUnalignedOffsets) {
   const std::string data = Pattern(3 * kBs + 123, 1);
   ASSERT_TRUE(store_->Write(7, 1, 1000, data).ok());

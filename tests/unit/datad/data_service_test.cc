@@ -5,53 +5,31 @@
 
 #include "common/crc32c.h"
 #include "daemons/datad/datad.h"
+#include "tests/unit/datad/test_node.h"
 #include "tests/util/test_util.h"
-#include "thrift/client_pool.h"
-#include "thrift/server.h"
 
 namespace replfs::datad {
 namespace {
 
-using Client = rpc::DataServiceClient;
-
-net::RpcOptions FastOptions() {
-  net::RpcOptions o;
-  o.connect_timeout_ms = 500;
-  o.rpc_timeout_ms = 5000;
-  o.attempts = 1;
-  o.budget_ms = 5000;
-  return o;
-}
+using testnode::Client;
+using testnode::TestNode;
 
 class DataServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(BlockStore::Open(dir_.path(), 4096, &store_).ok());
-    handler_ = std::make_shared<DataServiceHandler>(store_.get());
-    handler_->set_advertised_addr("127.0.0.1:1234");
-    net::ServerOptions so;
-    so.listen = "127.0.0.1:0";
-    so.allow_socket_activation = false;
-    server_ = std::make_unique<net::RpcServer>(std::make_shared<rpc::DataServiceProcessor>(handler_), so);
-    ASSERT_TRUE(server_->Start().ok());
-    pool_ = std::make_unique<net::ClientPool<Client>>(HostPort{"127.0.0.1", server_->port()},
-                                                      FastOptions());
+    node_ = std::make_unique<TestNode>(dir_.path(), 4096, "127.0.0.1:1234");
+    ASSERT_TRUE(node_->status().ok()) << node_->status().ToString();
+    store_ = node_->store();
   }
-  void TearDown() override { server_->Stop(); }
 
-  Status Call(const std::function<void(Client&)>& fn) {
-    return pool_->Call("test", net::Idempotency::kIdempotent, fn);
-  }
+  Status Call(const std::function<void(Client&)>& fn) { return node_->Call(fn); }
   Status Write(int64_t chunk, int64_t version, int64_t off, const std::string& data) {
-    const auto crc = static_cast<int32_t>(Crc32c(data));
-    return Call([&](Client& c) { c.Write(chunk, version, off, data, crc); });
+    return node_->Write(chunk, version, off, data);
   }
 
-  testing::TempDir dir_{"datad-service"};
-  std::unique_ptr<BlockStore> store_;
-  std::shared_ptr<DataServiceHandler> handler_;
-  std::unique_ptr<net::RpcServer> server_;
-  std::unique_ptr<net::ClientPool<Client>> pool_;
+  ::replfs::testing::TempDir dir_{"datad-service"};
+  std::unique_ptr<TestNode> node_;
+  BlockStore* store_ = nullptr;
 };
 
 TEST_F(DataServiceTest, WriteReadCheckUsage) {
@@ -82,7 +60,8 @@ TEST_F(DataServiceTest, WriteReadCheckUsage) {
 }
 
 TEST_F(DataServiceTest, BadPayloadChecksumStoresNothing) {
-  Status s = Call([](Client& c) { c.Write(6, 1, 0, "hello", 12345); });
+  rpc::WriteReply r;
+  Status s = Call([&](Client& c) { c.Write(r, 6, 1, 0, "hello", 12345, {}); });
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_TRUE(store_->Inventory().empty());
 }
@@ -97,13 +76,15 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
   const auto crc = static_cast<int32_t>(Crc32c(d));
   std::vector<rpc::BlockData> out;
   rpc::ChunkCheck check;
+  rpc::WriteReply r;
+  const std::vector<std::string> none;
   const std::vector<std::function<void(Client&)>> calls = {
-      [&](Client& c) { c.Write(0, 1, 0, d, crc); },
-      [&](Client& c) { c.Write(-5, 1, 0, d, crc); },
-      [&](Client& c) { c.Write(1, 0, 0, d, crc); },
-      [&](Client& c) { c.Write(1, 1, -1, d, crc); },
-      [&](Client& c) { c.Write(1, 1, (1ll << 30), d, crc); },
-      [&](Client& c) { c.Write(1, 1, INT64_MAX, d, crc); },
+      [&](Client& c) { c.Write(r, 0, 1, 0, d, crc, none); },
+      [&](Client& c) { c.Write(r, -5, 1, 0, d, crc, none); },
+      [&](Client& c) { c.Write(r, 1, 0, 0, d, crc, none); },
+      [&](Client& c) { c.Write(r, 1, 1, -1, d, crc, none); },
+      [&](Client& c) { c.Write(r, 1, 1, (1ll << 30), d, crc, none); },
+      [&](Client& c) { c.Write(r, 1, 1, INT64_MAX, d, crc, none); },
       [&](Client& c) { c.Read(out, 1, 1, -1, 1); },
       [&](Client& c) { c.Read(out, 1, 1, 0, 0); },
       [&](Client& c) { c.Read(out, 1, 1, 0, 513); },
@@ -113,6 +94,22 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
       [&](Client& c) { c.Truncate(1, -1, 0); },
       [&](Client& c) { c.DeleteChunk(0); },
       [&](Client& c) { c.CheckChunk(check, 1, 0); },
+      [&](Client& c) { c.SetVersion(1, 2, 2); },
+      [&](Client& c) { c.SetVersion(1, 3, 2); },
+      [&](Client& c) { c.SetVersion(0, 1, 2); },
+      [&](Client& c) { c.SetVersion(1, 0, 2); },
+      [&](Client& c) { c.PushChunk(1, 1, "127.0.0.1:9", 1); },
+      [&](Client& c) { c.PushChunk(1, 0, "127.0.0.1:9", 2); },
+      [&](Client& c) { c.PushChunk(1, 1, "no-port", 2); },
+      [&](Client& c) { c.PushChunk(1, 1, "127.0.0.1:1234", 2); },  // itself
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:1234"}); },  // itself
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"bad address"}); },
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:7", "127.0.0.1:7"}); },
+      [&](Client& c) {
+        std::vector<std::string> many;
+        for (int i = 0; i < 17; ++i) many.push_back("127.0.0.1:" + std::to_string(100 + i));
+        c.Write(r, 1, 1, 0, d, crc, many);
+      },
   };
   for (size_t i = 0; i < calls.size(); ++i) {
     Status s = Call(calls[i]);

@@ -38,7 +38,21 @@ class FakeMeta : public rpc::MetaServiceNull {
     to_delete_.clear();
   }
 
+  void BlockReport(rpc::HeartbeatReply& reply, const std::string& addr,
+                   const std::vector<rpc::ChunkReplica>& inventory) override {
+    MutexLock l(&mu_);
+    if (!known_) net::ThrowIfError(Status::NotFound("unknown server " + addr));
+    ++reports_;
+    report_addr_ = addr;
+    inventory_ = inventory;
+    reply.delete_chunks = std::move(report_deletes_);
+    report_deletes_.clear();
+  }
+
   void Forget() { MutexLock l(&mu_); known_ = false; }
+  void DeleteViaReport(std::vector<int64_t> ids) { MutexLock l(&mu_); report_deletes_ = std::move(ids); }
+  int reports() { MutexLock l(&mu_); return reports_; }
+  std::string report_addr() { MutexLock l(&mu_); return report_addr_; }
   void Delete(std::vector<int64_t> ids) { MutexLock l(&mu_); to_delete_ = std::move(ids); }
   void Refuse(std::string why) { MutexLock l(&mu_); refuse_ = std::move(why); }
   int registrations() { MutexLock l(&mu_); return registrations_; }
@@ -52,6 +66,9 @@ class FakeMeta : public rpc::MetaServiceNull {
   int registrations_ GUARDED_BY(mu_) = 0;
   int refused_ GUARDED_BY(mu_) = 0;
   int heartbeats_ GUARDED_BY(mu_) = 0;
+  int reports_ GUARDED_BY(mu_) = 0;
+  std::string report_addr_ GUARDED_BY(mu_);
+  std::vector<int64_t> report_deletes_ GUARDED_BY(mu_);
   bool known_ GUARDED_BY(mu_) = false;
   std::string refuse_ GUARDED_BY(mu_);
   std::vector<int64_t> to_delete_ GUARDED_BY(mu_);
@@ -118,6 +135,49 @@ TEST_F(HeartbeatTest, RegistersHeartbeatsDeletesAndReRegisters) {
   ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() == 2; }, milliseconds(10000),
                       "re-registration"));
   EXPECT_EQ(meta.fake->inventory().size(), 1u);
+  hb.Stop();
+}
+
+TEST_F(HeartbeatTest, SendsBlockReportsPeriodically) {
+  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
+  MetaServer meta;
+  HeartbeatOptions o = Options(meta.server->port());
+  o.block_report_interval_ms = 60;
+  Heartbeater hb(store_.get(), o);
+  hb.Start();
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->reports() >= 2; }, milliseconds(10000),
+                      "two block reports"));
+  EXPECT_EQ(meta.fake->registrations(), 1);
+  EXPECT_EQ(meta.fake->report_addr(), "127.0.0.1:5555");
+  // Reports follow the store: a new chunk shows up in the next one.
+  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->inventory().size() == 2; }, milliseconds(10000),
+                      "chunk 2 reported"));
+  // Heartbeats keep their own, shorter, rhythm.
+  EXPECT_GT(meta.fake->heartbeats(), meta.fake->reports());
+  EXPECT_GE(hb.block_reports(), 2);
+  hb.Stop();
+}
+
+TEST_F(HeartbeatTest, BlockReportRepliesDeleteAndNotFoundReRegisters) {
+  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
+  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  MetaServer meta;
+  HeartbeatOptions o = Options(meta.server->port());
+  o.block_report_interval_ms = 20;
+  Heartbeater hb(store_.get(), o);
+  hb.Start();
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->reports() >= 1; }, milliseconds(10000),
+                      "a block report"));
+  meta.fake->DeleteViaReport({2});  // heartbeat replies stay empty
+  ASSERT_TRUE(WaitFor([&] { return store_->Inventory().size() == 1; }, milliseconds(10000),
+                      "chunk 2 deleted"));
+  meta.fake->Forget();
+  const int reports = meta.fake->reports();
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() >= 2; }, milliseconds(10000),
+                      "re-registration"));
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->reports() > reports; }, milliseconds(10000),
+                      "reports resume after re-registration"));
   hb.Stop();
 }
 

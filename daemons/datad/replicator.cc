@@ -1,0 +1,156 @@
+#include "daemons/datad/replicator.h"
+
+#include <functional>
+
+#include "common/crc32c.h"
+#include "common/log.h"
+
+namespace replfs::datad {
+
+namespace {
+
+std::string ChunkName(int64_t chunk) { return "chunk " + std::to_string(chunk); }
+
+}  // namespace
+
+Replicator::Replicator(BlockStore* store, PeerPools* peers, WorkerPool* workers)
+    : store_(store), peers_(peers), workers_(workers) {}
+
+Status Replicator::Write(int64_t chunk, int64_t version, int64_t offset, const std::string& data,
+                         uint32_t crc, const std::vector<std::string>& forward,
+                         std::vector<ForwardFailure>* failed) {
+  failed->clear();
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  REPLFS_RETURN_IF_ERROR(store_->Write(chunk, version, offset, data));
+  if (forward.empty()) return Status::OK();
+  // One slot per secondary: each task writes only its own.
+  std::vector<Status> results(forward.size());
+  std::vector<std::function<void()>> tasks;
+  tasks.reserve(forward.size());
+  for (size_t i = 0; i < forward.size(); ++i) {
+    tasks.emplace_back([&, i] {
+      results[i] = Forward(forward[i], chunk, version, offset, data, crc);
+    });
+  }
+  workers_->RunAll(std::move(tasks));
+  for (size_t i = 0; i < forward.size(); ++i) {
+    if (results[i].ok()) continue;
+    LOG(WARNING) << "forwarding write of " << ChunkName(chunk) << " v" << version << " to "
+                 << forward[i] << " failed: " << results[i].ToString();
+    failed->push_back({forward[i], results[i]});
+  }
+  return Status::OK();
+}
+
+Status Replicator::Forward(const std::string& addr, int64_t chunk, int64_t version,
+                           int64_t offset, const std::string& data, uint32_t crc) {
+  std::shared_ptr<Pool> pool;
+  REPLFS_RETURN_IF_ERROR(peers_->Get(addr, &pool));
+  const std::vector<std::string> none;
+  const auto wire_crc = static_cast<int32_t>(crc);
+  bool sent = false;
+  return pool->CallOnce(
+      [&](rpc::DataServiceClient& c) {
+        rpc::WriteReply reply;
+        c.Write(reply, chunk, version, offset, data, wire_crc, none);
+      },
+      &sent);
+}
+
+Status Replicator::Truncate(int64_t chunk, int64_t version, int64_t length) {
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  return store_->Truncate(chunk, version, length);
+}
+
+Status Replicator::DeleteChunk(int64_t chunk) {
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  return store_->DeleteChunk(chunk);
+}
+
+Status Replicator::SetVersion(int64_t chunk, int64_t old_version, int64_t new_version) {
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  return store_->SetVersion(chunk, old_version, new_version);
+}
+
+Status Replicator::PushChunk(int64_t chunk, int64_t version, const std::string& target,
+                             int64_t new_version) {
+  const std::string what = "PushChunk of " + ChunkName(chunk) + " v" + std::to_string(version) +
+                           " to " + target + " as v" + std::to_string(new_version);
+  std::shared_ptr<Pool> pool;
+  REPLFS_RETURN_IF_ERROR(peers_->Get(target, &pool));
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  ChunkStat st;
+  REPLFS_RETURN_IF_ERROR(store_->Stat(chunk, &st).WithContext(what));
+  if (st.version != version)
+    return Status::Stale(what + ": this replica holds version " + std::to_string(st.version));
+  REPLFS_RETURN_IF_ERROR(
+      pool->Call("DeleteChunk " + std::to_string(chunk), net::Idempotency::kIdempotent,
+                 [&](rpc::DataServiceClient& c) { c.DeleteChunk(chunk); })
+          .WithContext(what));
+  Status s = CopyBlocks(pool.get(), chunk, version, new_version, st.end_block);
+  if (s.IsCorruption()) {
+    // Not needed for correctness (metad deletes replicas it does not know
+    // of), but do not leave a partial copy behind when we can help it.
+    Status d = pool->Call("DeleteChunk " + std::to_string(chunk), net::Idempotency::kIdempotent,
+                          [&](rpc::DataServiceClient& c) { c.DeleteChunk(chunk); });
+    if (!d.ok()) {
+      LOG(WARNING) << what << ": removing the partial copy: " << d.ToString();
+    }
+  }
+  REPLFS_RETURN_IF_ERROR(s.WithContext(what));
+  REPLFS_RETURN_IF_ERROR(pool->Call("Sync", net::Idempotency::kIdempotent,
+                                    [](rpc::DataServiceClient& c) { c.Sync(); })
+                             .WithContext(what));
+  REPLFS_RETURN_IF_ERROR(store_->SetVersion(chunk, version, new_version).WithContext(what));
+  LOG(INFO) << what << ": done (" << st.end_block << " block slots)";
+  return Status::OK();
+}
+
+Status Replicator::CopyBlocks(Pool* target, int64_t chunk, int64_t version, int64_t new_version,
+                              int64_t end_block) {
+  const int64_t bs = store_->block_size();
+  const int64_t batch = kPushRunBytes / bs;  // block slots read at once
+  bool wrote = false;
+  std::string run;
+  int64_t run_first = 0;
+  for (int64_t first = 0; first < end_block; first += batch) {
+    std::vector<Block> blocks;
+    REPLFS_RETURN_IF_ERROR(store_->Read(chunk, version, first, batch, &blocks));
+    // A run is consecutive blocks of which all but the last are full, so
+    // that the target stores exactly the same records (a short block stays
+    // short); runs never cross a batch.
+    for (const Block& b : blocks) {
+      const auto run_bytes = static_cast<int64_t>(run.size());
+      const bool extends = !run.empty() && run_bytes % bs == 0 && b.index == run_first + run_bytes / bs;
+      if (!run.empty() && !extends) {
+        REPLFS_RETURN_IF_ERROR(PushRun(target, chunk, new_version, run_first, run));
+        wrote = true;
+        run.clear();
+      }
+      if (run.empty()) run_first = b.index;
+      run += b.data;
+    }
+    if (!run.empty()) {
+      REPLFS_RETURN_IF_ERROR(PushRun(target, chunk, new_version, run_first, run));
+      wrote = true;
+      run.clear();
+    }
+  }
+  // A chunk without blocks must exist on the target all the same.
+  if (!wrote) return PushRun(target, chunk, new_version, 0, std::string());
+  return Status::OK();
+}
+
+Status Replicator::PushRun(Pool* target, int64_t chunk, int64_t new_version, int64_t first_block,
+                           const std::string& data) {
+  const int64_t offset = first_block * store_->block_size();
+  const auto crc = static_cast<int32_t>(Crc32c(data));
+  const std::vector<std::string> none;
+  return target->Call("Write " + ChunkName(chunk) + " at " + std::to_string(offset),
+                      net::Idempotency::kIdempotent, [&](rpc::DataServiceClient& c) {
+                        rpc::WriteReply reply;
+                        c.Write(reply, chunk, new_version, offset, data, crc, none);
+                      });
+}
+
+}  // namespace replfs::datad
