@@ -3,25 +3,18 @@
 #include <algorithm>
 #include <future>
 
-#include "DataService.h"
-#include "common/crc32c.h"
 #include "common/log.h"
-#include "thrift/client_pool.h"
+#include "fuse/data_pools.h"
 
 namespace replfs::client {
 
-using DataPool = net::ClientPool<rpc::DataServiceClient>;
-
-struct ChunkIo::Pools {
-  explicit Pools(const net::RpcOptions& o) : set(o) {}
-  net::PoolSet<rpc::DataServiceClient> set;
-};
-
-ChunkIo::ChunkIo(MetaClient* meta, const Geometry& geometry, const net::RpcOptions& data_opts,
+ChunkIo::ChunkIo(MetaClient* meta, const Geometry& geometry, const DataPathOptions& opts,
                  int io_threads)
     : meta_(meta),
       geometry_(geometry),
-      pools_(std::make_unique<Pools>(data_opts)),
+      opts_(opts),
+      pools_(std::make_unique<Pools>(opts)),
+      failures_(std::chrono::milliseconds(opts.failed_memory_ms)),
       workers_(io_threads) {}
 
 ChunkIo::~ChunkIo() = default;
@@ -38,13 +31,19 @@ std::vector<Status> ChunkIo::FanOut(const std::vector<std::string>& replicas,
   return out;
 }
 
-void ChunkIo::NoteWritten(uint64_t ino, const std::string& addr) {
+void ChunkIo::NoteWritten(uint64_t ino, int64_t index, const std::string& addr) {
   MutexLock l(&mu_);
-  written_[ino][addr] = ++write_seq_;
+  written_[ino][index][addr] = ++write_seq_;
 }
 
-Status ChunkIo::LocateForWrite(uint64_t ino, int64_t index, ChunkLocation* out) {
-  {
+void ChunkIo::CacheLocation(uint64_t ino, const ChunkLocation& loc) {
+  if (loc.chunk_id == 0) return;
+  MutexLock l(&mu_);
+  locations_[ino][loc.index] = loc;
+}
+
+Status ChunkIo::LocateForWrite(uint64_t ino, int64_t index, bool refresh, ChunkLocation* out) {
+  if (!refresh) {
     MutexLock l(&mu_);
     auto it = locations_.find(ino);
     if (it != locations_.end()) {
@@ -56,58 +55,19 @@ Status ChunkIo::LocateForWrite(uint64_t ino, int64_t index, ChunkLocation* out) 
     }
   }
   ChunkLocation loc;
-  REPLFS_RETURN_IF_ERROR(meta_->AllocChunk(ino, index, &loc));
+  std::vector<ChunkLocation> found;
+  if (refresh) REPLFS_RETURN_IF_ERROR(meta_->GetChunks(ino, index, 1, &found));
+  if (!found.empty() && found[0].index == index && found[0].chunk_id != 0) {
+    loc = std::move(found[0]);
+  } else {
+    REPLFS_RETURN_IF_ERROR(meta_->AllocChunk(ino, index, &loc));
+  }
   if (loc.chunk_id == 0 || loc.replicas.empty())
-    return Status::Unavailable("metad allocated no replicas for chunk " + std::to_string(index) +
+    return Status::Unavailable("metad has no replicas for chunk " + std::to_string(index) +
                                " of inode " + std::to_string(ino));
-  MutexLock l(&mu_);
-  locations_[ino][index] = loc;
+  CacheLocation(ino, loc);
   *out = std::move(loc);
   return Status::OK();
-}
-
-Status ChunkIo::Write(uint64_t ino, int64_t offset, std::string_view data) {
-  if (offset < 0) return Status::Invalid("negative offset");
-  for (const Piece& p : SplitRange(geometry_, offset, static_cast<int64_t>(data.size()),
-                                   geometry_.max_rpc_bytes)) {
-    REPLFS_RETURN_IF_ERROR(WritePiece(
-        ino, p, data.substr(static_cast<size_t>(p.file_offset - offset), static_cast<size_t>(p.length))));
-  }
-  return Status::OK();
-}
-
-Status ChunkIo::WritePiece(uint64_t ino, const Piece& piece, std::string_view payload) {
-  const int32_t crc = static_cast<int32_t>(Crc32c(payload.data(), payload.size()));
-  const std::string bytes(payload);  // Thrift wants a std::string
-  for (int attempt = 0;; ++attempt) {
-    ChunkLocation loc;
-    REPLFS_RETURN_IF_ERROR(LocateForWrite(ino, piece.chunk_index, &loc));
-    const std::string what = "Write chunk " + std::to_string(loc.chunk_id);
-    std::vector<Status> res = FanOut(loc.replicas, [&](const std::string& addr) -> Status {
-      std::shared_ptr<DataPool> pool;
-      REPLFS_RETURN_IF_ERROR(pools_->set.Get(addr, &pool));
-      return pool->Call(what, net::Idempotency::kIdempotent, [&](rpc::DataServiceClient& c) {
-        c.Write(loc.chunk_id, loc.version, piece.offset_in_chunk, bytes, crc);
-      });
-    });
-    Status first_error;
-    bool stale = false;
-    for (size_t i = 0; i < res.size(); ++i) {
-      if (res[i].ok()) {
-        NoteWritten(ino, loc.replicas[i]);
-        continue;
-      }
-      LOG(WARNING) << "write of inode " << ino << " chunk " << loc.chunk_id << " to "
-                   << loc.replicas[i] << " failed: " << res[i].ToString();
-      if (res[i].code() == Status::Code::kStale) stale = true;
-      if (first_error.ok()) first_error = res[i];
-    }
-    if (first_error.ok()) return Status::OK();
-    // The replica set or version may have changed under us: ask metad again.
-    Invalidate(ino, piece.chunk_index);
-    if (stale && attempt == 0) continue;
-    return first_error;
-  }
 }
 
 Status ChunkIo::LocateForRead(uint64_t ino, int64_t first, int64_t count, bool refresh,
@@ -139,77 +99,64 @@ Status ChunkIo::LocateForRead(uint64_t ino, int64_t first, int64_t count, bool r
   return Status::OK();
 }
 
-Status ChunkIo::ReadPiece(const ChunkLocation& loc, const Piece& piece, char* dst, bool* stale) {
-  const int32_t first_block = static_cast<int32_t>(piece.offset_in_chunk / geometry_.block_size);
-  const int32_t count = static_cast<int32_t>(piece.length / geometry_.block_size);
-  Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id) + " has no replicas");
-  for (const std::string& addr : loc.replicas) {
-    std::shared_ptr<DataPool> pool;
-    Status s = pools_->set.Get(addr, &pool);
-    std::vector<rpc::BlockData> got;
-    if (s.ok()) {
-      bool sent = false;
-      // One try per replica: the next replica is a better retry than the same
-      // one after a backoff.
-      s = pool->CallOnce(
-          [&](rpc::DataServiceClient& c) { c.Read(got, loc.chunk_id, loc.version, first_block, count); },
-          &sent);
-    }
-    if (s.ok()) {
-      std::vector<Block> blocks;
-      blocks.reserve(got.size());
-      for (rpc::BlockData& b : got)
-        blocks.push_back(Block{b.index, std::move(b.data), static_cast<uint32_t>(b.crc)});
-      s = AssembleBlocks(geometry_, first_block, count, blocks, dst);
-    }
-    if (s.ok()) return s;
-    if (s.code() == Status::Code::kStale) *stale = true;
-    LOG(WARNING) << "read of chunk " << loc.chunk_id << " v" << loc.version << " blocks "
-                 << first_block << "+" << count << " from " << addr
-                 << " failed, trying the next replica: " << s.ToString();
-    last = s.WithContext("read from " + addr);
+Status ChunkIo::ReportBad(uint64_t ino, const ChunkLocation& loc,
+                          const std::vector<std::string>& bad, Status::Code why,
+                          ChunkLocation* now) {
+  LOG(WARNING) << "reporting replicas of inode " << ino << " chunk " << loc.chunk_id << " v"
+               << loc.version << " as bad (" << Status::CodeName(why) << "): "
+               << [&] {
+                    std::string s;
+                    for (const std::string& b : bad) s += (s.empty() ? "" : ",") + b;
+                    return s;
+                  }();
+  REPLFS_RETURN_IF_ERROR(meta_->ReportBadReplicas(ino, loc, bad, why, now));
+  MutexLock l(&mu_);
+  if (now->chunk_id != 0) locations_[ino][now->index] = *now;
+  // A dropped replica is stale from now on: Sync need not wait for it.
+  auto it = written_.find(ino);
+  if (it == written_.end()) return Status::OK();
+  auto jt = it->second.find(loc.index);
+  if (jt == it->second.end()) return Status::OK();
+  for (const std::string& b : bad) {
+    if (std::find(now->replicas.begin(), now->replicas.end(), b) == now->replicas.end())
+      jt->second.erase(b);
   }
-  return last;
+  return Status::OK();
 }
 
-Status ChunkIo::Read(uint64_t ino, int64_t offset, int64_t size, int64_t file_size,
-                     std::string* out) {
-  out->clear();
-  if (offset < 0 || size < 0) return Status::Invalid("negative offset or size");
-  if (offset >= file_size || size == 0) return Status::OK();
-  const int64_t len = std::min(size, file_size - offset);
-  const ReadPlan plan = PlanRead(geometry_, offset, len);
-  std::string buf(static_cast<size_t>(plan.aligned_length), '\0');
-  const int64_t first = plan.pieces.front().chunk_index;
-  const int64_t count = plan.pieces.back().chunk_index - first + 1;
-  std::map<int64_t, ChunkLocation> locs;
-  REPLFS_RETURN_IF_ERROR(LocateForRead(ino, first, count, /*refresh=*/false, &locs));
-  for (const Piece& p : plan.pieces) {
-    char* dst = buf.data() + (p.file_offset - plan.aligned_offset);
-    Status s;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto it = locs.find(p.chunk_index);
-      if (it == locs.end()) {  // a hole
-        std::fill(dst, dst + p.length, '\0');
-        s = Status::OK();
-        break;
-      }
-      bool stale = false;
-      s = ReadPiece(it->second, p, dst, &stale);
-      if (s.ok()) break;
-      // Every replica failed: the locations may be out of date (a replica
-      // moved, the version changed). Ask metad once more.
-      Invalidate(ino, p.chunk_index);
-      if (attempt == 0) REPLFS_RETURN_IF_ERROR(LocateForRead(ino, first, count, true, &locs));
-    }
-    if (!s.ok()) {
-      LOG(ERROR) << "read of inode " << ino << " at " << p.file_offset
-                 << " failed on every replica: " << s.ToString();
-      return s;
+void ChunkIo::ReportLater(uint64_t ino, const ChunkLocation& loc, std::vector<std::string> bad,
+                          Status::Code why) {
+  // The future is dropped: nobody waits for a report (a packaged_task's
+  // future does not block in its destructor).
+  (void)workers_.Submit([this, ino, loc, bad = std::move(bad), why]() -> Status {
+    ChunkLocation now;
+    Status s = ReportBad(ino, loc, bad, why, &now);
+    if (!s.ok()) LOG(WARNING) << "report of bad replicas failed: " << s.ToString();
+    return s;
+  });
+}
+
+Status ChunkIo::DropDead(uint64_t ino, const ChunkLocation& loc, const std::vector<Status>& res) {
+  std::vector<std::string> dead;
+  Status first_error;
+  for (size_t i = 0; i < res.size(); ++i) {
+    if (res[i].ok()) continue;
+    LOG(WARNING) << "inode " << ino << " chunk " << loc.chunk_id << " on " << loc.replicas[i]
+                 << ": " << res[i].ToString();
+    if (res[i].IsRetryable()) {
+      failures_.MarkFailed(loc.replicas[i]);
+      dead.push_back(loc.replicas[i]);
+    } else if (first_error.ok()) {
+      first_error = res[i];
     }
   }
-  out->assign(buf, static_cast<size_t>(offset - plan.aligned_offset), static_cast<size_t>(len));
-  return Status::OK();
+  if (!first_error.ok()) return first_error;
+  if (dead.empty()) return Status::OK();
+  if (dead.size() == loc.replicas.size())
+    return Status::IOError("no replica of chunk " + std::to_string(loc.chunk_id) + " answered");
+  // Dropped replicas become stale: whatever they hold never reappears.
+  ChunkLocation now;
+  return ReportBad(ino, loc, dead, Status::Code::kUnavailable, &now);
 }
 
 Status ChunkIo::TruncateTail(uint64_t ino, int64_t new_size) {
@@ -225,58 +172,100 @@ Status ChunkIo::TruncateTail(uint64_t ino, int64_t new_size) {
     if (loc.index != index || loc.chunk_id == 0) continue;
     const std::string what = "Truncate chunk " + std::to_string(loc.chunk_id);
     std::vector<Status> res = FanOut(loc.replicas, [&](const std::string& addr) -> Status {
-      std::shared_ptr<DataPool> pool;
-      REPLFS_RETURN_IF_ERROR(pools_->set.Get(addr, &pool));
-      Status s = pool->Call(what, net::Idempotency::kIdempotent, [&](rpc::DataServiceClient& c) {
-        c.Truncate(loc.chunk_id, loc.version, keep);
-      });
+      std::shared_ptr<net::ClientPool<DataClient>> pool;
+      REPLFS_RETURN_IF_ERROR(pools_->normal.Get(addr, &pool));
+      Status s = pool->Call(what, net::Idempotency::kIdempotent,
+                            [&](DataClient& c) { c.Truncate(loc.chunk_id, loc.version, keep); });
       // A replica that never received a byte of this chunk has nothing past
       // the end.
       return s.IsNotFound() ? Status::OK() : s;
     });
-    for (size_t i = 0; i < res.size(); ++i) {
-      if (res[i].ok()) continue;
-      LOG(WARNING) << "truncate of inode " << ino << " chunk " << loc.chunk_id << " on "
-                   << loc.replicas[i] << " failed: " << res[i].ToString();
-      return res[i];
-    }
+    REPLFS_RETURN_IF_ERROR(DropDead(ino, loc, res));
   }
   return Status::OK();
 }
 
 Status ChunkIo::Sync(uint64_t ino) {
-  std::map<std::string, uint64_t> snapshot;
+  std::map<std::string, uint64_t> snapshot;  // server -> last write it acknowledged
   {
     MutexLock l(&mu_);
     auto it = written_.find(ino);
     if (it == written_.end()) return Status::OK();
-    snapshot = it->second;
+    for (const auto& [index, servers] : it->second)
+      for (const auto& [addr, seq] : servers) snapshot[addr] = std::max(snapshot[addr], seq);
   }
   std::vector<std::string> addrs;
   for (const auto& [addr, seq] : snapshot) addrs.push_back(addr);
   std::vector<Status> res = FanOut(addrs, [&](const std::string& addr) -> Status {
-    std::shared_ptr<DataPool> pool;
-    REPLFS_RETURN_IF_ERROR(pools_->set.Get(addr, &pool));
-    return pool->Call("Sync", net::Idempotency::kIdempotent,
-                      [](rpc::DataServiceClient& c) { c.Sync(); });
+    std::shared_ptr<net::ClientPool<DataClient>> pool;
+    REPLFS_RETURN_IF_ERROR(pools_->normal.Get(addr, &pool));
+    return pool->Call("Sync", net::Idempotency::kIdempotent, [](DataClient& c) { c.Sync(); });
   });
   Status first_error;
-  MutexLock l(&mu_);
-  auto it = written_.find(ino);
   for (size_t i = 0; i < addrs.size(); ++i) {
     if (!res[i].ok()) {
-      LOG(WARNING) << "sync of inode " << ino << " on " << addrs[i] << " failed: " << res[i].ToString();
-      if (first_error.ok()) first_error = res[i];
+      Status e = SyncFailed(ino, addrs[i], res[i]);
+      if (!e.ok() && first_error.ok()) first_error = e;
       continue;
     }
-    // Forget the server only if nothing was written to it after the
+    // Forget the server only where nothing was written to it after the
     // snapshot (that write may have missed this Sync).
+    MutexLock l(&mu_);
+    auto it = written_.find(ino);
     if (it == written_.end()) continue;
-    auto jt = it->second.find(addrs[i]);
-    if (jt != it->second.end() && jt->second <= snapshot[addrs[i]]) it->second.erase(jt);
+    for (auto jt = it->second.begin(); jt != it->second.end();) {
+      auto kt = jt->second.find(addrs[i]);
+      if (kt != jt->second.end() && kt->second <= snapshot[addrs[i]]) jt->second.erase(kt);
+      jt = jt->second.empty() ? it->second.erase(jt) : std::next(jt);
+    }
+    if (it->second.empty()) written_.erase(it);
   }
-  if (it != written_.end() && it->second.empty()) written_.erase(it);
   return first_error;
+}
+
+Status ChunkIo::SyncFailed(uint64_t ino, const std::string& addr, const Status& s) {
+  LOG(WARNING) << "sync of inode " << ino << " on " << addr << " failed: " << s.ToString();
+  if (!s.IsRetryable()) return s;
+  failures_.MarkFailed(addr);
+  // A server that cannot be reached leaves every chunk of the file it holds
+  // (it becomes stale there); the data is durable on the replicas that remain.
+  std::vector<int64_t> indices;
+  {
+    MutexLock l(&mu_);
+    auto it = written_.find(ino);
+    if (it == written_.end()) return Status::OK();
+    for (const auto& [index, servers] : it->second)
+      if (servers.count(addr)) indices.push_back(index);
+  }
+  for (int64_t index : indices) {
+    std::map<int64_t, ChunkLocation> found;
+    REPLFS_RETURN_IF_ERROR(LocateForRead(ino, index, 1, /*refresh=*/true, &found));
+    if (!found.empty()) {  // else the chunk is gone (truncated): nothing to sync
+      const ChunkLocation& loc = found.begin()->second;
+      ChunkLocation now = loc;
+      if (std::find(loc.replicas.begin(), loc.replicas.end(), addr) != loc.replicas.end())
+        REPLFS_RETURN_IF_ERROR(ReportBad(ino, loc, {addr}, s.code(), &now));
+      if (std::find(now.replicas.begin(), now.replicas.end(), addr) != now.replicas.end() ||
+          now.replicas.empty())
+        return s.WithContext("metad kept " + addr + " in chunk " + std::to_string(loc.chunk_id));
+    }
+    MutexLock l(&mu_);
+    auto it = written_.find(ino);
+    if (it != written_.end() && it->second.count(index)) it->second[index].erase(addr);
+  }
+  return Status::OK();
+}
+
+std::vector<std::string> ChunkIo::ServersToSync(uint64_t ino) {
+  std::vector<std::string> out;
+  MutexLock l(&mu_);
+  auto it = written_.find(ino);
+  if (it == written_.end()) return out;
+  for (const auto& [index, servers] : it->second)
+    for (const auto& [addr, seq] : servers)
+      if (std::find(out.begin(), out.end(), addr) == out.end()) out.push_back(addr);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void ChunkIo::Invalidate(uint64_t ino, int64_t from_index) {

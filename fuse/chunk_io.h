@@ -1,17 +1,34 @@
 // ChunkIo: the data path of the client. Moves file bytes between the caller
 // and the datads holding a file's chunks, asking metad (through MetaClient)
 // where chunks live and caching the answers per (inode, chunk index).
+// PROTOCOL.md "Client write path" / "Client read path" is the contract.
 //
-//  - Write: split at chunk boundaries and max_rpc_bytes; each piece goes to
-//    every replica in parallel with CRC32C(payload); it succeeds only when
-//    all replicas acknowledge. Servers written are remembered per inode so
-//    Sync() can make exactly those durable.
-//  - Read: clamped to the file size, widened to whole blocks; each piece is
-//    read from the first replica, verified end to end, and on any failure
-//    (unreachable, timeout, STALE, CORRUPTION, bad CRC) read from the next.
-//    Holes and short blocks read as zeros.
-//  - TruncateTail: trims the partial last chunk on every replica; the caller
-//    then tells metad the new size (PROTOCOL.md "SetAttr with size").
+//  - Write (chunk_write.cc): split at chunk boundaries and max_rpc_bytes; each
+//    piece goes to the chunk's primary (first replica) with CRC32C(payload)
+//    and forward = the other replicas. Secondaries that failed are reported
+//    to metad (ReportBadReplicas), which drops them at a new version; the
+//    piece is done when 1 + secondaries that applied it >= min_write_replicas.
+//    A dead primary is reported and the piece retried on the new primary;
+//    STALE refreshes the location; too few replicas, a damaged payload or an
+//    unreachable metad are retried; NO_SPACE fails at once. All retries of a
+//    piece go through net::RetryCall bounded by rpc.budget_ms (backoff capped
+//    at max_backoff_ms); then the piece fails with IOError (EIO) and a log
+//    line naming the chunk and its servers.
+//  - Read (chunk_read.cc): clamped to the file size, widened to whole blocks;
+//    each piece is read replica by replica (not recently failed ones first)
+//    with a short per-replica timeout, verified end to end; on any failure
+//    (unreachable, timeout, STALE, CORRUPTION, bad CRC) the next replica is
+//    tried in the same call. When all fail the location is refreshed once and
+//    every replica tried again with the full rpc timeout. Corrupt replicas,
+//    and replicas still STALE at metad's current version, are reported to
+//    metad in the background (a failed report never fails the read).
+//  - TruncateTail: trims the partial last chunk on every replica (an
+//    unreachable one is reported and dropped); the caller then tells metad
+//    the new size (PROTOCOL.md "SetAttr with size").
+//  - Sync: DataService.Sync on every current replica written since the last
+//    Sync. A replica that cannot be synced is reported and dropped from the
+//    chunk (its copy is then stale) instead of failing fsync, as long as
+//    metad accepts the report.
 //
 // Thread-safe: the location cache and the written-server sets are guarded by
 // mu_, never held across an RPC.
@@ -30,19 +47,34 @@
 #include "common/thread_annotations.h"
 #include "fuse/layout.h"
 #include "fuse/meta_client.h"
+#include "fuse/recent_failures.h"
 #include "fuse/thread_pool.h"
 #include "fuse/types.h"
 #include "thrift/rpc_options.h"
 
 namespace replfs::client {
 
+struct DataPathOptions {
+  // Timeouts of datad calls. rpc.budget_ms bounds the time one write piece
+  // spends retrying (rpc.retry_budget_ms; kHardBudgetMs for a hard mount).
+  net::RpcOptions rpc;
+  // Acknowledgements a write needs (ClusterInfo.min_write_replicas).
+  int min_write_replicas = 1;
+  // Timeout of one replica attempt in a read's first pass (capped by
+  // rpc.rpc_timeout_ms): a hung datad costs this much, not a full rpc timeout.
+  int64_t read_timeout_ms = 2000;
+  // How long a datad that failed stays at the back of the read order.
+  int64_t failed_memory_ms = 5000;
+};
+
 class ChunkIo {
  public:
   // `meta` outlives this object. `io_threads` bounds the threads used to fan
-  // writes out to replicas. Starts threads: construct after any fork.
-  ChunkIo(MetaClient* meta, const Geometry& geometry, const net::RpcOptions& data_opts,
+  // calls out to replicas and to send background reports. Starts threads:
+  // construct after any fork.
+  ChunkIo(MetaClient* meta, const Geometry& geometry, const DataPathOptions& opts,
           int io_threads);
-  ~ChunkIo();
+  ~ChunkIo();  // waits for queued background reports
   ChunkIo(const ChunkIo&) = delete;
   ChunkIo& operator=(const ChunkIo&) = delete;
 
@@ -50,6 +82,7 @@ class ChunkIo {
 
   // Writes `data` at `offset` of inode `ino`. On failure some bytes may have
   // reached some replicas (writes are idempotent: the caller may retry).
+  // NoSpace when a datad is full, IOError when the retry budget ran out.
   Status Write(uint64_t ino, int64_t offset, std::string_view data);
 
   // Reads up to `size` bytes at `offset`, never past `file_size`; *out holds
@@ -61,44 +94,84 @@ class ChunkIo {
   // every replica, and forgets cached locations from that chunk on.
   Status TruncateTail(uint64_t ino, int64_t new_size);
 
-  // Makes every write to `ino` acknowledged so far durable on the datads
-  // that received it (DataService.Sync on each).
+  // Makes every write to `ino` acknowledged so far durable on the current
+  // replicas that received it (DataService.Sync on each).
   Status Sync(uint64_t ino);
 
   // Drops cached locations of `ino` (from chunk `from_index` on).
   void Invalidate(uint64_t ino, int64_t from_index = 0);
 
-  // Number of cached locations (for tests).
+  // For tests: cached locations of `ino`; servers awaiting Sync for it.
   size_t CachedLocations(uint64_t ino);
+  std::vector<std::string> ServersToSync(uint64_t ino);
 
  private:
   struct Pools;
+  struct WriteState;
   using ReplicaFn = std::function<Status(const std::string& addr)>;
 
+  // --- chunk_write.cc
   Status WritePiece(uint64_t ino, const Piece& piece, std::string_view payload);
-  Status LocateForWrite(uint64_t ino, int64_t index, ChunkLocation* out);
+  // One try of a piece: retryable Status = try again (RetryCall decides).
+  Status WriteAttempt(uint64_t ino, WriteState* w);
+  Status OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const Status& s,
+                          WriteState* w);
+  // The primary applied the write; `failed` secondaries did not (why).
+  Status FinishWrite(uint64_t ino, const ChunkLocation& loc, const std::vector<std::string>& failed,
+                     Status::Code why);
+
+  // --- chunk_read.cc
+  Status ReadFailover(uint64_t ino, const Piece& piece, int64_t first, int64_t count,
+                      std::map<int64_t, ChunkLocation>* locs, char* dst);
+  // Reads one piece (whole blocks of one chunk) into dst, replica by replica.
+  // `last_pass`: full timeouts, and replicas still STALE are reported.
+  Status ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& piece, bool last_pass,
+                   char* dst);
+  Status ReadReplica(const std::string& addr, const ChunkLocation& loc, int32_t first_block,
+                     int32_t count, bool last_pass, char* dst);
+
+  // --- chunk_io.cc
+  // The location of chunk `index` for writing: cached, else (or when
+  // `refresh`) asked from metad, allocating the chunk if absent.
+  Status LocateForWrite(uint64_t ino, int64_t index, bool refresh, ChunkLocation* out);
   // Fills `out` (index -> location) for chunks [first, first + count) that
   // exist; holes are absent. Uses the cache unless `refresh`.
   Status LocateForRead(uint64_t ino, int64_t first, int64_t count, bool refresh,
                        std::map<int64_t, ChunkLocation>* out);
-  // Reads one piece (whole blocks of one chunk) into dst, replica by replica.
-  Status ReadPiece(const ChunkLocation& loc, const Piece& piece, char* dst, bool* stale);
+  void CacheLocation(uint64_t ino, const ChunkLocation& loc);
+  // ReportBadReplicas; caches the answer and stops waiting for `bad` at Sync.
+  Status ReportBad(uint64_t ino, const ChunkLocation& loc, const std::vector<std::string>& bad,
+                   Status::Code why, ChunkLocation* now);
+  // ReportBad on a worker thread; failures are logged only.
+  void ReportLater(uint64_t ino, const ChunkLocation& loc, std::vector<std::string> bad,
+                   Status::Code why);
   // Runs fn on every replica in parallel (the first on the calling thread);
   // returns one Status per replica, in order.
   std::vector<Status> FanOut(const std::vector<std::string>& replicas, const ReplicaFn& fn);
-  void NoteWritten(uint64_t ino, const std::string& addr);
+  // Reports replicas of `loc` that failed `res` with a retryable code (dead);
+  // returns the first other error, or the report's failure.
+  Status DropDead(uint64_t ino, const ChunkLocation& loc, const std::vector<Status>& res);
+  Status SyncFailed(uint64_t ino, const std::string& addr, const Status& s);
+  void NoteWritten(uint64_t ino, int64_t index, const std::string& addr);
 
   // Constant after construction.
   MetaClient* const meta_;
   const Geometry geometry_;
+  const DataPathOptions opts_;
   std::unique_ptr<Pools> pools_;  // thread-safe itself
-  ThreadPool workers_;
+  RecentFailures failures_;       // thread-safe itself
 
   Mutex mu_;  // protects everything below
   std::unordered_map<uint64_t, std::map<int64_t, ChunkLocation>> locations_ GUARDED_BY(mu_);
-  // ino -> datad address -> sequence number of the last write acknowledged.
-  std::unordered_map<uint64_t, std::map<std::string, uint64_t>> written_ GUARDED_BY(mu_);
+  // ino -> chunk index -> datad address -> sequence number of the last write
+  // it acknowledged; a server leaves when synced or dropped from the chunk.
+  std::unordered_map<uint64_t, std::map<int64_t, std::map<std::string, uint64_t>>> written_
+      GUARDED_BY(mu_);
   uint64_t write_seq_ GUARDED_BY(mu_) = 0;
+
+  // Last member: destroyed first, so queued reports finish while the rest
+  // of this object is still alive.
+  ThreadPool workers_;
 };
 
 }  // namespace replfs::client

@@ -59,7 +59,7 @@ void AttrToStat(const Attr& a, int64_t block_size, struct stat* st) {
   st->st_rdev = a.rdev;
   st->st_size = a.size;
   st->st_blksize = static_cast<blksize_t>(block_size > 0 ? block_size : 4096);
-  st->st_blocks = (a.size + 511) / 512;
+  st->st_blocks = (std::max<int64_t>(0, a.allocated_bytes) + 511) / 512;
   st->st_atim = ToTimespec(a.atime_ns);
   st->st_mtim = ToTimespec(a.mtime_ns);
   st->st_ctim = ToTimespec(a.ctime_ns);

@@ -29,7 +29,7 @@ namespace replfs::client {
 inline constexpr size_t kMaxNameBytes = 255;
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
-// st_blocks in 512-byte units of the logical size).
+// st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
 void AttrToStat(const Attr& a, int64_t block_size, struct stat* st);
 // S_IFMT bits of `mode` -> FileType; Invalid for an unknown type.
 Status FileTypeFromMode(uint32_t mode, FileType* out);

@@ -3,6 +3,7 @@
 #include <string>  // thrift/TOutput.h uses std::string without including it
 #include <thrift/TOutput.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -60,8 +61,8 @@ int Main(int argc, char** argv) {
 
   // Refuse to mount (and never hang a boot) when metad does not answer.
   net::RpcOptions probe = net::RpcOptions::FromConfig(cfg);
-  probe.attempts = 1;
   probe.rpc_timeout_ms = cfg.connect_timeout_ms;
+  probe.budget_ms = cfg.connect_timeout_ms;
   ClusterInfo info;
   s = MetaClient(meta_addr, probe).GetClusterInfo(&info);
   if (!s.ok()) {
@@ -78,10 +79,18 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  const net::RpcOptions opts = net::RpcOptions::FromConfig(cfg);
+  // Bounded retries (soft, the default) or practically unbounded (hard):
+  // see MetaClient and ChunkIo for what is retried.
+  const net::RpcOptions opts = MetaRpcOptions(net::RpcOptions::FromConfig(cfg), args.hard);
+  DataPathOptions data;
+  data.rpc = opts;
+  data.min_write_replicas = std::max(1, info.min_write_replicas);
+  LOG(INFO) << "mounting " << args.meta << " on " << args.mountpoint << " ("
+            << (args.hard ? "hard" : "soft, retry budget " + std::to_string(opts.budget_ms) + " ms")
+            << ", min_write_replicas " << data.min_write_replicas << ")";
   return RunFuse(args, cfg, [&](std::unique_ptr<FileSystem>* out) -> Status {
     auto meta = std::make_unique<MetaClient>(meta_addr, opts);
-    auto io = std::make_unique<ChunkIo>(meta.get(), geo, opts, kIoThreads);
+    auto io = std::make_unique<ChunkIo>(meta.get(), geo, data, kIoThreads);
     *out = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
     return Status::OK();
   });

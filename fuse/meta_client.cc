@@ -1,7 +1,10 @@
 #include "fuse/meta_client.h"
 
 #include "MetaService.h"
+#include <limits>
+
 #include "thrift/client_pool.h"
+#include "thrift/rpc_status.h"
 
 namespace replfs::client {
 namespace {
@@ -39,6 +42,7 @@ Attr FromRpc(const rpc::Attr& a) {
   o.ctime_ns = a.ctime_ns;
   o.rdev = static_cast<uint64_t>(a.rdev);
   o.goal = a.goal;
+  o.allocated_bytes = a.allocated_bytes;
   return o;
 }
 
@@ -57,10 +61,22 @@ Unlinked FromRpc(const rpc::Unlinked& u) {
 
 int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 
+// Every call is retried within opts.budget_ms, however many attempts that
+// takes, so a metad restart inside the budget is invisible to callers.
+net::RpcOptions BudgetOnly(net::RpcOptions o) {
+  o.attempts = std::numeric_limits<int>::max();
+  return o;
+}
+
 }  // namespace
 
+net::RpcOptions MetaRpcOptions(net::RpcOptions base, bool hard) {
+  if (hard) base.budget_ms = kHardBudgetMs;
+  return base;
+}
+
 struct MetaClient::Impl {
-  Impl(const HostPort& addr, const net::RpcOptions& opts) : pool(addr, opts) {}
+  Impl(const HostPort& addr, const net::RpcOptions& opts) : pool(addr, BudgetOnly(opts)) {}
   net::ClientPool<rpc::MetaServiceClient> pool;
 
   // Runs `fn`; converts the result with FromRpc into *out only on success.
@@ -252,6 +268,15 @@ Status MetaClient::GetChunks(uint64_t ino, int64_t first_index, int64_t count,
 Status MetaClient::AllocChunk(uint64_t ino, int64_t index, ChunkLocation* out) {
   return impl_->Get<rpc::ChunkLocation>("AllocChunk", kIdem, out,
                                         [&](auto& c, auto& r) { c.AllocChunk(r, I(ino), index); });
+}
+
+Status MetaClient::ReportBadReplicas(uint64_t ino, const ChunkLocation& loc,
+                                     const std::vector<std::string>& bad, Status::Code why,
+                                     ChunkLocation* out) {
+  // Idempotent: a repeat at an old version gets the current location back.
+  return impl_->Get<rpc::ChunkLocation>("ReportBadReplicas", kIdem, out, [&](auto& c, auto& r) {
+    c.ReportBadReplicas(r, I(ino), loc.index, loc.chunk_id, loc.version, bad, net::ToErrorCode(why));
+  });
 }
 
 Status MetaClient::CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Attr* out) {

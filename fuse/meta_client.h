@@ -1,7 +1,16 @@
 // MetaClient: typed access to metad's MetaService. Converts between the IDL
-// and the domain types of types.h (the one place that does). Idempotent calls
-// are retried per the RpcOptions policy; namespace mutations that are not
-// idempotent are repeated only when the request certainly never left.
+// and the domain types of types.h (the one place that does).
+//
+// Retries (net::RetryCall, the one policy): every call is retried on
+// Unavailable/TimedOut for up to opts.budget_ms (rpc.retry_budget_ms) with
+// backoff capped at opts.max_backoff_ms, however many attempts that takes
+// (opts.attempts is ignored), so a metad that is killed and restarted within
+// the budget is invisible to callers. Idempotent calls are repeated also after
+// a timeout; namespace mutations that are not idempotent (Mknod, Mkdir,
+// Unlink, Rename, ...) only when the request certainly never left (connect
+// refused), since metad may have executed them. After the budget the call
+// fails with the last Unavailable/TimedOut (EIO/ETIMEDOUT at the FUSE edge).
+// A `hard` mount (MetaRpcOptions) makes the budget practically unlimited.
 // Thread-safe (connections are pooled).
 #pragma once
 
@@ -15,6 +24,13 @@
 #include "thrift/rpc_options.h"
 
 namespace replfs::client {
+
+// A budget of ten years: what a `hard` mount uses instead of "forever" (it
+// keeps steady_clock arithmetic far from overflow). kill -9 still ends it.
+inline constexpr int64_t kHardBudgetMs = 10ll * 365 * 24 * 3600 * 1000;
+
+// The options for metad calls: `base`, with the unlimited budget when `hard`.
+net::RpcOptions MetaRpcOptions(net::RpcOptions base, bool hard);
 
 class MetaClient {
  public:
@@ -53,6 +69,12 @@ class MetaClient {
   Status GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                    std::vector<ChunkLocation>* out);
   Status AllocChunk(uint64_t ino, int64_t index, ChunkLocation* out);
+  // Tells metad that `bad` replicas of `loc` (at loc.version) failed with
+  // `why`; *out is the chunk's location afterwards (without them, at a new
+  // version, or unchanged when loc.version is no longer current).
+  Status ReportBadReplicas(uint64_t ino, const ChunkLocation& loc,
+                           const std::vector<std::string>& bad, Status::Code why,
+                           ChunkLocation* out);
   Status CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Attr* out);
   Status StatFs(FsStat* out);
 

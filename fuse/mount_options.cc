@@ -12,6 +12,8 @@ const std::map<std::string, std::string>& Shortcuts() {
       {"entry_timeout", "client.entry_timeout"},
       {"rpc_timeout_ms", "rpc.timeout_ms"},
       {"connect_timeout_ms", "rpc.connect_timeout_ms"},
+      {"retry_budget_ms", "rpc.retry_budget_ms"},
+      {"max_backoff_ms", "rpc.max_backoff_ms"},
       {"max_threads", "client.max_threads"},
       {"log_level", "log.level"},
   };
@@ -32,6 +34,10 @@ Status AddOption(const std::string& opt, MountArgs* out) {
   const size_t eq = opt.find('=');
   const std::string key = opt.substr(0, eq);
   const std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+  if (opt == "hard" || opt == "soft") {
+    out->hard = opt == "hard";
+    return Status::OK();
+  }
   if (key == "config") {
     if (value.empty()) return Status::Invalid("-o config needs a path (config=PATH)");
     out->config_path = value;
@@ -151,6 +157,9 @@ std::string MountUsage(const std::string& program) {
          "  -f  stay in the foreground   -d  debug (implies -f)   -s  single-threaded\n"
          "replfs options (-o): config=PATH, attr_timeout=S, entry_timeout=S,\n"
          "  rpc_timeout_ms=N, connect_timeout_ms=N, max_threads=N, log_level=L,\n"
+         "  retry_budget_ms=N (how long metad calls and writes retry before EIO),\n"
+         "  max_backoff_ms=N, soft (default: give up after the budget),\n"
+         "  hard (retry metad and writes without a time limit),\n"
          "  section.key=value (any key of replfs.conf)\n"
          "other -o options go to FUSE (allow_other, ro, rw, ...).\n";
 }

@@ -21,6 +21,10 @@ struct MountArgs {
   bool help = false;         // -h / --help
   bool version = false;      // -V / --version
   std::string config_path;   // -o config=PATH or --config PATH ("" = default)
+  // -o hard: metad calls and writes retry without a time limit (like NFS
+  // hard mounts; kill -9 or umount -l still end them). -o soft (default):
+  // they give up after rpc.retry_budget_ms (-o retry_budget_ms=N) with EIO.
+  bool hard = false;
   // "section.key=value" settings, in order (shortcuts already translated).
   std::vector<std::string> sets;
   // Options for libfuse's -o, in order, without ours.

@@ -26,6 +26,7 @@ struct Attr {
   int64_t ctime_ns = 0;
   uint64_t rdev = 0;
   int goal = 0;
+  int64_t allocated_bytes = 0;  // bytes the file's chunks cover (st_blocks)
 };
 
 struct DirEntry {

@@ -3,44 +3,10 @@
 
 #include <gtest/gtest.h>
 
-#include "fakes.h"
+#include "chunk_io_fixture.h"
 
 namespace replfs::client::testing {
 namespace {
-
-constexpr uint64_t kIno = 42;
-
-std::string Pattern(size_t n, int seed) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7) % 251);
-  return s;
-}
-
-class ChunkIoTest : public ::testing::Test {
- protected:
-  ChunkIoTest() {
-    for (auto& d : data_) meta_.handler->replicas.push_back(d.addr);
-    meta_client_ = std::make_unique<MetaClient>(HostPort{"127.0.0.1", meta_.server->port()},
-                                                FastOptions());
-    Geometry g;
-    g.chunk_size = kChunkSize;
-    g.block_size = kBlockSize;
-    g.max_rpc_bytes = 2 * kBlockSize;
-    io_ = std::make_unique<ChunkIo>(meta_client_.get(), g, FastOptions(), 4);
-  }
-
-  std::string ReadAll(int64_t off, int64_t size, int64_t file_size) {
-    std::string out;
-    Status s = io_->Read(kIno, off, size, file_size, &out);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return out;
-  }
-
-  ServedMeta meta_;
-  ServedData data_[3];
-  std::unique_ptr<MetaClient> meta_client_;
-  std::unique_ptr<ChunkIo> io_;
-};
 
 TEST_F(ChunkIoTest, WriteReachesEveryReplicaAndReadsBack) {
   // 40000 bytes from offset 100: crosses chunk boundaries (16 KiB) and is
@@ -97,13 +63,6 @@ TEST_F(ChunkIoTest, ReadNeverReturnsCorruptBytes) {
   std::string out;
   Status s = io_->Read(kIno, 0, payload.size(), payload.size(), &out);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
-}
-
-TEST_F(ChunkIoTest, WriteFailsWhenAReplicaIsDown) {
-  data_[2].Stop();
-  Status s = io_->Write(kIno, 0, "x");
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find(data_[2].addr), std::string::npos) << s.ToString();
 }
 
 TEST_F(ChunkIoTest, TruncateTailTrimsEveryReplica) {

@@ -4,6 +4,7 @@
 
 #include "common/crc32c.h"
 #include "thrift/rpc_status.h"
+#include "thrift/client_pool.h"
 
 namespace replfs::client::testing {
 
@@ -19,6 +20,14 @@ net::RpcOptions FastOptions() {
   return o;
 }
 
+DataPathOptions FastDataOptions() {
+  DataPathOptions o;
+  o.rpc = FastOptions();
+  o.min_write_replicas = 2;
+  o.read_timeout_ms = 1000;
+  return o;
+}
+
 std::string FakeData::Contents(int64_t chunk_id) {
   std::lock_guard<std::mutex> l(mu_);
   std::string out;
@@ -29,12 +38,52 @@ std::string FakeData::Contents(int64_t chunk_id) {
   return out;
 }
 
-void FakeData::Write(int64_t chunk_id, int64_t, int64_t offset, const std::string& data,
-                     int32_t crc) {
+std::vector<std::string> FakeData::LastForward() {
+  std::lock_guard<std::mutex> l(mu_);
+  return last_forward_;
+}
+
+void FakeData::Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int64_t offset,
+                     const std::string& data, int32_t crc,
+                     const std::vector<std::string>& forward) {
   if (static_cast<uint32_t>(crc) != Crc32c(data))
     ThrowIfError(Status::Corruption("payload checksum mismatch"));
   if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
+  if (fault == Fault::kNoSpace) ThrowIfError(Status::NoSpace("disk full"));
+  int left = stale_writes.load();
+  while (left > 0 && !stale_writes.compare_exchange_weak(left, left - 1)) {
+  }
+  if (left > 0) ThrowIfError(Status::Stale("stale (injected)"));
   ++writes;
+  Apply(chunk_id, offset, data);
+  if (forward.empty()) return;
+  ++primary_writes;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    last_forward_ = forward;
+  }
+  for (const std::string& addr : forward) {
+    std::shared_ptr<net::ClientPool<rpc::DataServiceClient>> pool;
+    Status s = peers_.Get(addr, &pool);
+    bool sent = false;
+    if (s.ok()) {
+      s = pool->CallOnce(
+          [&](rpc::DataServiceClient& c) {
+            rpc::WriteReply ignored;
+            c.Write(ignored, chunk_id, version, offset, data, crc, {});
+          },
+          &sent);
+    }
+    if (s.ok()) continue;
+    rpc::ReplicaFailure f;
+    f.addr = addr;
+    f.code = net::ToErrorCode(s.code());
+    f.message = s.ToString();
+    r.failed.push_back(f);
+  }
+}
+
+void FakeData::Apply(int64_t chunk_id, int64_t offset, const std::string& data) {
   std::lock_guard<std::mutex> l(mu_);
   auto& chunk = blocks_[chunk_id];
   for (size_t i = 0; i < data.size();) {
@@ -106,6 +155,9 @@ void FakeMeta::GetAttr(rpc::Attr& r, int64_t ino) {
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) ThrowIfError(Status::NotFound("inode " + std::to_string(ino)));
   r = it->second;
+  int64_t chunks = 0;
+  for (const auto& [key, loc] : chunks_) chunks += key.first == ino;
+  r.allocated_bytes = std::min(r.size, chunks * kChunkSize);
 }
 
 void FakeMeta::SetAttr(rpc::Attr& r, const rpc::SetAttrRequest& req) {
@@ -190,6 +242,38 @@ void FakeMeta::StatFs(rpc::FsStat& r) {
   r.bytes_used = 150ll << 30;
   r.inodes = 10;
   r.replicas = 3;
+}
+
+void FakeMeta::ReportBadReplicas(rpc::ChunkLocation& r, int64_t ino, int64_t index,
+                                 int64_t chunk_id, int64_t version,
+                                 const std::vector<std::string>& bad, rpc::ErrorCode::type why) {
+  ++reports;
+  std::lock_guard<std::mutex> l(mu_);
+  reports_.push_back(Report{chunk_id, version, bad, why});
+  auto it = chunks_.find({ino, index});
+  if (it == chunks_.end()) ThrowIfError(Status::NotFound("chunk"));
+  rpc::ChunkLocation& loc = it->second;
+  std::vector<std::string> kept = loc.replicas;
+  std::erase_if(kept, [&](const std::string& a) {
+    return std::find(bad.begin(), bad.end(), a) != bad.end();
+  });
+  // Like metad, never drop the last replica (it may be the only copy).
+  if (loc.version == version && !kept.empty()) {
+    loc.replicas = kept;
+    ++loc.version;
+  }
+  r = loc;
+}
+
+std::vector<FakeMeta::Report> FakeMeta::Reports() {
+  std::lock_guard<std::mutex> l(mu_);
+  return reports_;
+}
+
+rpc::ChunkLocation FakeMeta::Location(int64_t ino, int64_t index) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = chunks_.find({ino, index});
+  return it == chunks_.end() ? rpc::ChunkLocation() : it->second;
 }
 
 int64_t FakeMeta::Size(int64_t ino) {

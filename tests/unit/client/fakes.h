@@ -10,6 +10,8 @@
 
 #include "DataService.h"
 #include "MetaService.h"
+#include "fuse/chunk_io.h"
+#include "thrift/client_pool.h"
 #include "thrift/rpc_options.h"
 #include "thrift/server.h"
 
@@ -19,23 +21,33 @@ constexpr int32_t kBlockSize = 4096;
 constexpr int64_t kChunkSize = 4 * kBlockSize;
 
 net::RpcOptions FastOptions();
+// FastOptions for the data path with min_write_replicas 2 (as FakeMeta says).
+DataPathOptions FastDataOptions();
 
-// A datad keeping blocks in memory, with injectable faults.
+// A datad keeping blocks in memory, with injectable faults. As a primary
+// (non-empty forward) it applies a write, then forwards it to the others and
+// lists those that failed, like datad.
 class FakeData : public rpc::DataServiceIf {
  public:
-  enum class Fault { kNone, kFlipByte, kCorruptionError, kStale };
+  enum class Fault { kNone, kFlipByte, kCorruptionError, kStale, kNoSpace };
   std::atomic<Fault> fault{Fault::kNone};
+  std::atomic<int> stale_writes{0};  // this many writes answer STALE first
   std::atomic<int> writes{0};
+  std::atomic<int> primary_writes{0};
   std::atomic<int> reads{0};
   std::atomic<int> syncs{0};
   std::atomic<int> truncates{0};
 
   // Bytes of a chunk as stored (blocks concatenated, holes as zeros).
   std::string Contents(int64_t chunk_id);
+  // The forward list of the last write received as primary.
+  std::vector<std::string> LastForward();
 
   void Ping() override {}
-  void Write(int64_t chunk_id, int64_t version, int64_t offset, const std::string& data,
-             int32_t crc) override;
+  void Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int64_t offset,
+             const std::string& data, int32_t crc, const std::vector<std::string>& forward) override;
+  void SetVersion(int64_t, int64_t, int64_t) override {}
+  void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t version, int32_t first,
             int32_t count) override;
   void Truncate(int64_t chunk_id, int64_t version, int64_t length) override;
@@ -45,8 +57,12 @@ class FakeData : public rpc::DataServiceIf {
   void Usage(rpc::ServerUsage&) override {}
 
  private:
+  void Apply(int64_t chunk_id, int64_t offset, const std::string& data);
+
+  net::PoolSet<rpc::DataServiceClient> peers_{FastOptions()};
   std::mutex mu_;
   std::map<int64_t, std::map<int32_t, std::string>> blocks_;
+  std::vector<std::string> last_forward_;
 };
 
 // A metad that knows one flat directory (root 1) and a chunk map whose every
@@ -60,6 +76,18 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::atomic<int> opens{0};
   std::atomic<int> releases{0};
   std::atomic<int> lookups{0};
+  std::atomic<int> reports{0};
+
+  // One ReportBadReplicas call as received.
+  struct Report {
+    int64_t chunk_id;
+    int64_t version;
+    std::vector<std::string> bad;
+    rpc::ErrorCode::type why;
+  };
+  std::vector<Report> Reports();
+  // The location metad holds for chunk (ino, index); chunk_id 0 if none.
+  rpc::ChunkLocation Location(int64_t ino, int64_t index);
 
   void Ping() override {}
   void GetClusterInfo(rpc::ClusterInfo& r) override;
@@ -91,6 +119,13 @@ class FakeMeta : public rpc::MetaServiceIf {
   void StatFs(rpc::FsStat& r) override;
   void RegisterServer(const rpc::ServerUsage&, const std::vector<rpc::ChunkReplica>&) override { No(); }
   void Heartbeat(rpc::HeartbeatReply&, const rpc::ServerUsage&) override { No(); }
+  void BlockReport(rpc::HeartbeatReply&, const std::string&,
+                   const std::vector<rpc::ChunkReplica>&) override { No(); }
+  // Drops `bad` from the chunk and bumps its version, if `version` is current
+  // and a replica remains.
+  void ReportBadReplicas(rpc::ChunkLocation& r, int64_t ino, int64_t index, int64_t chunk_id,
+                         int64_t version, const std::vector<std::string>& bad,
+                         rpc::ErrorCode::type why) override;
   void Status(rpc::ClusterStatus&) override { No(); }
   int64_t ResolvePath(const std::string&) override { No(); return 0; }
   void Fsck(rpc::FileReport&, int64_t) override { No(); }
@@ -106,24 +141,36 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::map<int64_t, rpc::Attr> inodes_;
   std::map<std::string, int64_t> names_;  // in the root
   std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
+  std::vector<Report> reports_;
 };
 
-// Serves a handler on 127.0.0.1:0 until destroyed (or Stop()).
+// Serves a handler on 127.0.0.1:0 until destroyed (or Stop()). Restart()
+// serves the same handler (same state) on the same port again, like a
+// daemon restarted on its address.
 template <class Handler, class Processor>
 struct Served {
   std::shared_ptr<Handler> handler = std::make_shared<Handler>();
   std::unique_ptr<net::RpcServer> server;
   std::string addr;
-  Served() {
+  int port = 0;
+  Served() { Listen("127.0.0.1:0"); }
+  void Stop() { server->Stop(); }
+  void Restart() {
+    server.reset();
+    Listen(addr);
+  }
+
+ private:
+  void Listen(const std::string& listen) {
     net::ServerOptions o;
-    o.listen = "127.0.0.1:0";
+    o.listen = listen;
     o.allow_socket_activation = false;
     server = std::make_unique<net::RpcServer>(std::make_shared<Processor>(handler), o);
     Status s = server->Start();
     if (!s.ok()) throw std::runtime_error(s.ToString());
-    addr = "127.0.0.1:" + std::to_string(server->port());
+    port = server->port();
+    addr = "127.0.0.1:" + std::to_string(port);
   }
-  void Stop() { server->Stop(); }
 };
 using ServedData = Served<FakeData, rpc::DataServiceProcessor>;
 using ServedMeta = Served<FakeMeta, rpc::MetaServiceProcessor>;

@@ -20,7 +20,7 @@ class FileSystemTest : public ::testing::Test {
     g.chunk_size = info.chunk_size;
     g.block_size = info.block_size;
     g.max_rpc_bytes = info.max_rpc_bytes;
-    auto io = std::make_unique<ChunkIo>(meta.get(), g, FastOptions(), 4);
+    auto io = std::make_unique<ChunkIo>(meta.get(), g, FastDataOptions(), 4);
     fs_ = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
   }
 
@@ -92,6 +92,21 @@ TEST_F(FileSystemTest, StatFsReportsUsableCapacity) {
   EXPECT_EQ(st.f_namemax, 255u);
 }
 
+TEST_F(FileSystemTest, SparseFileBlocksCountOnlyAllocatedChunks) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "sparse", 0644, Caller{0, 0}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 10 * kChunkSize, "x").ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 10 * kChunkSize + 1);
+  EXPECT_EQ(got.allocated_bytes, kChunkSize);
+  struct stat st;
+  AttrToStat(got, kBlockSize, &st);
+  EXPECT_EQ(st.st_blocks, kChunkSize / 512);
+  EXPECT_EQ(st.st_size, 10 * kChunkSize + 1);
+}
+
 TEST(StatConversionTest, ModesAndTimes) {
   Attr a;
   a.ino = 9;
@@ -99,6 +114,7 @@ TEST(StatConversionTest, ModesAndTimes) {
   a.mode = 01755;
   a.mtime_ns = 1'500'000'001;
   a.size = 1000;
+  a.allocated_bytes = 1000;
   struct stat st;
   AttrToStat(a, 4096, &st);
   EXPECT_TRUE(S_ISDIR(st.st_mode));

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "fuse/meta_client.h"
+
 namespace replfs::client {
 namespace {
 
@@ -90,6 +92,20 @@ TEST(MountOptionsTest, BadValuesAreClearErrors) {
   EXPECT_NE(s.message().find("--bogus"), std::string::npos);
   s = ParseMountArgs({"h:1", "/m", "-o"}, &a);
   EXPECT_FALSE(s.ok());
+}
+
+TEST(MountOptionsTest, HardSoftAndRetryBudget) {
+  MountArgs a;
+  ASSERT_TRUE(ParseMountArgs({"h:1", "/m", "-o", "hard,retry_budget_ms=500"}, &a).ok());
+  EXPECT_TRUE(a.hard);
+  for (const std::string& o : a.fuse_options) EXPECT_NE(o, "hard");
+  Config cfg;
+  ASSERT_TRUE(LoadMountConfig(a, &cfg).ok());
+  EXPECT_EQ(cfg.retry_budget_ms, 500);
+  EXPECT_EQ(MetaRpcOptions(net::RpcOptions::FromConfig(cfg), a.hard).budget_ms, kHardBudgetMs);
+  ASSERT_TRUE(ParseMountArgs({"h:1", "/m", "-o", "hard,soft"}, &a).ok());
+  EXPECT_FALSE(a.hard);
+  EXPECT_EQ(MetaRpcOptions(net::RpcOptions::FromConfig(cfg), a.hard).budget_ms, 500);
 }
 
 }  // namespace
