@@ -32,7 +32,72 @@ Status ChunkMap::Load() {
   return Status::OK();
 }
 
-void ChunkMap::IndexChunk(const ChunkInfo& c) { index_[c.id] = c; }
+void ChunkMap::IndexChunk(const ChunkInfo& c) {
+  auto [it, inserted] = index_.insert_or_assign(c.id, c);
+  if (inserted) ++per_ino_[c.ino];
+}
+
+void ChunkMap::UnindexChunk(ChunkId id) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return;
+  auto p = per_ino_.find(it->second.ino);
+  if (p != per_ino_.end() && --p->second <= 0) per_ino_.erase(p);
+  index_.erase(it);
+}
+
+Status ChunkMap::Get(ChunkId id, ChunkInfo* out) const {
+  MutexLock l(&mu_);
+  auto it = index_.find(id);
+  if (it == index_.end()) return Status::NotFound("chunk " + std::to_string(id));
+  *out = it->second;
+  return Status::OK();
+}
+
+std::vector<ChunkInfo> ChunkMap::Snapshot() const {
+  MutexLock l(&mu_);
+  std::vector<ChunkInfo> out;
+  out.reserve(index_.size());
+  for (const auto& [id, c] : index_) out.push_back(c);
+  return out;
+}
+
+int64_t ChunkMap::CountOf(Ino ino) const {
+  MutexLock l(&mu_);
+  auto it = per_ino_.find(ino);
+  return it == per_ino_.end() ? 0 : it->second;
+}
+
+Status ChunkMap::Commit(const ChunkInfo& next, uint64_t expected_version, const std::vector<std::string>& drop,
+                        bool delete_dropped) {
+  return store_->Mutate([&](Txn& t) -> Status {
+    std::string v;
+    const std::string what = "chunk " + std::to_string(next.id);
+    REPLFS_RETURN_IF_ERROR(t.Get(ChunkKey(next.ino, next.index), &v).WithContext(what));
+    ChunkInfo cur;
+    REPLFS_RETURN_IF_ERROR(DecodeChunk(v, &cur));
+    if (cur.id != next.id) return Status::NotFound(what + " was dropped");
+    if (cur.version != expected_version)
+      return Status::Stale(what + " is at version " + std::to_string(cur.version) + ", expected " +
+                           std::to_string(expected_version));
+    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(next.ino, next.index), EncodeChunk(next)));
+    t.OnCommit([this, next, drop, delete_dropped] {
+      MutexLock l(&mu_);
+      IndexChunk(next);
+      for (const auto& r : next.replicas) {
+        auto it = deletes_.find(r);
+        if (it != deletes_.end()) it->second.erase(next.id);
+      }
+      if (delete_dropped)
+        for (const auto& r : drop) deletes_[r].insert(next.id);
+    });
+    return Status::OK();
+  });
+}
+
+void ChunkMap::QueueDelete(const std::string& addr, ChunkId id) {
+  MutexLock l(&mu_);
+  deletes_[addr].insert(id);
+}
 
 Status ChunkMap::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) const {
   out->clear();
@@ -116,24 +181,11 @@ Status ChunkMap::DropInTxn(Txn& t, Ino ino, int64_t from_index) {
   t.OnCommit([this, dropped = std::move(dropped)] {
     MutexLock l(&mu_);
     for (const auto& c : dropped) {
-      index_.erase(c.id);
+      UnindexChunk(c.id);
       for (const auto& r : c.replicas) deletes_[r].insert(c.id);
     }
   });
   return Status::OK();
-}
-
-size_t ChunkMap::Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held) {
-  MutexLock l(&mu_);
-  size_t queued = 0;
-  for (const auto& h : held) {
-    auto it = index_.find(h.id);
-    bool referenced = it != index_.end() &&
-                      std::find(it->second.replicas.begin(), it->second.replicas.end(), addr) !=
-                          it->second.replicas.end();
-    if (!referenced && deletes_[addr].insert(h.id).second) ++queued;
-  }
-  return queued;
 }
 
 std::vector<ChunkId> ChunkMap::TakeDeletes(const std::string& addr, size_t max) {

@@ -45,21 +45,38 @@ class ChunkMap {
   // their replicas are queued for deletion.
   Status DropInTxn(Txn& txn, Ino ino, int64_t from_index);
 
-  // Queues for deletion on `addr` every replica of `held` that metad does
-  // not reference on that server (unknown id, or placed elsewhere).
-  // Returns how many were queued.
-  size_t Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held);
+  // The indexed chunk `id` (NotFound if metad does not know it).
+  Status Get(ChunkId id, ChunkInfo* out) const;
+  // A copy of every indexed chunk (repair scans, reconciliation).
+  std::vector<ChunkInfo> Snapshot() const;
+  // Chunks allocated for `ino` (Attr.allocated_bytes). O(1).
+  int64_t CountOf(Ino ino) const;
+
+  // Replaces the record of chunk `next.id` at (next.ino, next.index) by
+  // `next` (version, replicas) in one transaction, only if the stored record
+  // is still that chunk at `expected_version`: else Stale (changed
+  // meanwhile) or NotFound (dropped by unlink/truncate). On commit the index
+  // follows, pending deletes of `next.id` on its members are cancelled and
+  // `drop` (replicas leaving the set) are queued for deletion if
+  // `delete_dropped`. Callers serialise changes of one chunk (ReplicaManager).
+  Status Commit(const ChunkInfo& next, uint64_t expected_version, const std::vector<std::string>& drop,
+                bool delete_dropped);
+
+  // Queues replica `id` on `addr` for deletion (heartbeat replies).
+  void QueueDelete(const std::string& addr, ChunkId id);
 
   // Removes and returns up to `max` queued deletions for `addr`.
   std::vector<ChunkId> TakeDeletes(const std::string& addr, size_t max);
   size_t PendingDeletes(const std::string& addr) const;
 
-  // Health counts given the set of UP servers, and replicas per server.
+  // Health counts given the set of UP servers (live = members on them), and
+  // replicas per server. corrupt_replicas is left 0 (ReplicaManager).
   ChunkCounts Count(const std::set<std::string>& up, std::map<std::string, int64_t>* per_server) const;
   int64_t Total() const;
 
  private:
   void IndexChunk(const ChunkInfo& c) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnindexChunk(ChunkId id) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   MetaStore* const store_;
@@ -68,6 +85,7 @@ class ChunkMap {
 
   mutable Mutex mu_;  // protects everything below
   std::unordered_map<ChunkId, ChunkInfo> index_ GUARDED_BY(mu_);
+  std::unordered_map<Ino, int64_t> per_ino_ GUARDED_BY(mu_);  // chunks per inode
   std::map<std::string, std::set<ChunkId>> deletes_ GUARDED_BY(mu_);
 };
 

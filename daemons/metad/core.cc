@@ -1,14 +1,18 @@
 #include "daemons/metad/core.h"
 
-#include "daemons/metad/data_checker.h"
+#include <algorithm>
+
+#include "daemons/metad/repair.h"
 #include "thrift/rpc_options.h"
 
 namespace replfs::metad {
 
+inline constexpr size_t kMaxDeletesPerReply = 10000;
+
 MetaCore::MetaCore(const Config& config, const Clock* clock)
     : config_(config), clock_(clock), start_ms_(clock->NowMs()) {}
 
-Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<ReplicaChecker> checker,
+Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<DatadApi> datad,
                       std::unique_ptr<MetaCore>* out) {
   std::unique_ptr<MetaCore> c(new MetaCore(config, clock));
   REPLFS_RETURN_IF_ERROR(MetaStore::Open(config.metad_data_dir, config.metad_fsync, &c->store_));
@@ -21,23 +25,84 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
   ServerRegistry::Options ro;
   ro.block_size = static_cast<int32_t>(config.block_size);
   ro.dead_after_ms = config.dead_after_ms;
+  ro.max_deletes_per_reply = kMaxDeletesPerReply;
   c->servers_ = std::make_unique<ServerRegistry>(c->store_.get(), c->chunks_.get(), clock, ro);
   REPLFS_RETURN_IF_ERROR(c->servers_->Load());
-  c->checker_ = checker ? std::move(checker)
-                        : std::make_unique<RpcReplicaChecker>(net::RpcOptions::FromConfig(config));
+  c->datad_ = datad ? std::move(datad) : std::make_unique<RpcDatadApi>(net::RpcOptions::FromConfig(config));
+  ReplicaManager::Options mo;
+  mo.missing_grace_ms = std::max<int64_t>(config.dead_after_ms, 10000);
+  c->replicas_ = std::make_unique<ReplicaManager>(c->chunks_.get(), c->servers_.get(), c->datad_.get(), clock, mo);
   *out = std::move(c);
   return Status::OK();
 }
 
+void MetaCore::AttachRepair(RepairScheduler* repair) {
+  repair_ = repair;
+  std::function<void()> wake;
+  if (repair) wake = [repair] { repair->Wake(); };
+  servers_->SetOnChange(wake);
+  replicas_->SetWake(wake);
+}
+
 Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
-  return chunks_->Alloc(ino, index, servers_->UpServers(), out);
+  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->UpServers(), out));
+  if (replicas_->WaitIdle({out->id})) {  // a version change ran: answer its result
+    std::vector<ChunkInfo> now;
+    REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &now));
+    if (now.empty()) return Status::NotFound("chunk " + std::to_string(out->id) + " was dropped");
+    *out = now[0];
+  }
+  replicas_->Touch(out->id);  // about to be written: not "missing" on a block report
+  return Status::OK();
+}
+
+Status MetaCore::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) {
+  REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, first, count, out));
+  std::vector<ChunkId> ids;
+  for (const auto& c : *out) ids.push_back(c.id);
+  if (!replicas_->WaitIdle(ids)) return Status::OK();
+  return chunks_->GetChunks(ino, first, count, out);
+}
+
+int64_t MetaCore::AllocatedBytes(const Inode& in) const {
+  if (in.type != FileType::kRegular) return 0;
+  const int64_t n = chunks_->CountOf(in.ino);
+  const int64_t cap = n > INT64_MAX / config_.chunk_size ? INT64_MAX : n * config_.chunk_size;
+  return std::min(in.size, cap);
+}
+
+Status MetaCore::RegisterServer(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory) {
+  REPLFS_RETURN_IF_ERROR(servers_->Register(usage));
+  replicas_->Reconcile(usage.addr, inventory);
+  return Status::OK();
+}
+
+Status MetaCore::BlockReport(const std::string& addr, const std::vector<ReplicaHeld>& inventory,
+                             std::vector<ChunkId>* deletes) {
+  deletes->clear();
+  if (!servers_->IsRegistered(addr))
+    return Status::NotFound("datad " + addr + " is not registered; register again");
+  replicas_->Reconcile(addr, inventory);
+  *deletes = chunks_->TakeDeletes(addr, kMaxDeletesPerReply);
+  return Status::OK();
+}
+
+Status MetaCore::ReportBadReplicas(Ino ino, int64_t index, ChunkId id, uint64_t version,
+                                   const std::vector<std::string>& bad, Status::Code why,
+                                   const std::string& reporter, ChunkInfo* out) {
+  return replicas_->ReportBad(ino, index, id, version, bad, why, reporter, out);
 }
 
 ClusterStatus MetaCore::GetStatus() const {
   ClusterStatus st;
   std::map<std::string, int64_t> per_server;
   st.chunks = chunks_->Count(servers_->UpAddrs(), &per_server);
+  st.chunks.corrupt_replicas = replicas_->CorruptCount();
   st.servers = servers_->List(per_server);
+  if (repair_) {
+    st.repair_queued = repair_->queued();
+    st.repair_done = repair_->done();
+  }
   st.uptime_ms = clock_->NowMs() - start_ms_;
   st.files = ns_->files();
   st.directories = ns_->directories();
@@ -53,7 +118,7 @@ FsStat MetaCore::StatFs() const {
 }
 
 Status MetaCore::Fsck(Ino ino, FileReport* out) {
-  return RunFsck(*ns_, *chunks_, *servers_, checker_.get(), ino, out);
+  return RunFsck(*ns_, *chunks_, *servers_, datad_.get(), ino, out);
 }
 
 }  // namespace replfs::metad

@@ -1,6 +1,7 @@
 // MetaCore: everything metad knows, without the network server: the store,
-// namespace, chunk map, server registry and replica checker, wired together.
-// Unit tests and the RPC handler use it; Metad adds the server and threads.
+// namespace, chunk map, server registry, datad layer and replica manager,
+// wired together. Unit tests and the RPC handler use it; Metad adds the
+// server, the liveness thread and the repair scheduler (AttachRepair).
 #pragma once
 
 #include <memory>
@@ -9,19 +10,23 @@
 #include "common/status.h"
 #include "daemons/metad/chunk_map.h"
 #include "daemons/metad/clock.h"
+#include "daemons/metad/datad_api.h"
 #include "daemons/metad/fsck.h"
 #include "daemons/metad/meta_store.h"
 #include "daemons/metad/namespace.h"
+#include "daemons/metad/replica_manager.h"
 #include "daemons/metad/server_registry.h"
 
 namespace replfs::metad {
+
+class RepairScheduler;
 
 class MetaCore {
  public:
   // Opens the store in config.metad_data_dir (which must exist), loads the
   // chunk map and known servers, creates the root / purges orphans.
-  // `clock` outlives the core. `checker` null: DataService RPCs.
-  static Status Open(const Config& config, const Clock* clock, std::unique_ptr<ReplicaChecker> checker,
+  // `clock` outlives the core. `datad` null: DataService RPCs.
+  static Status Open(const Config& config, const Clock* clock, std::unique_ptr<DatadApi> datad,
                      std::unique_ptr<MetaCore>* out);
   MetaCore(const MetaCore&) = delete;
   MetaCore& operator=(const MetaCore&) = delete;
@@ -30,9 +35,33 @@ class MetaCore {
   Namespace& ns() { return *ns_; }
   ChunkMap& chunks() { return *chunks_; }
   ServerRegistry& servers() { return *servers_; }
+  ReplicaManager& replicas() { return *replicas_; }
 
-  // Chunk (ino, index), created on the UP servers if absent.
+  // Wires `repair` (outlives the core, or is detached with nullptr before
+  // it dies): woken by server up/down, reports and reconciliation, and its
+  // counters appear in GetStatus(). Call before serving.
+  void AttachRepair(RepairScheduler* repair);
+
+  // Chunk (ino, index), created on the UP servers if absent. Like
+  // GetChunks, waits for a running version change of the chunk.
   Status AllocChunk(Ino ino, int64_t index, ChunkInfo* out);
+  Status GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out);
+  // Attr.allocated_bytes: min(size, chunks allocated * chunk_size).
+  int64_t AllocatedBytes(const Inode& in) const;
+
+  // Membership (PROTOCOL.md): register + reconcile the inventory; a block
+  // report (NotFound if `addr` has not registered since metad started) is
+  // reconciled and answered with queued deletions.
+  Status RegisterServer(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory);
+  Status BlockReport(const std::string& addr, const std::vector<ReplicaHeld>& inventory,
+                     std::vector<ChunkId>* deletes);
+  // ReplicaManager::ReportBad.
+  Status ReportBadReplicas(Ino ino, int64_t index, ChunkId id, uint64_t version,
+                           const std::vector<std::string>& bad, Status::Code why, const std::string& reporter,
+                           ChunkInfo* out);
+
+  // Health counts use LIVE members (on UP servers); corrupt_replicas counts
+  // replicas dropped for corruption whose chunk is not yet back at goal.
   ClusterStatus GetStatus() const;
   FsStat StatFs() const;
   // Makes RPCs to datads: call with no lock held.
@@ -49,7 +78,9 @@ class MetaCore {
   std::unique_ptr<ChunkMap> chunks_;
   std::unique_ptr<Namespace> ns_;
   std::unique_ptr<ServerRegistry> servers_;
-  std::unique_ptr<ReplicaChecker> checker_;
+  std::unique_ptr<DatadApi> datad_;
+  std::unique_ptr<ReplicaManager> replicas_;
+  RepairScheduler* repair_ = nullptr;  // set before serving
 };
 
 }  // namespace replfs::metad

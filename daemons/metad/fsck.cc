@@ -5,7 +5,7 @@
 namespace replfs::metad {
 
 Status RunFsck(const Namespace& ns, const ChunkMap& chunks, const ServerRegistry& servers,
-               ReplicaChecker* checker, Ino ino, FileReport* out) {
+               DatadApi* checker, Ino ino, FileReport* out) {
   Inode in;
   REPLFS_RETURN_IF_ERROR(ns.GetAttr(ino, &in));
   *out = FileReport{};

@@ -20,7 +20,7 @@ Status CheckNonNegative(int64_t v, const char* what) {
 // Permission bits and ids as the wire carries them (i32) -> domain.
 uint32_t U32(int32_t v) { return static_cast<uint32_t>(v); }
 
-void ToAttr(const Inode& in, rpc::Attr* a) {
+void FillAttr(const Inode& in, rpc::Attr* a) {
   a->ino = static_cast<int64_t>(in.ino);
   a->type = static_cast<rpc::FileType::type>(in.type);
   a->mode = static_cast<int32_t>(in.mode & 07777);
@@ -59,6 +59,17 @@ ServerUsage FromUsage(const rpc::ServerUsage& u) {
   return s;
 }
 
+// Inventory from the wire: INVALID on nonsense.
+Status FromInventory(const std::vector<rpc::ChunkReplica>& inventory, std::vector<ReplicaHeld>* held) {
+  if (inventory.size() > kMaxInventory) return Status::Invalid("inventory too large");
+  held->reserve(inventory.size());
+  for (const auto& r : inventory) {
+    if (r.chunk_id <= 0 || r.version < 0) return Status::Invalid("bad chunk id in inventory");
+    held->push_back({static_cast<ChunkId>(r.chunk_id), static_cast<uint64_t>(r.version)});
+  }
+  return Status::OK();
+}
+
 Status CheckUsage(const rpc::ServerUsage& u) {
   if (u.addr.empty() || u.addr.size() > 300) return Status::Invalid("bad datad address");
   if (u.bytes_total < 0 || u.bytes_free < 0 || u.bytes_used < 0 || u.chunks < 0 || u.corrupt_found < 0)
@@ -67,6 +78,11 @@ Status CheckUsage(const rpc::ServerUsage& u) {
 }
 
 }  // namespace
+
+void MetaServiceHandler::ToAttr(const Inode& in, rpc::Attr* a) const {
+  FillAttr(in, a);
+  a->allocated_bytes = core_->AllocatedBytes(in);
+}
 
 void MetaServiceHandler::GetClusterInfo(rpc::ClusterInfo& out) {
   const Config& c = core_->config();
@@ -241,7 +257,7 @@ void MetaServiceHandler::GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t
   ThrowIfError(CheckNonNegative(first_index, "first_index"));
   if (count < 0 || count > kMaxGetChunks) ThrowIfError(replfs::Status::Invalid("GetChunks count must be 0..4096"));
   std::vector<ChunkInfo> chunks;
-  ThrowIfError(core_->chunks().GetChunks(static_cast<Ino>(ino), first_index, count, &chunks));
+  ThrowIfError(core_->GetChunks(static_cast<Ino>(ino), first_index, count, &chunks));
   out.resize(chunks.size());
   for (size_t i = 0; i < chunks.size(); ++i) ToLocation(chunks[i], &out[i]);
 }
@@ -275,14 +291,9 @@ void MetaServiceHandler::StatFs(rpc::FsStat& out) {
 void MetaServiceHandler::RegisterServer(const rpc::ServerUsage& usage,
                                         const std::vector<rpc::ChunkReplica>& inventory) {
   ThrowIfError(CheckUsage(usage));
-  if (inventory.size() > kMaxInventory) ThrowIfError(replfs::Status::Invalid("inventory too large"));
   std::vector<ReplicaHeld> held;
-  held.reserve(inventory.size());
-  for (const auto& r : inventory) {
-    if (r.chunk_id <= 0 || r.version < 0) ThrowIfError(replfs::Status::Invalid("bad chunk id in inventory"));
-    held.push_back({static_cast<ChunkId>(r.chunk_id), static_cast<uint64_t>(r.version)});
-  }
-  ThrowIfError(core_->servers().Register(FromUsage(usage), held));
+  ThrowIfError(FromInventory(inventory, &held));
+  ThrowIfError(core_->RegisterServer(FromUsage(usage), held));
 }
 
 void MetaServiceHandler::Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) {
@@ -291,4 +302,31 @@ void MetaServiceHandler::Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUs
   ThrowIfError(core_->servers().Heartbeat(FromUsage(usage), &deletes));
   out.delete_chunks.assign(deletes.begin(), deletes.end());
 }
+
+void MetaServiceHandler::BlockReport(rpc::HeartbeatReply& out, const std::string& addr,
+                                     const std::vector<rpc::ChunkReplica>& inventory) {
+  if (addr.empty() || addr.size() > 300) ThrowIfError(replfs::Status::Invalid("bad datad address"));
+  std::vector<ReplicaHeld> held;
+  ThrowIfError(FromInventory(inventory, &held));
+  std::vector<ChunkId> deletes;
+  ThrowIfError(core_->BlockReport(addr, held, &deletes));
+  out.delete_chunks.assign(deletes.begin(), deletes.end());
+}
+
+void MetaServiceHandler::ReportBadReplicas(rpc::ChunkLocation& out, int64_t ino, int64_t index, int64_t chunk_id,
+                                           int64_t version, const std::vector<std::string>& bad,
+                                           rpc::ErrorCode::type why) {
+  ThrowIfError(CheckIno(ino));
+  ThrowIfError(CheckNonNegative(index, "index"));
+  if (chunk_id <= 0 || version < 0) ThrowIfError(replfs::Status::Invalid("bad chunk id or version"));
+  if (bad.empty() || bad.size() > 64) ThrowIfError(replfs::Status::Invalid("ReportBadReplicas needs 1..64 replicas"));
+  const int code = static_cast<int>(why);
+  if (code < 0 || code >= replfs::Status::kNumCodes) ThrowIfError(replfs::Status::Invalid("bad error code"));
+  ChunkInfo c;
+  ThrowIfError(core_->ReportBadReplicas(static_cast<Ino>(ino), index, static_cast<ChunkId>(chunk_id),
+                                        static_cast<uint64_t>(version), bad, net::FromErrorCode(why),
+                                        "a client", &c));
+  ToLocation(c, &out);
+}
+
 }  // namespace replfs::metad

@@ -49,11 +49,18 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void StatFs(rpc::FsStat& out) override;
   void RegisterServer(const rpc::ServerUsage& usage, const std::vector<rpc::ChunkReplica>& inventory) override;
   void Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) override;
+  void BlockReport(rpc::HeartbeatReply& out, const std::string& addr,
+                   const std::vector<rpc::ChunkReplica>& inventory) override;
+  void ReportBadReplicas(rpc::ChunkLocation& out, int64_t ino, int64_t index, int64_t chunk_id, int64_t version,
+                         const std::vector<std::string>& bad, rpc::ErrorCode::type why) override;
   void Status(rpc::ClusterStatus& out) override;
   int64_t ResolvePath(const std::string& path) override;
   void Fsck(rpc::FileReport& out, int64_t ino) override;
 
  private:
+  // Fills every field of the wire Attr, allocated_bytes included.
+  void ToAttr(const Inode& in, rpc::Attr* a) const;
+
   MetaCore* const core_;
 };
 

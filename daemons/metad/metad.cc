@@ -15,6 +15,14 @@ Metad::~Metad() { Stop(); }
 
 Status Metad::Start() {
   REPLFS_RETURN_IF_ERROR(MetaCore::Open(config_, clock_, nullptr, &core_));
+  RepairScheduler::Options ro;
+  ro.max_concurrent = std::max(config_.repair_max_concurrent, 1);
+  ro.rate_bytes_s = config_.repair_rate_mb_s << 20;
+  ro.start_delay_ms = config_.dead_after_ms;
+  ro.chunk_size = config_.chunk_size;
+  ro.block_size = config_.block_size;
+  repair_ = std::make_unique<RepairScheduler>(&core_->replicas(), &core_->ns(), clock_, ro);
+  core_->AttachRepair(repair_.get());
   auto handler = std::make_shared<MetaServiceHandler>(core_.get());
   net::ServerOptions so;
   so.listen = config_.metad_listen;
@@ -22,6 +30,7 @@ Status Metad::Start() {
   server_ = std::make_unique<net::RpcServer>(std::make_shared<rpc::MetaServiceProcessor>(handler), so);
   REPLFS_RETURN_IF_ERROR(server_->Start());
   liveness_ = std::thread([this] { LivenessLoop(); });
+  repair_->Start();
   LOG(INFO) << "metad serving on port " << server_->port() << ", store " << config_.metad_data_dir;
   return Status::OK();
 }
@@ -34,6 +43,7 @@ void Metad::Stop() {
   cv_.notify_all();
   if (liveness_.joinable()) liveness_.join();
   if (server_) server_->Stop();
+  if (repair_) repair_->Stop();
 }
 
 void Metad::LivenessLoop() {

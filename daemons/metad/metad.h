@@ -1,6 +1,6 @@
 // Metad: the metadata daemon as one object: the core (store, namespace,
-// chunk map, registry), the MetaService RPC server, and a background thread
-// that marks silent datads down. Built by main(); tests build it on port 0.
+// chunk map, registry, replica manager), the MetaService RPC server, a
+// background thread that marks silent datads down, and the repair scheduler. Built by main(); tests build it on port 0.
 #pragma once
 
 #include <condition_variable>
@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "daemons/metad/clock.h"
 #include "daemons/metad/core.h"
+#include "daemons/metad/repair.h"
 #include "thrift/server.h"
 
 namespace replfs::metad {
@@ -25,7 +26,7 @@ class Metad {
   Metad& operator=(const Metad&) = delete;
 
   // Opens the store, binds config.metad_listen (or adopts the systemd
-  // socket) and starts the liveness thread. An error names what failed.
+  // socket) and starts the liveness and repair threads. An error names what failed.
   Status Start();
   // Stops serving and joins every thread. Immediate; idempotent.
   void Stop();
@@ -40,6 +41,7 @@ class Metad {
   SteadyClock steady_;
   const Clock* const clock_;
   std::unique_ptr<MetaCore> core_;
+  std::unique_ptr<RepairScheduler> repair_;  // dies before core_
   std::unique_ptr<net::RpcServer> server_;
 
   std::mutex mu_;  // protects stop_ (std::mutex: used with a condition variable)

@@ -20,7 +20,7 @@ Status ServerRegistry::Load() {
   return Status::OK();
 }
 
-Status ServerRegistry::Register(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory) {
+Status ServerRegistry::Register(const ServerUsage& usage) {
   if (usage.addr.empty()) return Status::Invalid("datad registered without an address");
   if (usage.block_size != opts_.block_size)
     return Status::Invalid("datad " + usage.addr + " uses block_size " + std::to_string(usage.block_size) +
@@ -34,7 +34,6 @@ Status ServerRegistry::Register(const ServerUsage& usage, const std::vector<Repl
   if (!known) {
     REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) { return t.Put(ServerKey(usage.addr), EncodeU64(0)); }));
   }
-  const size_t queued = chunks_->Reconcile(usage.addr, inventory);
   {
     MutexLock l(&mu_);
     Server& s = servers_[usage.addr];
@@ -43,9 +42,15 @@ Status ServerRegistry::Register(const ServerUsage& usage, const std::vector<Repl
     s.registered = true;
     s.last_heartbeat_ms = clock_->NowMs();
   }
-  LOG(INFO) << "datad " << usage.addr << " registered (up): " << inventory.size() << " replicas held, "
-            << queued << " unreferenced queued for deletion";
+  LOG(INFO) << "datad " << usage.addr << " registered (up)";
+  if (on_change_) on_change_();
   return Status::OK();
+}
+
+bool ServerRegistry::IsRegistered(const std::string& addr) const {
+  MutexLock l(&mu_);
+  auto it = servers_.find(addr);
+  return it != servers_.end() && it->second.registered;
 }
 
 Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes) {
@@ -66,6 +71,7 @@ Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>*
   }
   if (came_back) {
     LOG(INFO) << "datad " << usage.addr << " is up again";
+    if (on_change_) on_change_();
   }
   *deletes = chunks_->TakeDeletes(usage.addr, opts_.max_deletes_per_reply);
   return Status::OK();
@@ -84,7 +90,8 @@ int ServerRegistry::CheckLiveness() {
     }
   }
   for (const auto& a : down)
-    LOG(INFO) << "datad " << a << " is down: no heartbeat for " << opts_.dead_after_ms << " ms";
+    LOG(WARNING) << "datad " << a << " is down: no heartbeat for " << opts_.dead_after_ms << " ms";
+  if (!down.empty() && on_change_) on_change_();
   return static_cast<int>(down.size());
 }
 

@@ -4,6 +4,7 @@
 // calling the store or the chunk map.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -32,10 +33,15 @@ class ServerRegistry {
   // Loads the known addresses (all down). Call once before serving.
   Status Load();
 
-  // A datad (re)starts: block size check, marks it up, persists its address
-  // and queues for deletion the replicas in `inventory` that metad does not
-  // reference on it.
-  Status Register(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory);
+  // A datad (re)starts: block size check, marks it up and persists its
+  // address. Its inventory is reconciled by ReplicaManager (MetaCore does
+  // both).
+  Status Register(const ServerUsage& usage);
+  // Called (with no lock held) whenever a datad goes UP or DOWN: wakes the
+  // repair scheduler. Set once before serving.
+  void SetOnChange(std::function<void()> fn) { on_change_ = std::move(fn); }
+  // True if `addr` registered since metad started (BlockReport needs it).
+  bool IsRegistered(const std::string& addr) const;
   // Records usage and liveness; NotFound for a datad not registered since
   // metad started. *deletes: replicas it should drop.
   Status Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes);
@@ -63,6 +69,7 @@ class ServerRegistry {
   ChunkMap* const chunks_;
   const Clock* const clock_;
   const Options opts_;
+  std::function<void()> on_change_;  // set before serving
 
   mutable Mutex mu_;  // protects servers_
   std::map<std::string, Server> servers_ GUARDED_BY(mu_);

@@ -1,21 +1,62 @@
-// A MetaCore in a temp dir with a fake clock and a fake replica checker.
+// A MetaCore in a temp dir with a fake clock and a fake datad layer.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "daemons/metad/core.h"
 #include "tests/util/test_util.h"
 
 namespace replfs::metad {
 
-class FakeChecker : public ReplicaChecker {
+// Every replica checks OK; SetVersion/PushChunk succeed unless told
+// otherwise, and every call is recorded in order. Thread-safe.
+class FakeDatad : public DatadApi {
  public:
   ReplicaReport Check(const std::string& addr, ChunkId, uint64_t) override {
     return {addr, ReplicaState::kOk, "fake"};
   }
+  Status SetVersion(const std::string& addr, ChunkId id, uint64_t from, uint64_t to) override {
+    MutexLock l(&mu_);
+    calls_.push_back("SetVersion " + addr + " " + std::to_string(id) + " " + std::to_string(from) + "->" +
+                     std::to_string(to));
+    if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+    return Status::OK();
+  }
+  Status PushChunk(const std::string& source, ChunkId id, uint64_t, const std::string& target,
+                   uint64_t to) override {
+    MutexLock l(&mu_);
+    calls_.push_back("PushChunk " + source + "->" + target + " " + std::to_string(id) + " v" + std::to_string(to));
+    if (corrupt_.count(source)) return Status::Corruption("fake: bad block on " + source);
+    if (fail_.count(source) || fail_.count(target)) return Status::Unavailable("fake: push fails");
+    return Status::OK();
+  }
+  void Fail(const std::string& addr) {
+    MutexLock l(&mu_);
+    fail_.insert(addr);
+  }
+  void Corrupt(const std::string& addr) {
+    MutexLock l(&mu_);
+    corrupt_.insert(addr);
+  }
+  std::vector<std::string> Calls() {
+    MutexLock l(&mu_);
+    return calls_;
+  }
+  void ClearCalls() {
+    MutexLock l(&mu_);
+    calls_.clear();
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<std::string> calls_ GUARDED_BY(mu_);
+  std::set<std::string> fail_ GUARDED_BY(mu_), corrupt_ GUARDED_BY(mu_);
 };
 
 inline Config TestConfig(const std::string& dir) {
@@ -39,7 +80,9 @@ class CoreTest : public ::testing::Test {
   void SetUp() override { Reopen(); }
   void Reopen() {
     core_.reset();
-    ASSERT_OK(MetaCore::Open(TestConfig(dir_.path()), &clock_, std::make_unique<FakeChecker>(), &core_));
+    auto datad = std::make_unique<FakeDatad>();
+    datad_ = datad.get();
+    ASSERT_OK(MetaCore::Open(TestConfig(dir_.path()), &clock_, std::move(datad), &core_));
   }
   Namespace& ns() { return core_->ns(); }
   Inode MkFile(Ino parent, const std::string& name) {
@@ -66,12 +109,13 @@ class CoreTest : public ::testing::Test {
     u.bytes_total = 1 << 30;
     u.bytes_free = free_bytes;
     u.block_size = static_cast<int32_t>(core_->config().block_size);
-    ASSERT_OK(core_->servers().Register(u, {}));
+    ASSERT_OK(core_->RegisterServer(u, {}));
   }
 
   testing::TempDir dir_;
   FakeClock clock_;
   std::unique_ptr<MetaCore> core_;
+  FakeDatad* datad_ = nullptr;  // owned by core_
 };
 
 }  // namespace replfs::metad

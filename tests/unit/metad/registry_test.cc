@@ -18,7 +18,7 @@ ServerUsage Usage(const std::string& addr, int32_t block_size = 64 << 10) {
 }
 
 TEST_F(RegistryTest, BlockSizeMismatchIsRefusedClearly) {
-  Status s = core_->servers().Register(Usage("h:1", 4096), {});
+  Status s = core_->RegisterServer(Usage("h:1", 4096), {});
   EXPECT_CODE(s, kInvalid);
   EXPECT_NE(s.message().find("block_size"), std::string::npos);
   std::vector<ChunkId> del;
@@ -26,8 +26,8 @@ TEST_F(RegistryTest, BlockSizeMismatchIsRefusedClearly) {
 }
 
 TEST_F(RegistryTest, DownAfterSilenceAndUpOnHeartbeat) {
-  ASSERT_OK(core_->servers().Register(Usage("h:1"), {}));
-  ASSERT_OK(core_->servers().Register(Usage("h:2"), {}));
+  ASSERT_OK(core_->RegisterServer(Usage("h:1"), {}));
+  ASSERT_OK(core_->RegisterServer(Usage("h:2"), {}));
   clock_.Advance(4000);
   std::vector<ChunkId> del;
   ASSERT_OK(core_->servers().Heartbeat(Usage("h:2"), &del));
@@ -55,12 +55,12 @@ TEST_F(RegistryTest, InventoryReconciliationQueuesUnreferencedReplicas) {
   for (auto a : {"h:1", "h:2", "h:3", "h:4"})
     if (std::find(c.replicas.begin(), c.replicas.end(), a) == c.replicas.end()) other = a;
   // The holder keeps its replica; an unknown id goes.
-  ASSERT_OK(core_->servers().Register(Usage(holder), {{c.id, 1}, {c.id + 100, 1}}));
+  ASSERT_OK(core_->RegisterServer(Usage(holder), {{c.id, 1}, {c.id + 100, 1}}));
   std::vector<ChunkId> del;
   ASSERT_OK(core_->servers().Heartbeat(Usage(holder), &del));
   EXPECT_EQ(del, std::vector<ChunkId>{c.id + 100});
   // A server holding a replica metad placed elsewhere drops it.
-  ASSERT_OK(core_->servers().Register(Usage(other), {{c.id, 1}}));
+  ASSERT_OK(core_->RegisterServer(Usage(other), {{c.id, 1}}));
   ASSERT_OK(core_->servers().Heartbeat(Usage(other), &del));
   EXPECT_EQ(del, std::vector<ChunkId>{c.id});
 }

@@ -23,7 +23,10 @@ net::RpcOptions Fast() {
 class CorruptData : public rpc::DataServiceIf {
  public:
   void Ping() override {}
-  void Write(int64_t, int64_t, int64_t, const std::string&, int32_t) override {}
+  void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string&, int32_t,
+             const std::vector<std::string>&) override {}
+  void SetVersion(int64_t, int64_t, int64_t) override {}
+  void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void Read(std::vector<rpc::BlockData>&, int64_t, int64_t, int32_t, int32_t) override {}
   void Truncate(int64_t, int64_t, int64_t) override {}
   void DeleteChunk(int64_t) override {}

@@ -1,0 +1,100 @@
+// ReplicaManager: client reports of bad replicas and inventory
+// reconciliation (thrift/PROTOCOL.md "Failures, versions and repair").
+#include <unordered_set>
+
+#include "common/log.h"
+#include "daemons/metad/replica_manager.h"
+
+namespace replfs::metad {
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& a : v) s += (s.empty() ? "" : ",") + a;
+  return s;
+}
+
+}  // namespace
+
+Status ReplicaManager::ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t version,
+                                 const std::vector<std::string>& bad, Status::Code why, const std::string& reporter,
+                                 ChunkInfo* out) {
+  const std::string what = "chunk " + std::to_string(id);
+  if (bad.empty()) return Status::Invalid("ReportBadReplicas without replicas");
+  Guard g = Acquire(id);
+  std::vector<ChunkInfo> found;
+  REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &found));
+  if (found.empty() || found[0].id != id)
+    return Status::NotFound(what + " is not chunk " + std::to_string(index) + " of inode " + std::to_string(ino));
+  const ChunkInfo cur = found[0];
+  if (version != cur.version) {  // handled already, or the reporter is behind
+    *out = cur;
+    return Status::OK();
+  }
+  for (const auto& b : bad)
+    if (!Contains(cur.replicas, b)) return Status::Invalid(b + " is not a replica of " + what);
+  const std::vector<std::string> keep = Without(cur.replicas, bad);
+  const char* why_name = Status::CodeName(why);
+  if (keep.empty()) {
+    LOG(WARNING) << what << ": every replica (" << Join(bad) << ") reported bad (" << why_name << ") by "
+                 << reporter << "; keeping them";
+    return Status::Unavailable(what + ": every replica reported bad; none dropped");
+  }
+  LOG(WARNING) << what << " (inode " << ino << " index " << index << "): dropping " << Join(bad) << " ("
+               << why_name << ") reported by " << reporter;
+  const bool delete_them = why == Status::Code::kCorruption || why == Status::Code::kStale;
+  REPLFS_RETURN_IF_ERROR(ChangeVersionLocked(cur, keep, delete_them ? bad : std::vector<std::string>{}, out));
+  if (why == Status::Code::kCorruption) NoteCorrupt(id, static_cast<int64_t>(bad.size()));
+  g = Guard();
+  Wake();
+  return Status::OK();
+}
+
+void ReplicaManager::Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held) {
+  std::unordered_set<ChunkId> have;
+  have.reserve(held.size());
+  for (const auto& h : held) {
+    have.insert(h.id);
+    ReconcileOne(addr, h.id, true, h.version);
+  }
+  for (const auto& c : chunks_->Snapshot())
+    if (!have.count(c.id) && Contains(c.replicas, addr)) ReconcileOne(addr, c.id, false, 0);
+  Wake();
+}
+
+void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool holds, uint64_t held_version) {
+  Guard g;
+  TryAcquire(id, &g);
+  if (!g.held()) return;  // a change is running: the next report sees the result
+  ChunkInfo c;
+  if (!chunks_->Get(id, &c).ok() || !Contains(c.replicas, addr)) {
+    if (holds) chunks_->QueueDelete(addr, id);  // unknown, or placed elsewhere
+    return;
+  }
+  if (holds && held_version == c.version) return;
+  ChunkInfo next = c;
+  std::vector<std::string> drop;
+  if (holds && held_version > c.version) {
+    // metad died between SetVersion and the commit: adopt.
+    next.version = held_version;
+    LOG(WARNING) << "chunk " << id << ": " << addr << " holds version " << held_version << " > "
+                 << c.version << ": adopted";
+  } else {
+    if (!holds && InGrace(id)) return;  // maybe not written yet when the report was built
+    if (c.replicas.size() == 1) {
+      LOG(WARNING) << "chunk " << id << ": last replica " << addr << " is "
+                   << (holds ? "stale" : "missing") << "; kept";
+      return;
+    }
+    drop.push_back(addr);
+    next.replicas = Without(c.replicas, drop);
+    LOG(WARNING) << "chunk " << id << ": dropping " << addr << ": "
+                 << (holds ? "stale (version " + std::to_string(held_version) + " < " +
+                                 std::to_string(c.version) + ")"
+                           : std::string("replica missing (wiped store?)"));
+  }
+  Status s = chunks_->Commit(next, c.version, drop, holds);
+  if (!s.ok()) LOG(INFO) << "chunk " << id << ": reconciliation of " << addr << " skipped: " << s.ToString();
+}
+
+}  // namespace replfs::metad

@@ -1,0 +1,120 @@
+#include "daemons/metad/repair.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+#include "daemons/metad/placement.h"
+
+namespace replfs::metad {
+
+RepairScheduler::RepairScheduler(ReplicaManager* replicas, const Namespace* ns, const Clock* clock, Options opts)
+    : replicas_(replicas), ns_(ns), clock_(clock), opts_(opts), start_ms_(clock->NowMs()) {
+  MutexLock l(&mu_);
+  refill_ms_ = start_ms_;
+}
+
+RepairScheduler::~RepairScheduler() { Stop(); }
+
+void RepairScheduler::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RepairScheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> l(loop_mu_);
+    stop_ = true;
+  }
+  loop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RepairScheduler::Wake() {
+  {
+    std::lock_guard<std::mutex> l(loop_mu_);
+    wake_ = true;
+  }
+  loop_cv_.notify_all();
+}
+
+void RepairScheduler::Loop() {
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(opts_.scan_period_ms, 10));
+  std::unique_lock<std::mutex> l(loop_mu_);
+  while (!stop_) {
+    wake_ = false;
+    l.unlock();
+    RunOnce();
+    l.lock();
+    loop_cv_.wait_for(l, period, [this] { return stop_ || wake_; });
+  }
+}
+
+std::vector<RepairScheduler::Item> RepairScheduler::Scan() const {
+  const std::set<std::string> up = replicas_->servers().UpAddrs();
+  std::vector<Item> items;
+  for (auto& c : replicas_->chunks().Snapshot()) {
+    int live = 0;
+    for (const auto& r : c.replicas) live += up.count(r) ? 1 : 0;
+    if (live == c.goal) continue;
+    items.push_back({live, live > c.goal, std::move(c)});
+  }
+  // Danger first: fewest live replicas; then by id for a stable order.
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    if (a.live != b.live) return a.live < b.live;
+    return a.chunk.id < b.chunk.id;
+  });
+  return items;
+}
+
+int RepairScheduler::RunOnce() {
+  std::vector<Item> items = Scan();
+  queued_ = static_cast<int64_t>(items.size());
+  if (items.empty() || clock_->NowMs() - start_ms_ < opts_.start_delay_ms) return 0;
+  std::vector<const Item*> batch;
+  const size_t max = static_cast<size_t>(std::max(opts_.max_concurrent, 1));
+  for (const Item& it : items) {
+    if (batch.size() >= max) break;
+    if (it.live == 0) continue;  // nothing to copy from: waits for a server to return
+    if (!it.over && !TakeTokens(EstimateBytes(it.chunk))) break;  // rate limit: next round
+    batch.push_back(&it);
+  }
+  std::vector<char> ok(batch.size(), 0);
+  std::vector<std::thread> workers;
+  for (size_t i = 0; i < batch.size(); ++i)
+    workers.emplace_back([this, &batch, &ok, i] { ok[i] = RunItem(*batch[i]).ok() ? 1 : 0; });
+  for (auto& t : workers) t.join();
+  return static_cast<int>(std::count(ok.begin(), ok.end(), 1));
+}
+
+Status RepairScheduler::RunItem(const Item& it) {
+  Status s = it.over ? Trim(it.chunk.id) : AddReplica(it.chunk.id);
+  if (!s.ok()) LOG(INFO) << "repair of chunk " << it.chunk.id << " not done: " << s.ToString();
+  return s;
+}
+
+int64_t RepairScheduler::EstimateBytes(const ChunkInfo& c) const {
+  Inode in;
+  int64_t bytes = opts_.chunk_size;
+  if (ns_->GetAttr(c.ino, &in).ok()) {
+    const int64_t start = c.index * opts_.chunk_size;
+    bytes = std::clamp<int64_t>(in.size - start, 0, opts_.chunk_size);
+  }
+  return std::max<int64_t>(bytes, opts_.block_size);
+}
+
+bool RepairScheduler::TakeTokens(int64_t bytes) {
+  if (opts_.rate_bytes_s <= 0) return true;
+  MutexLock l(&mu_);
+  const int64_t now = clock_->NowMs();
+  const double cap = static_cast<double>(opts_.rate_bytes_s);  // one second of burst
+  tokens_ = std::min(cap, tokens_ + cap * static_cast<double>(now - refill_ms_) / 1000.0);
+  refill_ms_ = now;
+  // A chunk larger than the burst starts when the bucket is full and leaves
+  // a debt, so the long-run rate holds.
+  if (tokens_ < static_cast<double>(bytes) && tokens_ < cap) return false;
+  tokens_ -= static_cast<double>(bytes);
+  return true;
+}
+
+}  // namespace replfs::metad

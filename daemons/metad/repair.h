@@ -1,0 +1,100 @@
+// RepairScheduler: brings every chunk back to its goal without a human step
+// (thrift/PROTOCOL.md "metad: repair"). Each round scans the chunk index for
+// chunks whose live replicas (members on UP servers) are below or above the
+// goal, orders them by danger (fewest live first), and runs at most
+// max_concurrent repairs at once, rate-limited on chunk bytes by a token
+// bucket. Rounds run every scan_period_ms and whenever Wake() is called
+// (server up/down, bad replica report, reconciliation); nothing runs before
+// metad has been up start_delay_ms (datads re-register after a restart).
+//
+// Thread-safe. Owned by Metad (one thread) or driven by tests through
+// RunOnce() with a fake clock and fake datad layer.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "daemons/metad/clock.h"
+#include "daemons/metad/namespace.h"
+#include "daemons/metad/replica_manager.h"
+
+namespace replfs::metad {
+
+class RepairScheduler {
+ public:
+  struct Options {
+    int max_concurrent = 2;         // repairs at once (>= 1)
+    int64_t rate_bytes_s = 200 << 20;  // chunk bytes per second; 0 = unlimited
+    int64_t start_delay_ms = 10000;  // dead_after_ms: wait for re-registrations
+    int64_t scan_period_ms = 1000;
+    int64_t chunk_size = 64 << 20;   // for the byte estimate of a chunk
+    int64_t block_size = 64 << 10;   // a target needs at least this free
+  };
+  // `replicas`, `ns` and `clock` outlive this object.
+  RepairScheduler(ReplicaManager* replicas, const Namespace* ns, const Clock* clock, Options opts);
+  ~RepairScheduler();  // Stop()s
+  RepairScheduler(const RepairScheduler&) = delete;
+  RepairScheduler& operator=(const RepairScheduler&) = delete;
+
+  // Starts the background thread. Stop() ends it: immediate between rounds;
+  // a round in progress finishes its running repairs (each bounded by RPC
+  // timeouts). Idempotent.
+  void Start();
+  void Stop();
+  // Asks for a round now.
+  void Wake();
+
+  // One round, synchronously: scan, order by danger, run what the
+  // concurrency and rate limits allow. Returns how many chunks were
+  // repaired or trimmed in this round.
+  int RunOnce();
+
+  int64_t queued() const { return queued_.load(); }  // chunks off goal at the last scan
+  int64_t done() const { return done_.load(); }      // chunks brought to goal since start
+
+ private:
+  struct Item {
+    int live = 0;
+    bool over = false;  // above goal (trim), else below (copy)
+    ChunkInfo chunk;
+  };
+  std::vector<Item> Scan() const;
+  // Copies chunk `id` to one more server (or drops a corrupt source).
+  Status AddReplica(ChunkId id);
+  // Drops the extra live members of chunk `id` (fullest servers first).
+  Status Trim(ChunkId id);
+  Status RunItem(const Item& it);
+  // Token bucket: true (and consumed) if `bytes` may start now.
+  bool TakeTokens(int64_t bytes);
+  int64_t EstimateBytes(const ChunkInfo& c) const;
+  void Loop();
+
+  // Constant after construction.
+  ReplicaManager* const replicas_;
+  const Namespace* const ns_;
+  const Clock* const clock_;
+  const Options opts_;
+  const int64_t start_ms_;
+
+  std::atomic<int64_t> queued_{0}, done_{0};
+
+  mutable Mutex mu_;  // protects everything below
+  double tokens_ GUARDED_BY(mu_) = 0;
+  int64_t refill_ms_ GUARDED_BY(mu_) = 0;
+  std::set<ChunkId> no_target_logged_ GUARDED_BY(mu_);
+
+  // std::mutex: used with the condition variable. Protects stop_, wake_.
+  std::mutex loop_mu_;
+  std::condition_variable loop_cv_;
+  bool stop_ = false;
+  bool wake_ = false;
+  std::thread thread_;
+};
+
+}  // namespace replfs::metad

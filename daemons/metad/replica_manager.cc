@@ -1,0 +1,156 @@
+#include "daemons/metad/replica_manager.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/log.h"
+
+namespace replfs::metad {
+
+std::vector<std::string> Without(const std::vector<std::string>& set, const std::vector<std::string>& remove) {
+  std::vector<std::string> out;
+  for (const auto& a : set)
+    if (!Contains(remove, a)) out.push_back(a);
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& set, const std::string& addr) {
+  return std::find(set.begin(), set.end(), addr) != set.end();
+}
+
+ReplicaManager::Guard& ReplicaManager::Guard::operator=(Guard&& o) noexcept {
+  if (this != &o) {
+    Release();
+    owner_ = o.owner_;
+    id_ = o.id_;
+    o.owner_ = nullptr;
+  }
+  return *this;
+}
+
+void ReplicaManager::Guard::Release() {
+  if (owner_) owner_->ReleaseGuard(id_);
+  owner_ = nullptr;
+}
+
+ReplicaManager::ReplicaManager(ChunkMap* chunks, ServerRegistry* servers, DatadApi* datad, const Clock* clock,
+                               Options opts)
+    : chunks_(chunks), servers_(servers), datad_(datad), clock_(clock), opts_(opts), start_ms_(clock->NowMs()) {}
+
+ReplicaManager::Guard ReplicaManager::Acquire(ChunkId id) {
+  std::unique_lock<std::mutex> l(guard_mu_);
+  guard_cv_.wait(l, [&] { return busy_.count(id) == 0; });
+  busy_.insert(id);
+  return Guard(this, id);
+}
+
+void ReplicaManager::TryAcquire(ChunkId id, Guard* out) {
+  std::lock_guard<std::mutex> l(guard_mu_);
+  if (!busy_.insert(id).second) return;
+  *out = Guard(this, id);
+}
+
+void ReplicaManager::ReleaseGuard(ChunkId id) {
+  {
+    std::lock_guard<std::mutex> l(guard_mu_);
+    busy_.erase(id);
+  }
+  guard_cv_.notify_all();
+}
+
+bool ReplicaManager::WaitIdle(const std::vector<ChunkId>& ids) {
+  std::unique_lock<std::mutex> l(guard_mu_);
+  auto idle = [&] {
+    for (ChunkId id : ids)
+      if (busy_.count(id)) return false;
+    return true;
+  };
+  if (idle()) return false;
+  guard_cv_.wait_for(l, std::chrono::milliseconds(opts_.wait_change_ms), idle);
+  return true;
+}
+
+void ReplicaManager::Touch(ChunkId id) {
+  MutexLock l(&mu_);
+  touched_ms_[id] = clock_->NowMs();
+}
+
+bool ReplicaManager::InGrace(ChunkId id) {
+  const int64_t now = clock_->NowMs();
+  if (now - start_ms_ < opts_.missing_grace_ms) return true;
+  MutexLock l(&mu_);
+  auto it = touched_ms_.find(id);
+  if (it == touched_ms_.end()) return false;
+  if (now - it->second < opts_.missing_grace_ms) return true;
+  touched_ms_.erase(it);  // expired: keep the map small
+  return false;
+}
+
+std::vector<bool> ReplicaManager::SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
+  // char, not bool: each call writes its own element concurrently.
+  std::vector<char> ok(addrs.size(), 0);
+  std::vector<std::thread> calls;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    // A DOWN server would only cost a timeout: it is dropped at once.
+    if (!servers_->IsUp(addrs[i])) continue;
+    calls.emplace_back([&, i] {
+      Status s = datad_->SetVersion(addrs[i], cur.id, cur.version, cur.version + 1);
+      if (!s.ok())
+        LOG(WARNING) << "chunk " << cur.id << ": SetVersion on " << addrs[i] << " failed: " << s.ToString();
+      ok[i] = s.ok() ? 1 : 0;
+    });
+  }
+  for (auto& t : calls) t.join();
+  return std::vector<bool>(ok.begin(), ok.end());
+}
+
+Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vector<std::string>& keep,
+                                           const std::vector<std::string>& to_delete, ChunkInfo* out) {
+  if (keep.empty()) return Status::Unavailable("chunk " + std::to_string(cur.id) + ": no replica to keep");
+  std::vector<std::string> remaining;
+  // The primary first: once it is at V+1 it refuses writes at V, and every
+  // write it accepted before was already forwarded to the others.
+  std::vector<bool> first = SetVersionAll({keep[0]}, cur);
+  if (first[0]) remaining.push_back(keep[0]);
+  std::vector<std::string> rest(keep.begin() + 1, keep.end());
+  std::vector<bool> ok = SetVersionAll(rest, cur);
+  for (size_t i = 0; i < rest.size(); ++i)
+    if (ok[i]) remaining.push_back(rest[i]);
+  if (remaining.empty())
+    return Status::Unavailable("chunk " + std::to_string(cur.id) + ": no replica took version " +
+                               std::to_string(cur.version + 1));
+  ChunkInfo next = cur;
+  next.version = cur.version + 1;
+  next.replicas = remaining;
+  std::vector<std::string> dropped = Without(cur.replicas, remaining);
+  std::vector<std::string> del;
+  for (const auto& a : to_delete)
+    if (Contains(dropped, a)) del.push_back(a);
+  REPLFS_RETURN_IF_ERROR(chunks_->Commit(next, cur.version, del, true));
+  Touch(cur.id);
+  if (!dropped.empty())
+    LOG(INFO) << "chunk " << cur.id << ": version " << cur.version << " -> " << next.version << ", "
+              << remaining.size() << " replica(s), " << dropped.size() << " dropped";
+  *out = std::move(next);
+  return Status::OK();
+}
+
+void ReplicaManager::NoteCorrupt(ChunkId id, int64_t n) {
+  MutexLock l(&mu_);
+  corrupt_[id] += n;
+}
+
+void ReplicaManager::ClearCorrupt(ChunkId id) {
+  MutexLock l(&mu_);
+  corrupt_.erase(id);
+}
+
+int64_t ReplicaManager::CorruptCount() const {
+  MutexLock l(&mu_);
+  int64_t n = 0;
+  for (const auto& [id, c] : corrupt_) n += c;
+  return n;
+}
+
+}  // namespace replfs::metad

@@ -1,0 +1,142 @@
+// ReplicaManager: every change of a chunk's replica set after allocation
+// (thrift/PROTOCOL.md "Failures, versions and repair"): version changes,
+// ReportBadReplicas, inventory reconciliation, and the per-chunk guard that
+// lets one change run per chunk at a time. RepairScheduler builds on it.
+//
+// Thread-safe. No lock of this class (or the store's) is held across an
+// RPC: the per-chunk guard is a logical ownership token (an entry in busy_),
+// taken and released under guard_mu_ for an instant only.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "common/thread_annotations.h"
+#include "daemons/metad/chunk_map.h"
+#include "daemons/metad/clock.h"
+#include "daemons/metad/datad_api.h"
+#include "daemons/metad/server_registry.h"
+#include "daemons/metad/types.h"
+
+namespace replfs::metad {
+
+class ReplicaManager {
+ public:
+  struct Options {
+    // A member missing a chunk changed (allocated, re-versioned) less than
+    // this long ago is not taken for a wiped store: a block report may have
+    // been built before the chunk's first write. Chunks loaded at start
+    // count as changed at start.
+    int64_t missing_grace_ms = 10000;
+    // How long GetChunks/AllocChunk wait for a running change of a chunk.
+    int64_t wait_change_ms = 30000;
+  };
+
+  // Exclusive right to change one chunk; released on destruction.
+  class Guard {
+   public:
+    Guard() = default;
+    Guard(Guard&& o) noexcept : owner_(o.owner_), id_(o.id_) { o.owner_ = nullptr; }
+    Guard& operator=(Guard&& o) noexcept;
+    ~Guard() { Release(); }
+    bool held() const { return owner_ != nullptr; }
+
+   private:
+    friend class ReplicaManager;
+    Guard(ReplicaManager* owner, ChunkId id) : owner_(owner), id_(id) {}
+    void Release();
+    ReplicaManager* owner_ = nullptr;
+    ChunkId id_ = 0;
+  };
+
+  // All pointees outlive this object.
+  ReplicaManager(ChunkMap* chunks, ServerRegistry* servers, DatadApi* datad, const Clock* clock, Options opts);
+
+  // Called (no lock held) after anything that may leave chunks below or
+  // above their goal: wakes the repair scheduler. Set once before serving.
+  void SetWake(std::function<void()> fn) { wake_ = std::move(fn); }
+
+  // Blocks until no other change of `id` runs, then owns it.
+  Guard Acquire(ChunkId id);
+  // Owns `id` if no change runs (*out held), else leaves *out empty.
+  void TryAcquire(ChunkId id, Guard* out);
+  // Waits until no change of any of `ids` runs, at most wait_change_ms.
+  // True if any was busy (the caller re-reads the records).
+  bool WaitIdle(const std::vector<ChunkId>& ids);
+  // Marks `id` as just changed (missing_grace_ms starts again).
+  void Touch(ChunkId id);
+
+  // The version change V -> V+1, for a caller holding the guard of cur.id:
+  // SetVersion on keep[0] (the new primary) first, then on the rest of
+  // `keep` in parallel; members on DOWN servers and failed calls are
+  // dropped. Commits {V+1, keep that succeeded} and queues `to_delete` for
+  // deletion. Unavailable (nothing committed) if no member succeeded.
+  // *out: the committed record.
+  Status ChangeVersionLocked(const ChunkInfo& cur, const std::vector<std::string>& keep,
+                             const std::vector<std::string>& to_delete, ChunkInfo* out);
+
+  // SetVersion(cur.version -> cur.version + 1) on every member of `addrs`
+  // in parallel; true where it worked (members on DOWN servers: false,
+  // without a call).
+  std::vector<bool> SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur);
+
+  // MetaService.ReportBadReplicas (contract in replfs.thrift): *out is the
+  // current location (unchanged if `version` is not current). `bad` must be
+  // members (Invalid); all members bad: nothing dropped, Unavailable.
+  Status ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t version, const std::vector<std::string>& bad,
+                   Status::Code why, const std::string& reporter, ChunkInfo* out);
+
+  // Inventory reconciliation of `addr` (RegisterServer, BlockReport; see
+  // PROTOCOL.md): unknown/unreferenced replicas queued for deletion, stale
+  // members dropped and deleted, a higher version adopted, members missing
+  // the chunk dropped (never the last member). Chunks being changed are
+  // skipped (the next report sees them). Wakes repair.
+  void Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held);
+
+  // Replicas dropped for corruption and not yet repaired.
+  void NoteCorrupt(ChunkId id, int64_t n);
+  void ClearCorrupt(ChunkId id);
+  int64_t CorruptCount() const;
+
+  ChunkMap& chunks() { return *chunks_; }
+  ServerRegistry& servers() { return *servers_; }
+  DatadApi& datad() { return *datad_; }
+  void Wake() {
+    if (wake_) wake_();
+  }
+
+ private:
+  void ReleaseGuard(ChunkId id);
+  // Reconciles one chunk of `addr`: `held_version` is meaningful if `holds`.
+  void ReconcileOne(const std::string& addr, ChunkId id, bool holds, uint64_t held_version);
+  bool InGrace(ChunkId id);
+  // Constant after construction.
+  ChunkMap* const chunks_;
+  ServerRegistry* const servers_;
+  DatadApi* const datad_;
+  const Clock* const clock_;
+  const Options opts_;
+  const int64_t start_ms_;
+  std::function<void()> wake_;  // set before serving
+
+  // std::mutex (not Mutex): used with a condition variable. Protects busy_.
+  std::mutex guard_mu_;
+  std::condition_variable guard_cv_;
+  std::set<ChunkId> busy_;
+
+  mutable Mutex mu_;  // protects everything below
+  std::unordered_map<ChunkId, int64_t> touched_ms_ GUARDED_BY(mu_);
+  std::unordered_map<ChunkId, int64_t> corrupt_ GUARDED_BY(mu_);
+};
+
+// Members of `set` not in `remove`, in order.
+std::vector<std::string> Without(const std::vector<std::string>& set, const std::vector<std::string>& remove);
+bool Contains(const std::vector<std::string>& set, const std::string& addr);
+
+}  // namespace replfs::metad

@@ -1,0 +1,169 @@
+// Version changes, ReportBadReplicas and inventory reconciliation against a
+// fake datad layer.
+#include <algorithm>
+
+#include "daemons/metad/repair.h"
+#include "tests/unit/metad/metad_test_util.h"
+
+namespace replfs::metad {
+namespace {
+
+using Addrs = std::vector<std::string>;
+
+class ReplicaTest : public CoreTest {
+ protected:
+  void SetUp() override {
+    CoreTest::SetUp();
+    for (auto a : {"h:1", "h:2", "h:3", "h:4"}) AddServer(a);
+    file_ = MkFile(kRootIno, "f");
+    ASSERT_OK(core_->AllocChunk(file_.ino, 0, &chunk_));
+    ASSERT_EQ(chunk_.replicas, (Addrs{"h:1", "h:2", "h:3"}));
+  }
+  ChunkInfo Current() {
+    std::vector<ChunkInfo> v;
+    EXPECT_TRUE(core_->GetChunks(file_.ino, 0, 1, &v).ok());
+    return v.empty() ? ChunkInfo{} : v[0];
+  }
+  Status Report(const Addrs& bad, Status::Code why, ChunkInfo* out, uint64_t version = 1) {
+    return core_->ReportBadReplicas(file_.ino, 0, chunk_.id, version, bad, why, "test", out);
+  }
+  ServerUsage Usage(const std::string& addr) {
+    ServerUsage u;
+    u.addr = addr;
+    u.bytes_total = 1 << 30;
+    u.bytes_free = 1 << 30;
+    u.block_size = static_cast<int32_t>(core_->config().block_size);
+    return u;
+  }
+  std::vector<ChunkId> Deletes(const std::string& addr) {
+    std::vector<ChunkId> del;
+    EXPECT_TRUE(core_->servers().Heartbeat(Usage(addr), &del).ok());
+    return del;
+  }
+
+  Inode file_;
+  ChunkInfo chunk_;
+};
+
+TEST_F(ReplicaTest, VersionChangeDropsAFailingMemberAndCommitsNextVersion) {
+  datad_->Fail("h:3");
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:2"}, Status::Code::kUnavailable, &out));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, Addrs{"h:1"});
+  Reopen();  // committed before answering
+  ChunkInfo now = Current();
+  EXPECT_EQ(now.version, 2u);
+  EXPECT_EQ(now.replicas, Addrs{"h:1"});
+}
+
+TEST_F(ReplicaTest, PrimaryIsMovedFirst) {
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out));
+  auto calls = datad_->Calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0], "SetVersion h:1 " + std::to_string(chunk_.id) + " 1->2");
+  EXPECT_EQ(out.replicas, (Addrs{"h:1", "h:2"}));
+  // A dropped primary: the next member becomes primary and is moved first.
+  datad_->ClearCalls();
+  ASSERT_OK(Report({"h:1"}, Status::Code::kUnavailable, &out, 2));
+  calls = datad_->Calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], "SetVersion h:2 " + std::to_string(chunk_.id) + " 2->3");
+  EXPECT_EQ(out.replicas, Addrs{"h:2"});
+  EXPECT_EQ(out.version, 3u);
+}
+
+TEST_F(ReplicaTest, ReportedCorruptSecondaryIsDroppedAndDeleted) {
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kCorruption, &out));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_EQ(Deletes("h:3"), std::vector<ChunkId>{chunk_.id});
+  EXPECT_EQ(core_->GetStatus().chunks.corrupt_replicas, 1);
+  // An unreachable primary is dropped but not deleted (it may hold the
+  // only good copy if it returns).
+  ASSERT_OK(Report({"h:1"}, Status::Code::kTimedOut, &out, 2));
+  EXPECT_EQ(out.replicas, Addrs{"h:2"});
+  EXPECT_TRUE(Deletes("h:1").empty());
+}
+
+TEST_F(ReplicaTest, StaleReportChangesNothingAndLastMemberIsKept) {
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kStale, &out));
+  datad_->ClearCalls();
+  // Someone already handled version 1: the current location comes back.
+  ASSERT_OK(Report({"h:1"}, Status::Code::kStale, &out, 1));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_TRUE(datad_->Calls().empty());
+  // Every member bad: none dropped.
+  EXPECT_CODE(Report({"h:1", "h:2"}, Status::Code::kCorruption, &out, 2), kUnavailable);
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_CODE(Report({"h:4"}, Status::Code::kCorruption, &out, 2), kInvalid);  // not a member
+}
+
+TEST_F(ReplicaTest, ReconciliationDropsStaleAndAdoptsHigherVersions) {
+  clock_.Advance(20000);  // past the missing-replica grace
+  // Unknown chunk -> delete; lower version -> dropped and deleted.
+  ASSERT_OK(core_->RegisterServer(Usage("h:3"), {{chunk_.id + 50, 1}, {chunk_.id, 0}}));
+  auto del = Deletes("h:3");
+  std::sort(del.begin(), del.end());
+  EXPECT_EQ(del, (std::vector<ChunkId>{chunk_.id, chunk_.id + 50}));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_EQ(Current().version, 1u);  // no bump: h:3 is already out of date
+  // metad died mid-change: a member reports version 2 -> adopted.
+  std::vector<ChunkId> none;
+  ASSERT_OK(core_->BlockReport("h:1", {{chunk_.id, 2}}, &none));
+  EXPECT_EQ(Current().version, 2u);
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  // ... and the member still at 1 is stale.
+  ASSERT_OK(core_->BlockReport("h:2", {{chunk_.id, 1}}, &none));
+  EXPECT_EQ(Current().replicas, Addrs{"h:1"});
+  EXPECT_CODE(core_->BlockReport("h:9", {}, &none), kNotFound);  // must register first
+}
+
+TEST_F(ReplicaTest, WipedStoreIsDroppedButNeverTheLastMember) {
+  std::vector<ChunkId> none;
+  // Within the grace period a missing replica may just not be written yet.
+  ASSERT_OK(core_->BlockReport("h:2", {}, &none));
+  EXPECT_EQ(Current().replicas.size(), 3u);
+  clock_.Advance(20000);
+  ASSERT_OK(core_->RegisterServer(Usage("h:2"), {}));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:3"}));
+  ASSERT_OK(core_->BlockReport("h:3", {}, &none));
+  ASSERT_OK(core_->BlockReport("h:1", {}, &none));
+  EXPECT_EQ(Current().replicas, Addrs{"h:1"});
+}
+
+TEST_F(ReplicaTest, ChunksBelowGoalAfterReconciliationAreQueued) {
+  RepairScheduler::Options o;
+  o.start_delay_ms = 1000000;  // scan only
+  RepairScheduler repair(&core_->replicas(), &core_->ns(), &clock_, o);
+  core_->AttachRepair(&repair);
+  clock_.Advance(20000);
+  ASSERT_OK(core_->RegisterServer(Usage("h:2"), {}));
+  EXPECT_EQ(repair.RunOnce(), 0);
+  EXPECT_EQ(repair.queued(), 1);
+  EXPECT_EQ(core_->GetStatus().repair_queued, 1);
+  EXPECT_EQ(core_->GetStatus().chunks.under_replicated, 1);
+  core_->AttachRepair(nullptr);
+}
+
+TEST_F(ReplicaTest, AllocatedBytesCountsChunks) {
+  Inode in;
+  const int64_t cs = core_->config().chunk_size;
+  ASSERT_OK(ns().CommitWrite(file_.ino, 3 * cs, 1, &in));
+  EXPECT_EQ(core_->AllocatedBytes(in), cs);  // one chunk allocated, two holes
+  ASSERT_OK(ns().CommitWrite(file_.ino, 3 * cs, 1, &in));
+  ChunkInfo c;
+  ASSERT_OK(core_->AllocChunk(file_.ino, 2, &c));
+  EXPECT_EQ(core_->AllocatedBytes(in), 2 * cs);
+  Inode small = MkFile(kRootIno, "g");
+  ASSERT_OK(core_->AllocChunk(small.ino, 0, &c));
+  ASSERT_OK(ns().CommitWrite(small.ino, 100, 1, &in));
+  EXPECT_EQ(core_->AllocatedBytes(in), 100);
+}
+
+}  // namespace
+}  // namespace replfs::metad
