@@ -23,11 +23,14 @@ class FakeData : public rpc::DataServiceIf {
   void Ping() override {
     if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
   }
-  void Write(int64_t, int64_t, int64_t, const std::string& data, int32_t crc) override {
+  void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string& data, int32_t crc,
+             const std::vector<std::string>&) override {
     if (static_cast<uint32_t>(crc) != Crc32c(data))
       ThrowIfError(Status::Corruption("payload checksum mismatch"));
     bytes += static_cast<int64_t>(data.size());
   }
+  void SetVersion(int64_t, int64_t, int64_t) override {}
+  void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void Read(std::vector<rpc::BlockData>& out, int64_t, int64_t, int32_t first, int32_t count) override {
     for (int i = 0; i < count; ++i) {
       rpc::BlockData b;
@@ -132,7 +135,10 @@ TEST(RpcTest, BadPayloadChecksumIsCorruption) {
   Served srv;
   ClientPool<rpc::DataServiceClient> pool(HostPort{"127.0.0.1", srv.server->port()}, FastOptions());
   Status s = pool.Call("Write", Idempotency::kIdempotent,
-                       [](auto& c) { c.Write(1, 1, 0, "hello", 12345); });
+                       [](auto& c) {
+                         rpc::WriteReply r;
+                         c.Write(r, 1, 1, 0, "hello", 12345, {});
+                       });
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
 
@@ -148,7 +154,10 @@ TEST(RpcTest, MoreThanOneGiBOverOneConnection) {
   const int32_t crc = static_cast<int32_t>(Crc32c(payload));
   for (int i = 0; i < 160; ++i) {  // 640 MiB up
     Status s = pool.Call("Write", Idempotency::kIdempotent,
-                         [&](auto& c) { c.Write(1, 1, 0, payload, crc); });
+                         [&](auto& c) {
+                           rpc::WriteReply r;
+                           c.Write(r, 1, 1, 0, payload, crc, {});
+                         });
     ASSERT_TRUE(s.ok()) << "after " << i * 4 << " MiB: " << s.ToString();
   }
   for (int i = 0; i < 110; ++i) {  // 440 MiB down
