@@ -62,7 +62,7 @@ struct Attr {
   10: i64 ctime_ns,
   11: i64 rdev,
   12: i32 goal,       // replication goal of a regular file
-  13: i64 allocated_bytes,  // min(size, chunks allocated * chunk_size): st_blocks
+  13: i64 allocated_bytes,  // bytes of [0, size) in allocated chunks: st_blocks
 }
 
 struct DirEntry {

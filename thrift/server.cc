@@ -10,6 +10,7 @@
 #include <thrift/transport/TServerSocket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <future>
 
 #include "common/host_port.h"
@@ -36,6 +37,53 @@ class RpcServer::Events : public TServerEventHandler {
 
 namespace {
 
+// The listening socket systemd passed (socket activation), adopted by
+// TServerSocket, which cannot take a descriptor: it creates a throw-away
+// socket and listen() replaces it with systemd's (dup2) just before calling
+// ::listen() (harmless on a socket that already listens).
+//
+// TServerSocket::close() shuts the listening socket down before closing it.
+// On a dup of systemd's socket that would stop systemd's socket from
+// listening too: while the daemon is stopped or restarting, clients would
+// get "connection refused" instead of waiting in the backlog, and the next
+// start would not be triggered by a connection. So close() first replaces
+// the descriptor with an unconnected socket, which the base class then shuts
+// down and closes; systemd's socket keeps listening.
+//
+// The adopted socket stays blocking (Thrift's own is non-blocking). accept()
+// follows a poll(), and with O_NONBLOCK a connection reset in between makes
+// accept() fail with EAGAIN, which TServerFramework treats as fatal: the
+// server thread would end while the daemon (and its watchdog) ran on.
+class AdoptedServerSocket : public TServerSocket {
+ public:
+  explicit AdoptedServerSocket(int systemd_fd) : TServerSocket("127.0.0.1", 0) {
+    setListenCallback([this, systemd_fd](THRIFT_SOCKET s) {
+      if (::dup2(systemd_fd, s) < 0) {
+        LOG(ERROR) << "cannot adopt the systemd socket: " << strerror(errno);
+        return;
+      }
+      ::close(systemd_fd);
+      adopted_fd_ = s;
+    });
+  }
+  ~AdoptedServerSocket() override { close(); }
+
+  void close() override {
+    if (adopted_fd_ >= 0) {
+      const int placeholder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (placeholder >= 0) {
+        ::dup2(placeholder, adopted_fd_);
+        ::close(placeholder);
+      }
+      adopted_fd_ = -1;
+    }
+    TServerSocket::close();
+  }
+
+ private:
+  int adopted_fd_ = -1;  // our dup of systemd's socket, while we hold it
+};
+
 int LocalPort(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -61,21 +109,12 @@ Status RpcServer::Start() {
                            " sockets; expected exactly one");
   }
   if (activated == 1) {
-    // TServerSocket cannot adopt a descriptor: let it create a throw-away
-    // socket, then put systemd's listening socket in its place.
     const int fd = SD_LISTEN_FDS_START;
     if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, /*listening=*/1) <= 0)
       return Status::Invalid("the socket passed by systemd is not a listening TCP socket");
     socket_activated_ = true;
     port_ = LocalPort(fd);
-    socket = std::make_shared<TServerSocket>("127.0.0.1", 0);
-    socket->setListenCallback([fd](THRIFT_SOCKET s) {
-      if (::dup2(fd, s) < 0) {
-        LOG(ERROR) << "cannot adopt the systemd socket: " << strerror(errno);
-        return;
-      }
-      ::close(fd);
-    });
+    socket = std::make_shared<AdoptedServerSocket>(fd);
   } else {
     HostPort hp;
     REPLFS_RETURN_IF_ERROR(ParseHostPort(opts_.listen, &hp, /*allow_zero_port=*/true));

@@ -33,15 +33,18 @@ Status ChunkMap::Load() {
 }
 
 void ChunkMap::IndexChunk(const ChunkInfo& c) {
-  auto [it, inserted] = index_.insert_or_assign(c.id, c);
-  if (inserted) ++per_ino_[c.ino];
+  index_.insert_or_assign(c.id, c);
+  per_ino_[c.ino].insert(c.index);
 }
 
 void ChunkMap::UnindexChunk(ChunkId id) {
   auto it = index_.find(id);
   if (it == index_.end()) return;
   auto p = per_ino_.find(it->second.ino);
-  if (p != per_ino_.end() && --p->second <= 0) per_ino_.erase(p);
+  if (p != per_ino_.end()) {
+    p->second.erase(it->second.index);
+    if (p->second.empty()) per_ino_.erase(p);
+  }
   index_.erase(it);
 }
 
@@ -64,7 +67,20 @@ std::vector<ChunkInfo> ChunkMap::Snapshot() const {
 int64_t ChunkMap::CountOf(Ino ino) const {
   MutexLock l(&mu_);
   auto it = per_ino_.find(ino);
-  return it == per_ino_.end() ? 0 : it->second;
+  return it == per_ino_.end() ? 0 : static_cast<int64_t>(it->second.size());
+}
+
+int64_t ChunkMap::AllocatedBytes(Ino ino, int64_t size, int64_t chunk_size) const {
+  MutexLock l(&mu_);
+  auto it = per_ino_.find(ino);
+  if (it == per_ino_.end() || size <= 0) return 0;
+  int64_t total = 0;
+  for (int64_t index : it->second) {
+    const int64_t start = index * chunk_size;
+    if (start >= size) break;  // ordered: the rest lie past EOF too
+    total += std::min(chunk_size, size - start);
+  }
+  return total;
 }
 
 Status ChunkMap::Commit(const ChunkInfo& next, uint64_t expected_version, const std::vector<std::string>& drop,

@@ -49,8 +49,12 @@ class ChunkMap {
   Status Get(ChunkId id, ChunkInfo* out) const;
   // A copy of every indexed chunk (repair scans, reconciliation).
   std::vector<ChunkInfo> Snapshot() const;
-  // Chunks allocated for `ino` (Attr.allocated_bytes). O(1).
+  // Chunks allocated for `ino`.
   int64_t CountOf(Ino ino) const;
+  // Attr.allocated_bytes: the bytes of [0, size) that fall in allocated
+  // chunks (a sparse file with one chunk at 5 GiB costs at most that chunk's
+  // share of the file). O(chunks of the file).
+  int64_t AllocatedBytes(Ino ino, int64_t size, int64_t chunk_size) const;
 
   // Replaces the record of chunk `next.id` at (next.ino, next.index) by
   // `next` (version, replicas) in one transaction, only if the stored record
@@ -85,7 +89,7 @@ class ChunkMap {
 
   mutable Mutex mu_;  // protects everything below
   std::unordered_map<ChunkId, ChunkInfo> index_ GUARDED_BY(mu_);
-  std::unordered_map<Ino, int64_t> per_ino_ GUARDED_BY(mu_);  // chunks per inode
+  std::unordered_map<Ino, std::set<int64_t>> per_ino_ GUARDED_BY(mu_);  // chunk indices per inode
   std::map<std::string, std::set<ChunkId>> deletes_ GUARDED_BY(mu_);
 };
 

@@ -66,9 +66,7 @@ Status MetaCore::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<Ch
 
 int64_t MetaCore::AllocatedBytes(const Inode& in) const {
   if (in.type != FileType::kRegular) return 0;
-  const int64_t n = chunks_->CountOf(in.ino);
-  const int64_t cap = n > INT64_MAX / config_.chunk_size ? INT64_MAX : n * config_.chunk_size;
-  return std::min(in.size, cap);
+  return chunks_->AllocatedBytes(in.ino, in.size, config_.chunk_size);
 }
 
 Status MetaCore::RegisterServer(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory) {

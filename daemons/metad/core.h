@@ -46,7 +46,7 @@ class MetaCore {
   // GetChunks, waits for a running version change of the chunk.
   Status AllocChunk(Ino ino, int64_t index, ChunkInfo* out);
   Status GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out);
-  // Attr.allocated_bytes: min(size, chunks allocated * chunk_size).
+  // Attr.allocated_bytes: bytes of the file that lie in allocated chunks.
   int64_t AllocatedBytes(const Inode& in) const;
 
   // Membership (PROTOCOL.md): register + reconcile the inventory; a block

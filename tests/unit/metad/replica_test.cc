@@ -150,7 +150,7 @@ TEST_F(ReplicaTest, ChunksBelowGoalAfterReconciliationAreQueued) {
   core_->AttachRepair(nullptr);
 }
 
-TEST_F(ReplicaTest, AllocatedBytesCountsChunks) {
+TEST_F(ReplicaTest, AllocatedBytesCountsTheFileInAllocatedChunks) {
   Inode in;
   const int64_t cs = core_->config().chunk_size;
   ASSERT_OK(ns().CommitWrite(file_.ino, 3 * cs, 1, &in));
@@ -163,6 +163,11 @@ TEST_F(ReplicaTest, AllocatedBytesCountsChunks) {
   ASSERT_OK(core_->AllocChunk(small.ino, 0, &c));
   ASSERT_OK(ns().CommitWrite(small.ino, 100, 1, &in));
   EXPECT_EQ(core_->AllocatedBytes(in), 100);
+  // A sparse file: 5 bytes written far out cost 5 bytes, not a whole chunk.
+  Inode sparse = MkFile(kRootIno, "sparse");
+  ASSERT_OK(core_->AllocChunk(sparse.ino, 80, &c));
+  ASSERT_OK(ns().CommitWrite(sparse.ino, 80 * cs + 5, 1, &in));
+  EXPECT_EQ(core_->AllocatedBytes(in), 5);
 }
 
 }  // namespace
