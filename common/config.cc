@@ -134,6 +134,8 @@ const std::vector<KeyDef>& Keys() {
       IntKey("datad", "block_report_interval_ms", &Config::block_report_interval_ms, 100,
              24 * 3600 * 1000),
       IntKey("datad", "max_connections", &Config::datad_max_connections, 1, 65536),
+      IntKey("datad", "scrub_rate_mb_s", &Config::scrub_rate_mb_s, 1, 100000),
+      IntKey("datad", "scrub_interval_s", &Config::scrub_interval_s, 1, 365ll * 24 * 3600),
       IntKey("rpc", "connect_timeout_ms", &Config::connect_timeout_ms, 1, 600 * 1000),
       IntKey("rpc", "timeout_ms", &Config::rpc_timeout_ms, 1, 3600 * 1000),
       IntKey("rpc", "retry_attempts", &Config::retry_attempts, 1, 100),

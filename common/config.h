@@ -39,6 +39,8 @@ struct Config {
   std::string datad_advertise;             // empty: the listen address (0.0.0.0 -> 127.0.0.1)
   int64_t heartbeat_interval_ms = 1000;
   int64_t block_report_interval_ms = 60000;  // full inventory to metad
+  int64_t scrub_rate_mb_s = 50;            // background verification rate
+  int64_t scrub_interval_s = 7 * 24 * 3600;  // a full pass at least this often
   int datad_max_connections = 1024;
 
   // [rpc] — one place for timeouts and the retry policy of every remote call.

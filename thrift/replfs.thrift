@@ -127,6 +127,16 @@ struct ClusterInfo {
   5: i64 max_rpc_bytes,
 }
 
+
+struct ScrubInfo {
+  1: bool running,
+  2: double progress,            // 0..1 of the current (or last) pass
+  3: i64 last_full_pass_ms,      // epoch ms when the last full pass ended; 0 = never
+  4: i64 oldest_unverified_ms,   // age of the least recently verified block (ms)
+  5: i64 bytes_verified,         // in the current pass
+  6: i64 corrupt_found_pass,     // corrupt blocks found in the current/last pass
+}
+
 // ---- datad -> metad -------------------------------------------------------
 
 struct ServerUsage {
@@ -137,7 +147,12 @@ struct ServerUsage {
   5: i64 chunks,
   6: i64 corrupt_found,    // blocks found corrupt since start
   7: i32 block_size,       // must equal the cluster's block_size
+  // Replicas found corrupt (by the scrubber or a read) since the last
+  // heartbeat; metad drops them and repairs the chunks.
+  8: list<ChunkReplica> corrupt_chunks,
+  9: ScrubInfo scrub,
 }
+
 
 struct ChunkReplica {
   1: i64 chunk_id,
@@ -176,6 +191,7 @@ struct ServerStatus {
   6: i64 bytes_total,
   7: i64 corrupt_found,
   8: i64 last_heartbeat_ms,     // age of the last heartbeat
+  9: ScrubInfo scrub,
 }
 
 struct ChunkCounts {
@@ -184,6 +200,10 @@ struct ChunkCounts {
   3: i64 under_replicated,
   4: i64 unavailable,
   5: i64 corrupt_replicas,
+  // Chunks below goal by number of good (live, current) replicas: key 0, 1,
+  // 2, ... -> chunks.
+  6: map<i32, i64> under_by_good,
+  7: i64 stale_replicas,        // replicas known stale, not yet deleted/refreshed
 }
 
 struct ClusterStatus {
@@ -195,6 +215,9 @@ struct ClusterStatus {
   6: i64 files,
   7: i64 directories,
   8: i32 replicas,
+  9: i64 repair_bytes_per_s,    // recent repair copy rate
+  10: i64 repair_bytes_queued,  // estimate of bytes left to copy
+  11: bool heal_running,        // a Heal() is bypassing the throttle
 }
 
 enum ReplicaState {
@@ -232,6 +255,20 @@ struct BlockData {
   1: i32 index,          // block index within the chunk
   2: binary data,        // up to block_size bytes; shorter = zeros follow
   3: i32 crc,            // CRC32C of data as stored
+}
+
+enum FaultMode {
+  FLIP = 1,    // flip one bit of the block's data (checksum left as is)
+  ZERO = 2,    // overwrite the block's data with zeros (checksum left as is)
+  DELETE = 3,  // remove the block record
+}
+
+struct CorruptResult {
+  1: string addr,       // the replica damaged
+  2: i64 chunk_id,
+  3: i64 chunk_index,   // index of the chunk in the file
+  4: i64 version,
+  5: i32 block,         // block index inside the chunk
 }
 
 struct ChunkCheck {
@@ -313,6 +350,27 @@ service MetaService {
   ClusterStatus Status() throws (1: RpcError e),
   i64 ResolvePath(1: string path) throws (1: RpcError e),
   FileReport Fsck(1: i64 ino) throws (1: RpcError e),
+  // Fault injection into one replica of file block `block` (file offset /
+  // block_size). `server` empty: metad picks a replica. Refuses (INVALID)
+  // to damage the last good replica unless `force`.
+  CorruptResult Corrupt(1: i64 ino, 2: i64 block, 3: string server,
+                        4: FaultMode mode, 5: bool force) throws (1: RpcError e),
+  // Starts an immediate full scrub pass on `server` ("" = every UP datad).
+  void StartScrub(1: string server) throws (1: RpcError e),
+  // Repairs everything degraded now, bypassing the background throttle,
+  // until the queue is empty; progress in Status().
+  void Heal() throws (1: RpcError e),
+  // Move every replica off a server; new chunks avoid it. NOT_FOUND for an
+  // unknown server.
+  void Drain(1: string addr) throws (1: RpcError e),
+  void Undrain(1: string addr) throws (1: RpcError e),
+  // Forget a server; only when it holds no replica that is not elsewhere
+  // (INVALID with the count otherwise).
+  void RemoveServer(1: string addr) throws (1: RpcError e),
+  // Sets the replication goal of `ino` (a directory's goal is inherited by
+  // files created in it later); with `recursive`, of everything below a
+  // directory. Returns how many inodes changed.
+  i64 SetGoal(1: i64 ino, 2: i32 goal, 3: bool recursive) throws (1: RpcError e),
 }
 
 service DataService {
@@ -353,4 +411,9 @@ service DataService {
   // Verifies every block of the replica.
   ChunkCheck CheckChunk(1: i64 chunk_id, 2: i64 version) throws (1: RpcError e),
   ServerUsage Usage() throws (1: RpcError e),
+  // Fault injection (fsctl corrupt): damages block `block` of this replica.
+  void InjectFault(1: i64 chunk_id, 2: i32 block, 3: FaultMode mode)
+      throws (1: RpcError e),
+  // Starts an immediate full scrub pass (no-op if one is running).
+  void StartScrub() throws (1: RpcError e),
 }
