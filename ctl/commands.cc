@@ -4,11 +4,12 @@
 #include <cstring>
 
 #include "ctl/fsck.h"
+#include "ctl/prometheus.h"
 #include "ctl/status_report.h"
 
 namespace replfs::ctl {
 
-std::string DescribeError(const Status& s, const std::string& meta_addr) {
+std::string DescribeError(const Status &s, const std::string &meta_addr) {
   std::string line;
   if (s.IsRetryable()) {
     line = "cannot reach metad at " + meta_addr + ": " + s.ToString();
@@ -21,26 +22,79 @@ std::string DescribeError(const Status& s, const std::string& meta_addr) {
   return "fsctl: " + line;
 }
 
-int RunStatus(MetaApi* api, bool json, std::ostream& out, std::ostream& err) {
+int ExitCodeFor(const Status &s) {
+  return s.IsRetryable() ? kExitUnavailable : kExitProblems;
+}
+
+bool ResolveOrReport(MetaApi *api, const std::string &fs_path, int64_t *ino,
+                     std::ostream &err, int *exit_code) {
+  Status s = api->ResolvePath(fs_path, ino);
+  if (s.ok())
+    return true;
+  if (s.IsNotFound()) {
+    err << "fsctl: " << fs_path << ": " << std::strerror(ENOENT) << std::endl;
+  } else {
+    err << DescribeError(s.WithContext(fs_path), api->addr()) << std::endl;
+  }
+  // A path that cannot be resolved is as fatal as an unreachable metad.
+  *exit_code = kExitUnavailable;
+  return false;
+}
+
+int RunStatus(MetaApi *api, OutputFormat format, std::ostream &out,
+              std::ostream &err) {
   ClusterStatus status;
   Status s = api->GetStatus(&status);
   if (!s.ok()) {
     err << DescribeError(s, api->addr()) << std::endl;
-    if (json) out << UnreachableJson(api->addr(), s.ToString()).dump(2) << std::endl;
+    if (format == OutputFormat::kJson) {
+      out << UnreachableJson(api->addr(), s.ToString()).dump(2) << std::endl;
+    } else if (format == OutputFormat::kPrometheus) {
+      WritePrometheusUnreachable(out, api->addr());
+      out.flush();
+    }
     return kExitUnavailable;
   }
   const HealthVerdict verdict = ClassifyHealth(status);
-  if (json) {
+  switch (format) {
+  case OutputFormat::kJson:
     out << StatusToJson(status, verdict, api->addr()).dump(2) << std::endl;
-  } else {
+    break;
+  case OutputFormat::kPrometheus:
+    WritePrometheus(out, status, verdict, api->addr());
+    out.flush();
+    break;
+  case OutputFormat::kText:
     PrintStatus(out, status, verdict, api->addr());
     out.flush();
+    break;
   }
   return HealthExitCode(verdict.health);
 }
 
-int RunFsck(MetaApi* api, const std::string& fs_path, bool json, std::ostream& out,
-            std::ostream& err) {
+int RunServers(MetaApi *api, bool json, std::ostream &out, std::ostream &err) {
+  ClusterStatus status;
+  Status s = api->GetStatus(&status);
+  if (!s.ok()) {
+    err << DescribeError(s, api->addr()) << std::endl;
+    return kExitUnavailable;
+  }
+  if (json) {
+    nlohmann::json servers = nlohmann::json::array();
+    for (const ServerInfo &i : status.servers)
+      servers.push_back(ServerToJson(i));
+    out << nlohmann::json{{"servers", std::move(servers)}}.dump(2) << std::endl;
+  } else if (status.servers.empty()) {
+    out << "no datads registered" << std::endl;
+  } else {
+    PrintServerTable(out, status);
+    out.flush();
+  }
+  return kExitOk;
+}
+
+int RunFsck(MetaApi *api, const std::string &fs_path, bool json,
+            std::ostream &out, std::ostream &err) {
   std::unique_ptr<FsckSink> sink = json ? NewJsonSink(&out) : NewTextSink(&out);
   FsckWalker walker(api, sink.get());
   Status s = walker.Run(fs_path);
@@ -53,4 +107,4 @@ int RunFsck(MetaApi* api, const std::string& fs_path, bool json, std::ostream& o
   return walker.summary().clean() ? kExitOk : kExitProblems;
 }
 
-}  // namespace replfs::ctl
+} // namespace replfs::ctl

@@ -18,59 +18,61 @@ struct FsckSummary {
   int64_t chunks = 0;
   int64_t replicas = 0;
   int64_t replicas_ok = 0;
-  int64_t replicas_bad = 0;        // any state but ok
-  int64_t chunks_below_goal = 0;   // fewer ok replicas on distinct servers than the goal
-  int64_t chunks_unavailable = 0;  // no ok replica at all
-  int64_t skipped = 0;             // entries that vanished during the walk
+  int64_t replicas_bad = 0; // any state but ok
+  int64_t chunks_below_goal =
+      0; // fewer ok replicas on distinct servers than the goal
+  int64_t chunks_unavailable = 0; // no ok replica at all
+  int64_t skipped = 0;            // entries that vanished during the walk
 
   bool clean() const { return replicas_bad == 0 && chunks_below_goal == 0; }
 };
 
 // Per-chunk verdict used by both the summary and the renderers.
 struct ChunkVerdict {
-  int ok_distinct = 0;  // ok replicas on distinct servers
-  int bad = 0;          // replicas not ok
+  int ok_distinct = 0; // ok replicas on distinct servers
+  int bad = 0;         // replicas not ok
   bool below_goal = false;
 };
-ChunkVerdict JudgeChunk(const ChunkInfo& c, int goal);
+ChunkVerdict JudgeChunk(const ChunkInfo &c, int goal);
 
 // Receives the walk's results as they come.
 class FsckSink {
- public:
+public:
   virtual ~FsckSink() = default;
-  virtual void OnFile(const FileInfo& f) = 0;
+  virtual void OnFile(const FileInfo &f) = 0;
   // Called once at the end of a walk that did not fail.
-  virtual void Finish(const FsckSummary& s) = 0;
+  virtual void Finish(const FsckSummary &s) = 0;
 };
 
 // Text: one block per file, one line per chunk, a summary line.
-std::unique_ptr<FsckSink> NewTextSink(std::ostream* out);
+std::unique_ptr<FsckSink> NewTextSink(std::ostream *out);
 // JSON: {"files":[...],"summary":{...}}, each file written as it arrives.
-std::unique_ptr<FsckSink> NewJsonSink(std::ostream* out);
+std::unique_ptr<FsckSink> NewJsonSink(std::ostream *out);
 
 class FsckWalker {
- public:
+public:
   // `api` and `sink` outlive the walker.
-  FsckWalker(MetaApi* api, FsckSink* sink) : api_(api), sink_(sink) {}
+  FsckWalker(MetaApi *api, FsckSink *sink) : api_(api), sink_(sink) {}
 
   // Checks `fs_path` (a regular file, or a directory: every regular file
   // below it, in name order). Files that vanish during the walk are skipped.
   // On error (path not found, metad unreachable) returns it; Finish() is then
   // not called.
-  Status Run(const std::string& fs_path);
-  const FsckSummary& summary() const { return summary_; }
+  Status Run(const std::string &fs_path);
+  const FsckSummary &summary() const { return summary_; }
 
- private:
+private:
   // `nested`: reached through a directory listing, so vanishing is no error.
-  Status Visit(int64_t ino, FileType type, const std::string& path, bool nested);
-  Status CheckFile(int64_t ino, const std::string& path, bool nested);
-  Status WalkDir(int64_t ino, const std::string& path, bool nested);
+  Status Visit(int64_t ino, FileType type, const std::string &path,
+               bool nested);
+  Status CheckFile(int64_t ino, const std::string &path, bool nested);
+  Status WalkDir(int64_t ino, const std::string &path, bool nested);
 
   static constexpr int kPageSize = 1024;
 
-  MetaApi* const api_;
-  FsckSink* const sink_;
+  MetaApi *const api_;
+  FsckSink *const sink_;
   FsckSummary summary_;
 };
 
-}  // namespace replfs::ctl
+} // namespace replfs::ctl

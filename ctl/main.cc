@@ -9,10 +9,10 @@
 
 #include "ctl/cli.h"
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   std::signal(SIGPIPE, SIG_IGN);
   // Thrift prints every failed connect to stderr; fsctl reports failures
   // itself, in one line naming metad.
-  apache::thrift::GlobalOutput.setOutputFunction([](const char*) {});
+  apache::thrift::GlobalOutput.setOutputFunction([](const char *) {});
   return replfs::ctl::RunFsctl(argc, argv, std::cout, std::cerr);
 }

@@ -7,14 +7,15 @@
 namespace replfs::ctl {
 namespace {
 
-std::string Unescape(const std::string& s) {
+std::string Unescape(const std::string &s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out.push_back(
-          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' &&
+        s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
+        s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 +
+                                      (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -24,15 +25,16 @@ std::string Unescape(const std::string& s) {
 }
 
 // True if `path` is `dir` or below it (component-wise, both normalised).
-bool IsUnder(const std::string& path, const std::string& dir) {
-  if (dir == "/") return !path.empty() && path[0] == '/';
+bool IsUnder(const std::string &path, const std::string &dir) {
+  if (dir == "/")
+    return !path.empty() && path[0] == '/';
   return path.compare(0, dir.size(), dir) == 0 &&
          (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
-}  // namespace
+} // namespace
 
-std::vector<MountEntry> ParseMountInfo(const std::string& text) {
+std::vector<MountEntry> ParseMountInfo(const std::string &text) {
   // 36 35 98:0 /root /mnt/point rw,noatime shared:1 - fstype source opts
   std::vector<MountEntry> out;
   std::istringstream lines(text);
@@ -41,43 +43,55 @@ std::vector<MountEntry> ParseMountInfo(const std::string& text) {
     std::istringstream f(line);
     std::vector<std::string> fields;
     std::string w;
-    while (f >> w) fields.push_back(w);
+    while (f >> w)
+      fields.push_back(w);
     size_t sep = 6;
-    while (sep < fields.size() && fields[sep] != "-") ++sep;
-    if (fields.size() < 6 || sep + 2 >= fields.size()) continue;
-    out.push_back({Unescape(fields[4]), Unescape(fields[sep + 1]), Unescape(fields[sep + 2])});
+    while (sep < fields.size() && fields[sep] != "-")
+      ++sep;
+    if (fields.size() < 6 || sep + 2 >= fields.size())
+      continue;
+    out.push_back({Unescape(fields[4]), Unescape(fields[sep + 1]),
+                   Unescape(fields[sep + 2])});
   }
   return out;
 }
 
-FsTarget TranslatePath(const std::vector<MountEntry>& mounts, const std::string& abs_path) {
-  const MountEntry* best = nullptr;
-  for (const MountEntry& m : mounts) {
+FsTarget TranslatePath(const std::vector<MountEntry> &mounts,
+                       const std::string &abs_path) {
+  const MountEntry *best = nullptr;
+  for (const MountEntry &m : mounts) {
     // `>=`: a later mount on the same point hides the earlier one.
     if (IsUnder(abs_path, m.mount_point) &&
         (best == nullptr || m.mount_point.size() >= best->mount_point.size())) {
       best = &m;
     }
   }
-  if (best == nullptr || best->fs_type != kReplfsFsType) return {"", abs_path};
+  if (best == nullptr || best->fs_type != kReplfsFsType)
+    return {"", abs_path};
   const size_t skip = best->mount_point == "/" ? 0 : best->mount_point.size();
-  if (skip >= abs_path.size()) return {best->source, std::string(1, '/')};
+  if (skip >= abs_path.size())
+    return {best->source, std::string(1, '/')};
   return {best->source, abs_path.substr(skip)};
 }
 
-Status ResolveTarget(const std::vector<MountEntry>& mounts, const std::string& arg,
-                     const std::string& cwd, FsTarget* out) {
-  if (arg.empty()) return Status::Invalid("empty path");
+Status ResolveTarget(const std::vector<MountEntry> &mounts,
+                     const std::string &arg, const std::string &cwd,
+                     FsTarget *out) {
+  if (arg.empty())
+    return Status::Invalid("empty path");
   namespace fs = std::filesystem;
   fs::path p(arg);
-  if (p.is_relative()) p = fs::path(cwd) / p;
+  if (p.is_relative())
+    p = fs::path(cwd) / p;
   std::error_code ec;
   fs::path norm = fs::weakly_canonical(p, ec);
-  if (ec) norm = p.lexically_normal();
+  if (ec)
+    norm = p.lexically_normal();
   std::string s = norm.string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  while (s.size() > 1 && s.back() == '/')
+    s.pop_back();
   *out = TranslatePath(mounts, s);
   return Status::OK();
 }
 
-}  // namespace replfs::ctl
+} // namespace replfs::ctl

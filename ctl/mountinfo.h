@@ -12,19 +12,19 @@ namespace replfs::ctl {
 inline constexpr char kReplfsFsType[] = "fuse.replfs";
 
 struct MountEntry {
-  std::string mount_point;  // unescaped ("/mnt/my fs")
-  std::string fs_type;      // "fuse.replfs"
-  std::string source;       // for replfs: the metad address
+  std::string mount_point; // unescaped ("/mnt/my fs")
+  std::string fs_type;     // "fuse.replfs"
+  std::string source;      // for replfs: the metad address
 };
 
 // Parses the text of a mountinfo file (proc(5)); lines that do not parse are
 // skipped. Octal escapes (\040 ...) in mount points and sources are decoded.
-std::vector<MountEntry> ParseMountInfo(const std::string& text);
+std::vector<MountEntry> ParseMountInfo(const std::string &text);
 
 // Where an fsck target lives.
 struct FsTarget {
-  std::string meta;     // metad address of the mount, empty if not under one
-  std::string fs_path;  // absolute path inside the file system
+  std::string meta;    // metad address of the mount, empty if not under one
+  std::string fs_path; // absolute path inside the file system
 };
 
 // `abs_path` must be absolute and normalised (no "." / ".." / "//").
@@ -32,13 +32,15 @@ struct FsTarget {
 // last one listed when several share a mount point), sets meta to the mount
 // source and fs_path to the path relative to the mount point. Otherwise the
 // path is taken as a path inside the file system as is (meta empty).
-FsTarget TranslatePath(const std::vector<MountEntry>& mounts, const std::string& abs_path);
+FsTarget TranslatePath(const std::vector<MountEntry> &mounts,
+                       const std::string &abs_path);
 
 // Resolves a command-line PATH: absolute or relative to `cwd`, symlinks of
 // existing components resolved (std::filesystem::weakly_canonical) when the
 // path exists locally, else normalised lexically; then TranslatePath().
 // An absolute path that is not under a replfs mount is an in-fs path.
-Status ResolveTarget(const std::vector<MountEntry>& mounts, const std::string& arg,
-                     const std::string& cwd, FsTarget* out);
+Status ResolveTarget(const std::vector<MountEntry> &mounts,
+                     const std::string &arg, const std::string &cwd,
+                     FsTarget *out);
 
-}  // namespace replfs::ctl
+} // namespace replfs::ctl

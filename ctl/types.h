@@ -4,12 +4,24 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace replfs::ctl {
 
 enum class ServerState { kUp, kDown, kDraining };
+
+// A datad's scrubber, as last reported in its heartbeat.
+struct ScrubInfo {
+  bool running = false;
+  double progress = 0;           // 0..1 of the current (or last) pass
+  int64_t last_full_pass_ms = 0; // epoch ms the last full pass ended; 0 = never
+  int64_t oldest_unverified_ms = 0; // age of the least recently verified block
+  int64_t bytes_verified = 0;       // in the current pass
+  int64_t corrupt_found_pass =
+      0; // corrupt blocks found in the current/last pass
+};
 
 struct ServerInfo {
   std::string addr;
@@ -18,8 +30,9 @@ struct ServerInfo {
   int64_t bytes_used = 0;
   int64_t bytes_free = 0;
   int64_t bytes_total = 0;
-  int64_t corrupt_found = 0;      // blocks found corrupt since the datad started
-  int64_t last_heartbeat_ms = 0;  // age of the last heartbeat
+  int64_t corrupt_found = 0;     // blocks found corrupt since the datad started
+  int64_t last_heartbeat_ms = 0; // age of the last heartbeat
+  ScrubInfo scrub;
 };
 
 struct ChunkCounts {
@@ -28,6 +41,9 @@ struct ChunkCounts {
   int64_t under_replicated = 0;
   int64_t unavailable = 0;
   int64_t corrupt_replicas = 0;
+  // Chunks below goal by number of good replicas (0, 1, 2, ...) -> chunks.
+  std::map<int, int64_t> under_by_good;
+  int64_t stale_replicas = 0; // known stale, not yet deleted or refreshed
 };
 
 struct ClusterStatus {
@@ -38,7 +54,13 @@ struct ClusterStatus {
   int64_t uptime_ms = 0;
   int64_t files = 0;
   int64_t directories = 0;
-  int replicas = 0;  // default replication goal
+  int replicas = 0;                // default replication goal
+  int64_t repair_bytes_per_s = 0;  // recent repair copy rate
+  int64_t repair_bytes_queued = 0; // estimate of the bytes left to copy
+  bool heal_running = false;       // a Heal() is bypassing the throttle
+  // fsctl's clock (epoch ms) when the answer arrived, to age the epoch times
+  // above (scrub last_full_pass_ms).
+  int64_t fetched_at_ms = 0;
 };
 
 enum class ReplicaState { kOk, kCorrupt, kMissing, kStale, kUnreachable };
@@ -46,7 +68,7 @@ enum class ReplicaState { kOk, kCorrupt, kMissing, kStale, kUnreachable };
 struct ReplicaInfo {
   std::string addr;
   ReplicaState state = ReplicaState::kOk;
-  std::string detail;  // why it is not ok; may be empty
+  std::string detail; // why it is not ok; may be empty
 };
 
 struct ChunkInfo {
@@ -57,10 +79,10 @@ struct ChunkInfo {
 };
 
 struct FileInfo {
-  std::string path;  // path inside the file system ("/dir/file")
+  std::string path; // path inside the file system ("/dir/file")
   int64_t ino = 0;
   int64_t size = 0;
-  int goal = 0;  // replication goal; 0 = unknown
+  int goal = 0; // replication goal; 0 = unknown
   std::vector<ChunkInfo> chunks;
 };
 
@@ -72,7 +94,29 @@ struct DirEntryInfo {
   FileType type = FileType::kOther;
 };
 
-const char* ServerStateName(ServerState s);    // "up" | "down" | "draining"
-const char* ReplicaStateName(ReplicaState s);  // "ok" | "corrupt" | ...
+enum class FaultMode { kFlip, kZero, kDelete };
 
-}  // namespace replfs::ctl
+// What `fsctl corrupt` asks for: one replica of file block `block` (file
+// offset / block_size); `server` empty lets metad pick the chunk's primary.
+struct CorruptRequest {
+  int64_t ino = 0;
+  int64_t block = 0;
+  std::string server;
+  FaultMode mode = FaultMode::kFlip;
+  bool force = false; // allow damaging the last good replica
+};
+
+// The replica metad damaged.
+struct CorruptResult {
+  std::string addr;
+  int64_t chunk_id = 0;
+  int64_t chunk_index = 0; // index of the chunk in the file
+  int64_t version = 0;
+  int block = 0; // block index inside the chunk
+};
+
+const char *ServerStateName(ServerState s);   // "up" | "down" | "draining"
+const char *ReplicaStateName(ReplicaState s); // "ok" | "corrupt" | ...
+const char *FaultModeName(FaultMode m);       // "flip" | "zero" | "delete"
+
+} // namespace replfs::ctl

@@ -95,24 +95,75 @@ Status ChunkMap::Commit(const ChunkInfo& next, uint64_t expected_version, const 
     if (cur.version != expected_version)
       return Status::Stale(what + " is at version " + std::to_string(cur.version) + ", expected " +
                            std::to_string(expected_version));
-    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(next.ino, next.index), EncodeChunk(next)));
-    t.OnCommit([this, next, drop, delete_dropped] {
+    // The stored goal wins: SetGoal may have changed it since the caller read it.
+    ChunkInfo rec = next;
+    rec.goal = cur.goal;
+    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(next.ino, next.index), EncodeChunk(rec)));
+    t.OnCommit([this, rec, drop, delete_dropped] {
       MutexLock l(&mu_);
-      IndexChunk(next);
-      for (const auto& r : next.replicas) {
+      IndexChunk(rec);
+      for (const auto& r : rec.replicas) {
         auto it = deletes_.find(r);
-        if (it != deletes_.end()) it->second.erase(next.id);
+        if (it != deletes_.end()) it->second.erase(rec.id);
+        stale_deletes_.erase({r, rec.id});
       }
       if (delete_dropped)
-        for (const auto& r : drop) deletes_[r].insert(next.id);
+        for (const auto& r : drop) deletes_[r].insert(rec.id);
     });
     return Status::OK();
   });
 }
 
-void ChunkMap::QueueDelete(const std::string& addr, ChunkId id) {
+void ChunkMap::QueueDelete(const std::string& addr, ChunkId id, bool stale) {
   MutexLock l(&mu_);
   deletes_[addr].insert(id);
+  if (stale) stale_deletes_.insert({addr, id});
+}
+
+std::set<std::pair<std::string, ChunkId>> ChunkMap::StaleQueued() const {
+  MutexLock l(&mu_);
+  return stale_deletes_;
+}
+
+void ChunkMap::ForgetServer(const std::string& addr) {
+  MutexLock l(&mu_);
+  deletes_.erase(addr);
+  auto it = stale_deletes_.lower_bound({addr, 0});
+  while (it != stale_deletes_.end() && it->first == addr) it = stale_deletes_.erase(it);
+}
+
+void ChunkMap::IndexForTest(const ChunkInfo& c) {
+  MutexLock l(&mu_);
+  IndexChunk(c);
+}
+
+Status ChunkMap::SetGoalInTxn(Txn& t, Ino ino, int32_t goal) {
+  std::vector<std::pair<std::string, ChunkInfo>> recs;
+  Status bad;
+  REPLFS_RETURN_IF_ERROR(t.Scan(ChunkPrefix(ino), "", [&](std::string_view k, std::string_view v) {
+    ChunkInfo c;
+    bad = DecodeChunk(v, &c);
+    if (!bad.ok()) return false;
+    recs.emplace_back(std::string(k), std::move(c));
+    return true;
+  }));
+  REPLFS_RETURN_IF_ERROR(bad);
+  std::vector<ChunkId> ids;
+  for (auto& [k, c] : recs) {
+    if (c.goal == goal) continue;
+    c.goal = goal;
+    REPLFS_RETURN_IF_ERROR(t.Put(k, EncodeChunk(c)));  // after the scan: never under a cursor
+    ids.push_back(c.id);
+  }
+  if (!ids.empty())
+    t.OnCommit([this, ids = std::move(ids), goal] {
+      MutexLock l(&mu_);
+      for (ChunkId id : ids) {
+        auto it = index_.find(id);
+        if (it != index_.end()) it->second.goal = goal;
+      }
+    });
+  return Status::OK();
 }
 
 Status ChunkMap::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) const {
@@ -212,6 +263,7 @@ std::vector<ChunkId> ChunkMap::TakeDeletes(const std::string& addr, size_t max) 
   auto& q = it->second;
   while (!q.empty() && out.size() < max) {
     out.push_back(*q.begin());
+    stale_deletes_.erase({addr, *q.begin()});
     q.erase(q.begin());
   }
   if (q.empty()) deletes_.erase(it);
@@ -224,24 +276,37 @@ size_t ChunkMap::PendingDeletes(const std::string& addr) const {
   return it == deletes_.end() ? 0 : it->second.size();
 }
 
-ChunkCounts ChunkMap::Count(const std::set<std::string>& up, std::map<std::string, int64_t>* per_server) const {
+ChunkCounts ChunkMap::Count(const std::set<std::string>& up, const std::set<std::string>& good,
+                            std::map<std::string, int64_t>* per_server) const {
+  // Per-address lookups go through a small cache: a set lookup per replica
+  // is the dominant cost with 100,000s of chunks.
+  std::unordered_map<std::string, std::pair<bool, bool>> seen;  // addr -> (up, good)
+  std::unordered_map<std::string, int64_t> per;
   MutexLock l(&mu_);
   ChunkCounts n;
   for (const auto& [id, c] : index_) {
-    int live = 0;
+    int live = 0, ok = 0;
     for (const auto& r : c.replicas) {
-      if (per_server) ++(*per_server)[r];
-      if (up.count(r)) ++live;
+      auto it = seen.find(r);
+      if (it == seen.end()) it = seen.emplace(r, std::make_pair(up.count(r) > 0, good.count(r) > 0)).first;
+      ++per[r];
+      live += it->second.first ? 1 : 0;
+      ok += it->second.second ? 1 : 0;
     }
     ++n.total;
+    if (ok >= c.goal && live > 0) {
+      ++n.healthy;
+      continue;
+    }
+    ++n.under_by_good[ok];
     if (live == 0) {
       ++n.unavailable;
-    } else if (live < c.goal) {
-      ++n.under_replicated;
     } else {
-      ++n.healthy;
+      ++n.under_replicated;
     }
   }
+  if (per_server)
+    for (const auto& [a, k] : per) (*per_server)[a] += k;
   return n;
 }
 

@@ -66,16 +66,28 @@ class ChunkMap {
   Status Commit(const ChunkInfo& next, uint64_t expected_version, const std::vector<std::string>& drop,
                 bool delete_dropped);
 
-  // Queues replica `id` on `addr` for deletion (heartbeat replies).
-  void QueueDelete(const std::string& addr, ChunkId id);
+  // Queues replica `id` on `addr` for deletion (heartbeat replies); `stale`:
+  // the replica is an out-of-date copy (counted in Status until handed out).
+  void QueueDelete(const std::string& addr, ChunkId id, bool stale = false);
+  // Queued deletions of stale replicas: (addr, chunk).
+  std::set<std::pair<std::string, ChunkId>> StaleQueued() const;
+  // Forgets every queued deletion of `addr` (RemoveServer).
+  void ForgetServer(const std::string& addr);
+  // Inside a transaction: sets the goal of every chunk record of `ino`.
+  Status SetGoalInTxn(Txn& txn, Ino ino, int32_t goal);
+  // Test hook: indexes `c` in memory only (no store record).
+  void IndexForTest(const ChunkInfo& c);
 
   // Removes and returns up to `max` queued deletions for `addr`.
   std::vector<ChunkId> TakeDeletes(const std::string& addr, size_t max);
   size_t PendingDeletes(const std::string& addr) const;
 
-  // Health counts given the set of UP servers (live = members on them), and
-  // replicas per server. corrupt_replicas is left 0 (ReplicaManager).
-  ChunkCounts Count(const std::set<std::string>& up, std::map<std::string, int64_t>* per_server) const;
+  // Health counts and replicas per server; O(chunks), no store access.
+  // corrupt_replicas and stale_replicas are left 0 (ReplicaManager).
+  // `good`: UP servers that are not draining (their replicas count toward
+  // the goal); live = members on `up` servers.
+  ChunkCounts Count(const std::set<std::string>& up, const std::set<std::string>& good,
+                    std::map<std::string, int64_t>* per_server) const;
   int64_t Total() const;
 
  private:
@@ -91,6 +103,7 @@ class ChunkMap {
   std::unordered_map<ChunkId, ChunkInfo> index_ GUARDED_BY(mu_);
   std::unordered_map<Ino, std::set<int64_t>> per_ino_ GUARDED_BY(mu_);  // chunk indices per inode
   std::map<std::string, std::set<ChunkId>> deletes_ GUARDED_BY(mu_);
+  std::set<std::pair<std::string, ChunkId>> stale_deletes_ GUARDED_BY(mu_);  // subset of deletes_
 };
 
 }  // namespace replfs::metad

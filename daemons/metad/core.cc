@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/log.h"
 #include "daemons/metad/repair.h"
 #include "thrift/rpc_options.h"
 
@@ -45,7 +46,7 @@ void MetaCore::AttachRepair(RepairScheduler* repair) {
 }
 
 Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
-  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->UpServers(), out));
+  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->PlacementServers(), out));
   if (replicas_->WaitIdle({out->id})) {  // a version change ran: answer its result
     std::vector<ChunkInfo> now;
     REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &now));
@@ -91,15 +92,32 @@ Status MetaCore::ReportBadReplicas(Ino ino, int64_t index, ChunkId id, uint64_t 
   return replicas_->ReportBad(ino, index, id, version, bad, why, reporter, out);
 }
 
+Status MetaCore::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes) {
+  REPLFS_RETURN_IF_ERROR(servers_->Heartbeat(usage, deletes));
+  if (usage.corrupt_chunks.empty()) return Status::OK();
+  for (const auto& r : usage.corrupt_chunks) {
+    Status s = replicas_->DropCorrupt(usage.addr, r.id, r.version, "datad " + usage.addr);
+    if (!s.ok())
+      LOG(WARNING) << "chunk " << r.id << ": corrupt replica on " << usage.addr << " not dropped: " << s.ToString();
+  }
+  // The drops queued deletions of the corrupt copies: hand them out now.
+  for (ChunkId id : chunks_->TakeDeletes(usage.addr, kMaxDeletesPerReply)) deletes->push_back(id);
+  replicas_->Wake();
+  return Status::OK();
+}
+
 ClusterStatus MetaCore::GetStatus() const {
   ClusterStatus st;
   std::map<std::string, int64_t> per_server;
-  st.chunks = chunks_->Count(servers_->UpAddrs(), &per_server);
-  st.chunks.corrupt_replicas = replicas_->CorruptCount();
+  st.chunks = chunks_->Count(servers_->UpAddrs(), servers_->GoodAddrs(), &per_server);
+  replicas_->CountDropped(chunks_->StaleQueued(), &st.chunks.corrupt_replicas, &st.chunks.stale_replicas);
   st.servers = servers_->List(per_server);
   if (repair_) {
     st.repair_queued = repair_->queued();
     st.repair_done = repair_->done();
+    st.repair_bytes_per_s = repair_->BytesPerSecond();
+    st.repair_bytes_queued = repair_->bytes_queued();
+    st.heal_running = repair_->healing();
   }
   st.uptime_ms = clock_->NowMs() - start_ms_;
   st.files = ns_->files();
@@ -115,8 +133,5 @@ FsStat MetaCore::StatFs() const {
   return f;
 }
 
-Status MetaCore::Fsck(Ino ino, FileReport* out) {
-  return RunFsck(*ns_, *chunks_, *servers_, datad_.get(), ino, out);
-}
 
 }  // namespace replfs::metad

@@ -11,7 +11,6 @@
 #include "daemons/metad/chunk_map.h"
 #include "daemons/metad/clock.h"
 #include "daemons/metad/datad_api.h"
-#include "daemons/metad/fsck.h"
 #include "daemons/metad/meta_store.h"
 #include "daemons/metad/namespace.h"
 #include "daemons/metad/replica_manager.h"
@@ -60,15 +59,41 @@ class MetaCore {
                            const std::vector<std::string>& bad, Status::Code why, const std::string& reporter,
                            ChunkInfo* out);
 
-  // Health counts use LIVE members (on UP servers); corrupt_replicas counts
-  // replicas dropped for corruption whose chunk is not yet back at goal.
+  // Heartbeat (PROTOCOL.md): usage and scrub progress recorded, replicas in
+  // usage.corrupt_chunks dropped as CORRUPTION (version change, repair
+  // woken); *deletes: replicas the datad should drop.
+  Status Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes);
+
+  // Health counts use GOOD members (on UP servers that are not draining);
+  // corrupt/stale replicas are the remembered dropped ones (plus queued
+  // deletions of stale copies). O(chunks), no RPC, no store scan.
   ClusterStatus GetStatus() const;
   FsStat StatFs() const;
-  // Makes RPCs to datads: call with no lock held.
+  // Makes RPCs to datads: call with no lock held. Members found CORRUPT are
+  // dropped and repaired like a client's report; remembered dropped
+  // replicas follow the members.
   Status Fsck(Ino ino, FileReport* out);
+
+  // Operator tools (PROTOCOL.md "Operator tools"); all may make RPCs.
+  // Fault injection into one replica of file block `block`.
+  Status Corrupt(Ino ino, int64_t block, const std::string& server, FaultMode mode, bool force,
+                 CorruptResult* out);
+  // "" = every UP datad; NotFound for an unknown one, Unavailable if down.
+  Status StartScrub(const std::string& server);
+  Status Heal();  // Unavailable without a repair scheduler
+  Status Drain(const std::string& addr);
+  Status Undrain(const std::string& addr);
+  // Invalid (with the count) if some chunk would lose its last live
+  // replica, or if the server is UP and not draining.
+  Status RemoveServer(const std::string& addr);
+  // Goal 1..16 of `ino` (and with `recursive` everything below it);
+  // *changed: inodes changed. Wakes repair.
+  Status SetGoal(Ino ino, int32_t goal, bool recursive, int64_t* changed);
 
  private:
   MetaCore(const Config& config, const Clock* clock);
+  // Fsck of one chunk: members, then remembered dropped replicas.
+  void FsckChunk(const ChunkInfo& c, ChunkReport* out);
 
   // Constant after Open.
   const Config config_;

@@ -26,10 +26,11 @@ RpcDatadApi::~RpcDatadApi() = default;
 namespace {
 
 Status CallOn(net::PoolSet<rpc::DataServiceClient>& set, const std::string& addr, const std::string& what,
-              const std::function<void(rpc::DataServiceClient&)>& fn) {
+              const std::function<void(rpc::DataServiceClient&)>& fn,
+              net::Idempotency idem = net::Idempotency::kIdempotent) {
   std::shared_ptr<net::ClientPool<rpc::DataServiceClient>> pool;
   REPLFS_RETURN_IF_ERROR(set.Get(addr, &pool));
-  return pool->Call(what, net::Idempotency::kIdempotent, fn);
+  return pool->Call(what, idem, fn);
 }
 
 ReplicaState FromWire(rpc::ReplicaState::type s) {
@@ -80,6 +81,16 @@ Status RpcDatadApi::PushChunk(const std::string& source, ChunkId id, uint64_t ve
                   c.PushChunk(static_cast<int64_t>(id), static_cast<int64_t>(version), target,
                               static_cast<int64_t>(new_version));
                 });
+}
+
+Status RpcDatadApi::InjectFault(const std::string& addr, ChunkId id, int32_t block, FaultMode mode) {
+  return CallOn(pools_->normal, addr, "InjectFault " + std::to_string(id), [&](rpc::DataServiceClient& c) {
+    c.InjectFault(static_cast<int64_t>(id), block, static_cast<rpc::FaultMode::type>(mode));
+  }, net::Idempotency::kNotIdempotent);  // a repeated FLIP would undo itself
+}
+
+Status RpcDatadApi::StartScrub(const std::string& addr) {
+  return CallOn(pools_->normal, addr, "StartScrub", [&](rpc::DataServiceClient& c) { c.StartScrub(); });
 }
 
 }  // namespace replfs::metad

@@ -29,6 +29,10 @@ class DatadApi {
   // Corruption: a block of the source is bad (nothing changed there).
   virtual Status PushChunk(const std::string& source, ChunkId id, uint64_t version,
                            const std::string& target, uint64_t new_version) = 0;
+  // DataService.InjectFault: damages block `block` of the replica on `addr`.
+  virtual Status InjectFault(const std::string& addr, ChunkId id, int32_t block, FaultMode mode) = 0;
+  // DataService.StartScrub: an immediate full scrub pass on `addr`.
+  virtual Status StartScrub(const std::string& addr) = 0;
 };
 
 // The real datad layer: pooled DataService clients, one pool per address.
@@ -42,6 +46,8 @@ class RpcDatadApi : public DatadApi {
   // Uses a receive timeout long enough to copy a whole chunk.
   Status PushChunk(const std::string& source, ChunkId id, uint64_t version, const std::string& target,
                    uint64_t new_version) override;
+  Status InjectFault(const std::string& addr, ChunkId id, int32_t block, FaultMode mode) override;
+  Status StartScrub(const std::string& addr) override;
 
  private:
   struct Pools;

@@ -56,6 +56,14 @@ ServerUsage FromUsage(const rpc::ServerUsage& u) {
   s.chunks = u.chunks;
   s.corrupt_found = u.corrupt_found;
   s.block_size = u.block_size;
+  for (const auto& r : u.corrupt_chunks)
+    s.corrupt_chunks.push_back({static_cast<ChunkId>(r.chunk_id), static_cast<uint64_t>(r.version)});
+  s.scrub.running = u.scrub.running;
+  s.scrub.progress = u.scrub.progress;
+  s.scrub.last_full_pass_ms = u.scrub.last_full_pass_ms;
+  s.scrub.oldest_unverified_ms = u.scrub.oldest_unverified_ms;
+  s.scrub.bytes_verified = u.scrub.bytes_verified;
+  s.scrub.corrupt_found_pass = u.scrub.corrupt_found_pass;
   return s;
 }
 
@@ -74,6 +82,9 @@ Status CheckUsage(const rpc::ServerUsage& u) {
   if (u.addr.empty() || u.addr.size() > 300) return Status::Invalid("bad datad address");
   if (u.bytes_total < 0 || u.bytes_free < 0 || u.bytes_used < 0 || u.chunks < 0 || u.corrupt_found < 0)
     return Status::Invalid("datad " + u.addr + " reported negative usage");
+  if (u.corrupt_chunks.size() > kMaxInventory) return Status::Invalid("too many corrupt chunks reported");
+  for (const auto& r : u.corrupt_chunks)
+    if (r.chunk_id <= 0 || r.version < 0) return Status::Invalid("bad chunk id in corrupt_chunks");
   return Status::OK();
 }
 
@@ -81,6 +92,8 @@ Status CheckUsage(const rpc::ServerUsage& u) {
 
 void MetaServiceHandler::ToAttr(const Inode& in, rpc::Attr* a) const {
   FillAttr(in, a);
+  // A directory from before goals were stored: the cluster default applies.
+  if (in.type == FileType::kDirectory && in.goal == 0) a->goal = core_->config().replicas;
   a->allocated_bytes = core_->AllocatedBytes(in);
 }
 
@@ -299,7 +312,7 @@ void MetaServiceHandler::RegisterServer(const rpc::ServerUsage& usage,
 void MetaServiceHandler::Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) {
   ThrowIfError(CheckUsage(usage));
   std::vector<ChunkId> deletes;
-  ThrowIfError(core_->servers().Heartbeat(FromUsage(usage), &deletes));
+  ThrowIfError(core_->Heartbeat(FromUsage(usage), &deletes));
   out.delete_chunks.assign(deletes.begin(), deletes.end());
 }
 

@@ -56,6 +56,14 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Status(rpc::ClusterStatus& out) override;
   int64_t ResolvePath(const std::string& path) override;
   void Fsck(rpc::FileReport& out, int64_t ino) override;
+  void Corrupt(rpc::CorruptResult& out, int64_t ino, int64_t block, const std::string& server,
+               rpc::FaultMode::type mode, bool force) override;
+  void StartScrub(const std::string& server) override;
+  void Heal() override;
+  void Drain(const std::string& addr) override;
+  void Undrain(const std::string& addr) override;
+  void RemoveServer(const std::string& addr) override;
+  int64_t SetGoal(int64_t ino, int32_t goal, bool recursive) override;
 
  private:
   // Fills every field of the wire Attr, allocated_bytes included.

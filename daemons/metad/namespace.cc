@@ -40,6 +40,7 @@ Status Namespace::Init() {
     root.nlink = 2;
     root.atime_ns = root.mtime_ns = root.ctime_ns = now;
     root.parent = kRootIno;
+    root.goal = opts_.goal;  // inherited by what is created in it
     REPLFS_RETURN_IF_ERROR(t.Put(InodeKey(kRootIno), EncodeInode(root)));
     LOG(INFO) << "new metadata store: created the root directory";
     return t.Put(CounterKey("ino"), EncodeU64(kRootIno + 1));
@@ -112,6 +113,9 @@ Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* 
     in.atime_ns = in.mtime_ns = in.ctime_ns = now;
     in.nlink = is_dir ? 2 : 1;
     in.parent = is_dir ? parent : 0;
+    // Files and directories inherit the directory's goal (an old directory
+    // without one: the cluster default).
+    if (in.type == FileType::kRegular || is_dir) in.goal = dir->goal > 0 ? dir->goal : opts_.goal;
     inodes.Add(in);
     if (is_dir) ++dir->nlink;
     TouchDir(inodes, dir, now);

@@ -76,6 +76,14 @@ class Namespace {
   // "/a/b" from the root; symlinks are not followed.
   Status ResolvePath(std::string_view path, Ino* out) const;
 
+  // Sets the replication goal (1..16, checked by the caller) of `ino`, a
+  // regular file (and its chunk records) or a directory; with `recursive`,
+  // of every file and directory below it, in batches of bounded size (one
+  // transaction each: an error leaves earlier batches applied). Other
+  // inode types inside a tree are skipped; as the target they are Invalid.
+  // *changed: inodes whose goal changed.
+  Status SetGoal(Ino ino, int32_t goal, bool recursive, int64_t* changed);
+
   int64_t files() const { return files_.load(); }
   int64_t directories() const { return dirs_.load(); }
   int64_t inodes() const { return inodes_.load(); }
@@ -91,6 +99,8 @@ class Namespace {
                      std::string_view new_name, RenameFlags flags, Unlinked* out);
   Status CheckNotAncestor(TxnInodes& inodes, Ino dir, Ino maybe_descendant);
   void CountInode(FileType type, int delta);
+  // One transaction: the goal of each of `inos` (absent ones skipped).
+  Status SetGoalBatch(const std::vector<Ino>& inos, int32_t goal, int64_t* changed);
 
   // Constant after construction.
   MetaStore* const store_;

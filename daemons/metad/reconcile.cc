@@ -14,7 +14,25 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
+// How fsck shows a replica dropped for `why`.
+ReplicaState DroppedState(Status::Code why) {
+  if (why == Status::Code::kCorruption) return ReplicaState::kCorrupt;
+  if (why == Status::Code::kNotFound) return ReplicaState::kMissing;
+  return ReplicaState::kStale;  // stale, or missed a write (server down, failed)
+}
+
 }  // namespace
+
+Status ReplicaManager::DropCorrupt(const std::string& addr, ChunkId id, uint64_t version,
+                                   const std::string& reporter) {
+  ChunkInfo c;
+  if (!chunks_->Get(id, &c).ok() || c.version != version || !Contains(c.replicas, addr)) {
+    if (chunks_->Get(id, &c).ok() && !Contains(c.replicas, addr)) chunks_->QueueDelete(addr, id);
+    return Status::OK();  // not a member at that version any more: nothing to drop
+  }
+  ChunkInfo out;
+  return ReportBad(c.ino, c.index, id, version, {addr}, Status::Code::kCorruption, reporter, &out);
+}
 
 Status ReplicaManager::ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t version,
                                  const std::vector<std::string>& bad, Status::Code why, const std::string& reporter,
@@ -44,7 +62,7 @@ Status ReplicaManager::ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t ve
                << why_name << ") reported by " << reporter;
   const bool delete_them = why == Status::Code::kCorruption || why == Status::Code::kStale;
   REPLFS_RETURN_IF_ERROR(ChangeVersionLocked(cur, keep, delete_them ? bad : std::vector<std::string>{}, out));
-  if (why == Status::Code::kCorruption) NoteCorrupt(id, static_cast<int64_t>(bad.size()));
+  for (const auto& b : bad) NoteDropped(id, b, DroppedState(why), std::string("reported ") + why_name + " by " + reporter);
   g = Guard();
   Wake();
   return Status::OK();
@@ -67,8 +85,10 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
   TryAcquire(id, &g);
   if (!g.held()) return;  // a change is running: the next report sees the result
   ChunkInfo c;
-  if (!chunks_->Get(id, &c).ok() || !Contains(c.replicas, addr)) {
-    if (holds) chunks_->QueueDelete(addr, id);  // unknown, or placed elsewhere
+  const bool known = chunks_->Get(id, &c).ok();
+  if (!known || !Contains(c.replicas, addr)) {
+    // Unknown, or placed elsewhere; an older version left the set earlier.
+    if (holds) chunks_->QueueDelete(addr, id, known && held_version < c.version);
     return;
   }
   if (holds && held_version == c.version) return;
@@ -94,7 +114,15 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
                            : std::string("replica missing (wiped store?)"));
   }
   Status s = chunks_->Commit(next, c.version, drop, holds);
-  if (!s.ok()) LOG(INFO) << "chunk " << id << ": reconciliation of " << addr << " skipped: " << s.ToString();
+  if (!s.ok()) {
+    LOG(INFO) << "chunk " << id << ": reconciliation of " << addr << " skipped: " << s.ToString();
+    return;
+  }
+  if (drop.empty()) return;
+  if (holds) chunks_->QueueDelete(addr, id, true);  // marks the queued delete stale
+  NoteDropped(id, addr, holds ? ReplicaState::kStale : ReplicaState::kMissing,
+              holds ? "held version " + std::to_string(held_version) + " < " + std::to_string(c.version)
+                    : std::string("absent from the datad's inventory"));
 }
 
 }  // namespace replfs::metad

@@ -38,6 +38,12 @@ void RepairScheduler::Wake() {
   loop_cv_.notify_all();
 }
 
+void RepairScheduler::Heal() {
+  heal_ = true;
+  LOG(INFO) << "heal: repairing everything now, throttle off";
+  Wake();
+}
+
 void RepairScheduler::Loop() {
   const auto period = std::chrono::milliseconds(std::max<int64_t>(opts_.scan_period_ms, 10));
   std::unique_lock<std::mutex> l(loop_mu_);
@@ -46,22 +52,34 @@ void RepairScheduler::Loop() {
     l.unlock();
     RunOnce();
     l.lock();
+    // While healing, the next round starts at once (RunOnce ends the heal).
+    if (heal_) continue;
     loop_cv_.wait_for(l, period, [this] { return stop_ || wake_; });
   }
 }
 
 std::vector<RepairScheduler::Item> RepairScheduler::Scan() const {
   const std::set<std::string> up = replicas_->servers().UpAddrs();
+  const std::set<std::string> draining = replicas_->servers().DrainingAddrs();
   std::vector<Item> items;
   for (auto& c : replicas_->chunks().Snapshot()) {
-    int live = 0;
-    for (const auto& r : c.replicas) live += up.count(r) ? 1 : 0;
-    if (live == c.goal) continue;
-    items.push_back({live, live > c.goal, std::move(c)});
+    int live = 0, good = 0;
+    bool holds_draining = false;
+    for (const auto& r : c.replicas) {
+      const bool d = draining.count(r) > 0;
+      holds_draining |= d;
+      live += up.count(r) ? 1 : 0;
+      good += up.count(r) && !d ? 1 : 0;
+    }
+    if (good < c.goal) {
+      items.push_back({live, good, false, std::move(c)});
+    } else if (good > c.goal || holds_draining) {
+      items.push_back({live, good, true, std::move(c)});
+    }
   }
-  // Danger first: fewest live replicas; then by id for a stable order.
+  // Danger first: fewest good replicas; then by id for a stable order.
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    if (a.live != b.live) return a.live < b.live;
+    if (a.good != b.good) return a.good < b.good;
     return a.chunk.id < b.chunk.id;
   });
   return items;
@@ -70,13 +88,19 @@ std::vector<RepairScheduler::Item> RepairScheduler::Scan() const {
 int RepairScheduler::RunOnce() {
   std::vector<Item> items = Scan();
   queued_ = static_cast<int64_t>(items.size());
-  if (items.empty() || clock_->NowMs() - start_ms_ < opts_.start_delay_ms) return 0;
+  bytes_queued_ = EstimateQueued(items);
+  const bool heal = heal_.load();
+  if (items.empty()) {
+    if (heal_.exchange(false)) LOG(INFO) << "heal: done, every chunk is at its goal";
+    return 0;
+  }
+  if (clock_->NowMs() - start_ms_ < opts_.start_delay_ms) return 0;
   std::vector<const Item*> batch;
-  const size_t max = static_cast<size_t>(std::max(opts_.max_concurrent, 1));
+  const size_t max = static_cast<size_t>(std::max(opts_.max_concurrent, 1)) * (heal ? 4 : 1);
   for (const Item& it : items) {
     if (batch.size() >= max) break;
     if (it.live == 0) continue;  // nothing to copy from: waits for a server to return
-    if (!it.over && !TakeTokens(EstimateBytes(it.chunk))) break;  // rate limit: next round
+    if (!heal && !it.over && !TakeTokens(EstimateBytes(it.chunk))) break;  // rate limit: next round
     batch.push_back(&it);
   }
   std::vector<char> ok(batch.size(), 0);
@@ -84,13 +108,50 @@ int RepairScheduler::RunOnce() {
   for (size_t i = 0; i < batch.size(); ++i)
     workers.emplace_back([this, &batch, &ok, i] { ok[i] = RunItem(*batch[i]).ok() ? 1 : 0; });
   for (auto& t : workers) t.join();
-  return static_cast<int>(std::count(ok.begin(), ok.end(), 1));
+  const int n = static_cast<int>(std::count(ok.begin(), ok.end(), 1));
+  if (heal && n == 0 && heal_.exchange(false))
+    LOG(WARNING) << "heal: stopped with " << items.size() << " chunk(s) off goal that cannot be repaired now";
+  return n;
 }
 
 Status RepairScheduler::RunItem(const Item& it) {
   Status s = it.over ? Trim(it.chunk.id) : AddReplica(it.chunk.id);
   if (!s.ok()) LOG(INFO) << "repair of chunk " << it.chunk.id << " not done: " << s.ToString();
+  if (s.ok() && !it.over) NoteCopied(EstimateBytes(it.chunk));
   return s;
+}
+
+int64_t RepairScheduler::EstimateQueued(const std::vector<Item>& items) const {
+  // Exact for the first kExact chunks to copy (one inode read each), the
+  // rest at their average: the scan stays cheap with 100,000s queued.
+  constexpr size_t kExact = 1000;
+  int64_t exact = 0;
+  size_t n = 0, copies = 0;
+  for (const Item& it : items) {
+    if (it.over) continue;
+    ++copies;
+    if (n < kExact) {
+      exact += EstimateBytes(it.chunk) * std::max(it.chunk.goal - it.good, 1);
+      ++n;
+    }
+  }
+  if (n == 0) return 0;
+  return exact + exact / static_cast<int64_t>(n) * static_cast<int64_t>(copies - n);
+}
+
+void RepairScheduler::NoteCopied(int64_t bytes) {
+  MutexLock l(&mu_);
+  copied_.emplace_back(clock_->NowMs(), bytes);
+}
+
+int64_t RepairScheduler::BytesPerSecond() const {
+  constexpr int64_t kWindowMs = 10000;
+  MutexLock l(&mu_);
+  const int64_t now = clock_->NowMs();
+  while (!copied_.empty() && now - copied_.front().first > kWindowMs) copied_.pop_front();
+  int64_t sum = 0;
+  for (const auto& [ms, b] : copied_) sum += b;
+  return sum * 1000 / kWindowMs;
 }
 
 int64_t RepairScheduler::EstimateBytes(const ChunkInfo& c) const {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -49,6 +50,11 @@ class RepairScheduler {
   void Stop();
   // Asks for a round now.
   void Wake();
+  // Heal (PROTOCOL.md): rounds run back to back with the throttle off (no
+  // rate limit, 4 x max_concurrent) until the queue is empty or a round can
+  // do nothing more; healing() is true meanwhile.
+  void Heal();
+  bool healing() const { return heal_.load(); }
 
   // One round, synchronously: scan, order by danger, run what the
   // concurrency and rate limits allow. Returns how many chunks were
@@ -57,11 +63,16 @@ class RepairScheduler {
 
   int64_t queued() const { return queued_.load(); }  // chunks off goal at the last scan
   int64_t done() const { return done_.load(); }      // chunks brought to goal since start
+  // Chunk bytes copied per second over the last 10 s.
+  int64_t BytesPerSecond() const;
+  // Estimate of the bytes the queue still has to copy (at the last scan).
+  int64_t bytes_queued() const { return bytes_queued_.load(); }
 
  private:
   struct Item {
-    int live = 0;
-    bool over = false;  // above goal (trim), else below (copy)
+    int live = 0;       // members on UP servers (draining ones included)
+    int good = 0;       // members on UP servers that are not draining
+    bool over = false;  // above goal or holding a draining replica (trim), else below (copy)
     ChunkInfo chunk;
   };
   std::vector<Item> Scan() const;
@@ -70,9 +81,14 @@ class RepairScheduler {
   // Drops the extra live members of chunk `id` (fullest servers first).
   Status Trim(ChunkId id);
   Status RunItem(const Item& it);
+  // Members on UP, non-draining servers; whether any member is draining.
+  int GoodCount(const std::vector<std::string>& members) const;
+  bool HoldsDraining(const std::vector<std::string>& members) const;
   // Token bucket: true (and consumed) if `bytes` may start now.
   bool TakeTokens(int64_t bytes);
   int64_t EstimateBytes(const ChunkInfo& c) const;
+  int64_t EstimateQueued(const std::vector<Item>& items) const;
+  void NoteCopied(int64_t bytes);
   void Loop();
 
   // Constant after construction.
@@ -82,12 +98,14 @@ class RepairScheduler {
   const Options opts_;
   const int64_t start_ms_;
 
-  std::atomic<int64_t> queued_{0}, done_{0};
+  std::atomic<int64_t> queued_{0}, done_{0}, bytes_queued_{0};
+  std::atomic<bool> heal_{false};
 
   mutable Mutex mu_;  // protects everything below
   double tokens_ GUARDED_BY(mu_) = 0;
   int64_t refill_ms_ GUARDED_BY(mu_) = 0;
   std::set<ChunkId> no_target_logged_ GUARDED_BY(mu_);
+  mutable std::deque<std::pair<int64_t, int64_t>> copied_ GUARDED_BY(mu_);  // (ms, bytes), last 10 s
 
   // std::mutex: used with the condition variable. Protects stop_, wake_.
   std::mutex loop_mu_;

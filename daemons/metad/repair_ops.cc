@@ -15,6 +15,19 @@ double FreeRatio(const PlacementCandidate& c) {
 
 }  // namespace
 
+int RepairScheduler::GoodCount(const std::vector<std::string>& members) const {
+  const std::set<std::string> good = replicas_->servers().GoodAddrs();
+  int n = 0;
+  for (const auto& m : members) n += good.count(m) ? 1 : 0;
+  return n;
+}
+
+bool RepairScheduler::HoldsDraining(const std::vector<std::string>& members) const {
+  for (const auto& m : members)
+    if (replicas_->servers().IsDraining(m)) return true;
+  return false;
+}
+
 Status RepairScheduler::AddReplica(ChunkId id) {
   ReplicaManager::Guard g;
   replicas_->TryAcquire(id, &g);
@@ -22,17 +35,15 @@ Status RepairScheduler::AddReplica(ChunkId id) {
   ChunkInfo c;
   REPLFS_RETURN_IF_ERROR(replicas_->chunks().Get(id, &c));
   std::vector<std::string> live;
+  for (const auto& p : replicas_->servers().UpServers())
+    if (Contains(c.replicas, p.addr)) live.push_back(p.addr);
+  // Targets: UP, not draining, not holding the chunk already.
   std::vector<PlacementCandidate> spare;
-  for (const auto& p : replicas_->servers().UpServers()) {
-    if (Contains(c.replicas, p.addr)) {
-      live.push_back(p.addr);
-    } else {
-      spare.push_back(p);
-    }
-  }
+  for (const auto& p : replicas_->servers().PlacementServers())
+    if (!Contains(c.replicas, p.addr)) spare.push_back(p);
   // Keep placement order among live members (the first one is the primary).
   live = Without(c.replicas, Without(c.replicas, live));
-  if (static_cast<int>(live.size()) >= c.goal) return Status::OK();
+  if (GoodCount(live) >= c.goal) return Status::OK();
   if (live.empty()) return Status::Unavailable("no live replica");
   std::vector<std::string> target;
   if (!PlaceReplicas(spare, 1, 1, opts_.block_size, &target).ok()) {
@@ -51,7 +62,10 @@ Status RepairScheduler::AddReplica(ChunkId id) {
     if (live.size() < 2) return s;
     ChunkInfo next;
     REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, Without(live, {source}), {source}, &next));
-    if (s.IsCorruption()) replicas_->NoteCorrupt(id, 1);
+    replicas_->NoteDropped(id, source, s.IsCorruption() ? ReplicaState::kCorrupt
+                                      : s.IsNotFound()  ? ReplicaState::kMissing
+                                                        : ReplicaState::kStale,
+                           "repair source: " + s.ToString());
     return s;
   }
   REPLFS_RETURN_IF_ERROR(s);
@@ -68,8 +82,8 @@ Status RepairScheduler::AddReplica(ChunkId id) {
   replicas_->Touch(id);
   LOG(INFO) << "chunk " << id << ": copied " << source << " -> " << target[0] << ", version " << next.version
             << ", " << next.replicas.size() << "/" << c.goal << " replicas";
-  if (static_cast<int>(next.replicas.size()) >= c.goal) {
-    replicas_->ClearCorrupt(id);
+  if (GoodCount(next.replicas) >= c.goal) {
+    replicas_->ClearDropped(id);
     ++done_;
     MutexLock l(&mu_);
     no_target_logged_.erase(id);
@@ -83,22 +97,29 @@ Status RepairScheduler::Trim(ChunkId id) {
   if (!g.held()) return Status::Unavailable("chunk is being changed");
   ChunkInfo c;
   REPLFS_RETURN_IF_ERROR(replicas_->chunks().Get(id, &c));
-  std::vector<PlacementCandidate> live;
-  for (const auto& p : replicas_->servers().UpServers())
-    if (Contains(c.replicas, p.addr)) live.push_back(p);
-  if (static_cast<int>(live.size()) <= c.goal || c.goal <= 0) return Status::OK();
+  // Good members (UP, not draining) only: a draining replica leaves once
+  // the goal is met without it.
+  std::vector<PlacementCandidate> good;
+  for (const auto& p : replicas_->servers().PlacementServers())
+    if (Contains(c.replicas, p.addr)) good.push_back(p);
+  const bool draining = HoldsDraining(c.replicas);
+  if (c.goal <= 0 || static_cast<int>(good.size()) < c.goal ||
+      (static_cast<int>(good.size()) == c.goal && !draining))
+    return Status::OK();
   // Fullest first (lowest free ratio), ties by address.
-  std::sort(live.begin(), live.end(), [](const PlacementCandidate& a, const PlacementCandidate& b) {
+  std::sort(good.begin(), good.end(), [](const PlacementCandidate& a, const PlacementCandidate& b) {
     if (FreeRatio(a) != FreeRatio(b)) return FreeRatio(a) < FreeRatio(b);
     return a.addr < b.addr;
   });
+  // Kept: the goal's worth of the least full good members.
   std::vector<std::string> keep;
-  for (size_t i = live.size() - static_cast<size_t>(c.goal); i < live.size(); ++i) keep.push_back(live[i].addr);
+  for (size_t i = good.size() - static_cast<size_t>(c.goal); i < good.size(); ++i) keep.push_back(good[i].addr);
   ChunkInfo next = c;
   next.replicas = Without(c.replicas, Without(c.replicas, keep));  // placement order kept
   const std::vector<std::string> drop = Without(c.replicas, next.replicas);
   REPLFS_RETURN_IF_ERROR(replicas_->chunks().Commit(next, c.version, drop, true));
-  LOG(INFO) << "chunk " << id << ": over goal, dropped " << drop.size() << " replica(s)";
+  LOG(INFO) << "chunk " << id << ": over goal or draining, dropped " << drop.size() << " replica(s)";
+  replicas_->ClearDropped(id);
   ++done_;
   return Status::OK();
 }

@@ -129,6 +129,8 @@ Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vect
     if (Contains(dropped, a)) del.push_back(a);
   REPLFS_RETURN_IF_ERROR(chunks_->Commit(next, cur.version, del, true));
   Touch(cur.id);
+  // Remembered for fsck; a caller knowing a better reason notes it after.
+  for (const auto& a : dropped) NoteDropped(cur.id, a, ReplicaState::kStale, "left the set at version " + std::to_string(cur.version));
   if (!dropped.empty())
     LOG(INFO) << "chunk " << cur.id << ": version " << cur.version << " -> " << next.version << ", "
               << remaining.size() << " replica(s), " << dropped.size() << " dropped";
@@ -136,21 +138,45 @@ Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vect
   return Status::OK();
 }
 
-void ReplicaManager::NoteCorrupt(ChunkId id, int64_t n) {
+void ReplicaManager::NoteDropped(ChunkId id, const std::string& addr, ReplicaState state, const std::string& why) {
   MutexLock l(&mu_);
-  corrupt_[id] += n;
+  auto& v = dropped_[id];
+  for (auto& d : v) {
+    if (d.addr != addr) continue;
+    d.state = state;  // the latest reason wins
+    d.why = why;
+    return;
+  }
+  v.push_back({addr, state, why});
 }
 
-void ReplicaManager::ClearCorrupt(ChunkId id) {
+void ReplicaManager::ClearDropped(ChunkId id) {
   MutexLock l(&mu_);
-  corrupt_.erase(id);
+  dropped_.erase(id);
 }
 
-int64_t ReplicaManager::CorruptCount() const {
+std::vector<ReplicaManager::Dropped> ReplicaManager::DroppedOf(ChunkId id) const {
   MutexLock l(&mu_);
-  int64_t n = 0;
-  for (const auto& [id, c] : corrupt_) n += c;
-  return n;
+  auto it = dropped_.find(id);
+  return it == dropped_.end() ? std::vector<Dropped>{} : it->second;
+}
+
+void ReplicaManager::CountDropped(const std::set<std::pair<std::string, ChunkId>>& stale_queued, int64_t* corrupt,
+                                  int64_t* stale) const {
+  MutexLock l(&mu_);
+  *corrupt = *stale = 0;
+  for (const auto& [id, v] : dropped_)
+    for (const auto& d : v) {
+      if (d.state == ReplicaState::kCorrupt) ++*corrupt;
+      if (d.state == ReplicaState::kStale) ++*stale;
+    }
+  for (const auto& [addr, id] : stale_queued) {
+    auto it = dropped_.find(id);
+    bool remembered = false;
+    if (it != dropped_.end())
+      for (const auto& d : it->second) remembered |= d.addr == addr && d.state == ReplicaState::kStale;
+    if (!remembered) ++*stale;
+  }
 }
 
 }  // namespace replfs::metad

@@ -99,10 +99,27 @@ class ReplicaManager {
   // skipped (the next report sees them). Wakes repair.
   void Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held);
 
-  // Replicas dropped for corruption and not yet repaired.
-  void NoteCorrupt(ChunkId id, int64_t n);
-  void ClearCorrupt(ChunkId id);
-  int64_t CorruptCount() const;
+  // A datad found its replica of `id` at `version` corrupt (heartbeat
+  // corrupt_chunks, fsck): dropped as CORRUPTION through the version change
+  // if it is still a member at that version, else nothing. Wakes repair.
+  Status DropCorrupt(const std::string& addr, ChunkId id, uint64_t version, const std::string& reporter);
+
+  // Replicas dropped since the chunk was last at its goal (PROTOCOL.md
+  // "What fsck shows"), in memory only. `state`: kCorrupt, kStale (also a
+  // server DOWN during a write) or kMissing.
+  struct Dropped {
+    std::string addr;
+    ReplicaState state = ReplicaState::kStale;
+    std::string why;
+  };
+  void NoteDropped(ChunkId id, const std::string& addr, ReplicaState state, const std::string& why);
+  // The chunk is back at its goal: forget what was dropped.
+  void ClearDropped(ChunkId id);
+  std::vector<Dropped> DroppedOf(ChunkId id) const;
+  // Remembered corrupt and stale replicas; `stale_queued` (addr, chunk) are
+  // queued deletions of stale replicas, counted when not remembered too.
+  void CountDropped(const std::set<std::pair<std::string, ChunkId>>& stale_queued, int64_t* corrupt,
+                    int64_t* stale) const;
 
   ChunkMap& chunks() { return *chunks_; }
   ServerRegistry& servers() { return *servers_; }
@@ -132,7 +149,7 @@ class ReplicaManager {
 
   mutable Mutex mu_;  // protects everything below
   std::unordered_map<ChunkId, int64_t> touched_ms_ GUARDED_BY(mu_);
-  std::unordered_map<ChunkId, int64_t> corrupt_ GUARDED_BY(mu_);
+  std::unordered_map<ChunkId, std::vector<Dropped>> dropped_ GUARDED_BY(mu_);
 };
 
 // Members of `set` not in `remove`, in order.

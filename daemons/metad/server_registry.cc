@@ -8,14 +8,26 @@ namespace replfs::metad {
 ServerRegistry::ServerRegistry(MetaStore* store, ChunkMap* chunks, const Clock* clock, Options opts)
     : store_(store), chunks_(chunks), clock_(clock), opts_(opts) {}
 
+namespace {
+constexpr uint64_t kDrainingFlag = 1;  // server record flags (FORMAT.md)
+}  // namespace
+
 Status ServerRegistry::Load() {
-  std::vector<std::string> addrs;
-  REPLFS_RETURN_IF_ERROR(store_->Scan(std::string(1, kServerTag), "", [&](std::string_view k, std::string_view) {
-    addrs.emplace_back(k.substr(1));
+  std::vector<std::pair<std::string, uint64_t>> addrs;
+  Status bad;
+  REPLFS_RETURN_IF_ERROR(store_->Scan(std::string(1, kServerTag), "", [&](std::string_view k, std::string_view v) {
+    uint64_t flags = 0;
+    bad = DecodeU64(v, &flags);
+    if (!bad.ok()) return false;
+    addrs.emplace_back(std::string(k.substr(1)), flags);
     return true;
   }));
+  if (!bad.ok()) return bad.WithContext("loading the server records");
   MutexLock l(&mu_);
-  for (const auto& a : addrs) servers_[a].usage.addr = a;
+  for (const auto& [a, flags] : addrs) {
+    servers_[a].usage.addr = a;
+    servers_[a].draining = (flags & kDrainingFlag) != 0;
+  }
   LOG(INFO) << addrs.size() << " known datad(s), all down until they register";
   return Status::OK();
 }
@@ -65,6 +77,7 @@ Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>*
     const int32_t block_size = s.usage.block_size;
     s.usage = usage;
     s.usage.block_size = block_size;
+    s.usage.corrupt_chunks.clear();  // handled by the caller (MetaCore::Heartbeat)
     s.last_heartbeat_ms = clock_->NowMs();
     came_back = !s.up;
     s.up = true;
@@ -103,6 +116,70 @@ std::vector<PlacementCandidate> ServerRegistry::UpServers() const {
   return out;
 }
 
+std::vector<PlacementCandidate> ServerRegistry::PlacementServers() const {
+  MutexLock l(&mu_);
+  std::vector<PlacementCandidate> out;
+  for (const auto& [addr, s] : servers_)
+    if (s.up && !s.draining) out.push_back({addr, s.usage.bytes_total, s.usage.bytes_free});
+  return out;
+}
+
+std::set<std::string> ServerRegistry::GoodAddrs() const {
+  MutexLock l(&mu_);
+  std::set<std::string> out;
+  for (const auto& [addr, s] : servers_)
+    if (s.up && !s.draining) out.insert(addr);
+  return out;
+}
+
+std::set<std::string> ServerRegistry::DrainingAddrs() const {
+  MutexLock l(&mu_);
+  std::set<std::string> out;
+  for (const auto& [addr, s] : servers_)
+    if (s.draining) out.insert(addr);
+  return out;
+}
+
+bool ServerRegistry::IsDraining(const std::string& addr) const {
+  MutexLock l(&mu_);
+  auto it = servers_.find(addr);
+  return it != servers_.end() && it->second.draining;
+}
+
+bool ServerRegistry::IsKnown(const std::string& addr) const {
+  MutexLock l(&mu_);
+  return servers_.count(addr) > 0;
+}
+
+Status ServerRegistry::SetDraining(const std::string& addr, bool draining) {
+  if (!IsKnown(addr)) return Status::NotFound("unknown datad " + addr);
+  // Persisted before the state changes: a restart never forgets a drain.
+  // Register/Forget of the same address racing with this is not expected
+  // (operator actions on one server are serial).
+  REPLFS_RETURN_IF_ERROR(store_->Mutate(
+      [&](Txn& t) { return t.Put(ServerKey(addr), EncodeU64(draining ? kDrainingFlag : 0)); }));
+  {
+    MutexLock l(&mu_);
+    auto it = servers_.find(addr);
+    if (it == servers_.end()) return Status::NotFound("unknown datad " + addr);
+    it->second.draining = draining;
+  }
+  LOG(INFO) << "datad " << addr << (draining ? " is draining" : " is no longer draining");
+  if (on_change_) on_change_();
+  return Status::OK();
+}
+
+Status ServerRegistry::Forget(const std::string& addr) {
+  if (!IsKnown(addr)) return Status::NotFound("unknown datad " + addr);
+  REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) { return t.Delete(ServerKey(addr)); }));
+  {
+    MutexLock l(&mu_);
+    servers_.erase(addr);
+  }
+  LOG(INFO) << "datad " << addr << " removed";
+  return Status::OK();
+}
+
 std::set<std::string> ServerRegistry::UpAddrs() const {
   MutexLock l(&mu_);
   std::set<std::string> out;
@@ -124,7 +201,7 @@ std::vector<ServerStatus> ServerRegistry::List(const std::map<std::string, int64
   for (const auto& [addr, s] : servers_) {
     ServerStatus st;
     st.addr = addr;
-    st.state = s.up ? ServerState::kUp : ServerState::kDown;
+    st.state = !s.up ? ServerState::kDown : s.draining ? ServerState::kDraining : ServerState::kUp;
     auto it = per_server.find(addr);
     st.chunks = it == per_server.end() ? 0 : it->second;
     st.bytes_used = s.usage.bytes_used;
@@ -132,6 +209,7 @@ std::vector<ServerStatus> ServerRegistry::List(const std::map<std::string, int64
     st.bytes_total = s.usage.bytes_total;
     st.corrupt_found = s.usage.corrupt_found;
     st.last_heartbeat_ms = s.registered ? now - s.last_heartbeat_ms : -1;
+    st.scrub = s.usage.scrub;
     out.push_back(std::move(st));
   }
   return out;

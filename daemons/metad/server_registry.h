@@ -1,6 +1,7 @@
-// ServerRegistry: the datads metad knows, their usage and up/down state.
-// Known addresses are persisted (`s` + addr) so they show as down after a
-// restart until they register again. Thread-safe; mu_ is never held while
+// ServerRegistry: the datads metad knows, their usage, scrub progress and
+// up/down/draining state. Known addresses and the DRAINING flag are persisted
+// (`s` + addr) so they show as down after a restart until they register
+// again. Thread-safe; mu_ is never held while
 // calling the store or the chunk map.
 #pragma once
 
@@ -49,9 +50,23 @@ class ServerRegistry {
   // Marks down every up datad silent for dead_after_ms. Returns how many.
   int CheckLiveness();
 
+  // UP datads (draining ones included: they still serve reads and copies).
   std::vector<PlacementCandidate> UpServers() const;
+  // UP datads that may receive new replicas (not draining).
+  std::vector<PlacementCandidate> PlacementServers() const;
   std::set<std::string> UpAddrs() const;
+  // UP and not draining: replicas there count toward a chunk's goal.
+  std::set<std::string> GoodAddrs() const;
+  std::set<std::string> DrainingAddrs() const;  // up or down
   bool IsUp(const std::string& addr) const;
+  bool IsDraining(const std::string& addr) const;
+  bool IsKnown(const std::string& addr) const;
+
+  // Drain/Undrain: persists the DRAINING flag of a known server (NotFound
+  // otherwise) and wakes repair.
+  Status SetDraining(const std::string& addr, bool draining);
+  // Forgets `addr` (its record and state). NotFound if unknown.
+  Status Forget(const std::string& addr);
   // Every known server; `chunks` from `per_server` (replicas metad placed).
   std::vector<ServerStatus> List(const std::map<std::string, int64_t>& per_server) const;
   FsStat Totals() const;  // bytes of UP servers
@@ -61,6 +76,7 @@ class ServerRegistry {
     ServerUsage usage;
     bool up = false;
     bool registered = false;      // since metad started
+    bool draining = false;        // persisted in the server record
     int64_t last_heartbeat_ms = 0;  // clock time
   };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,7 @@ struct Inode {
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
   int64_t rdev = 0;
-  int32_t goal = 0;            // replication goal (regular files)
+  int32_t goal = 0;            // replication goal (files; directories: inherited by new children)
   Ino parent = 0;              // directories only: the directory holding it
   std::string symlink_target;  // symlinks only
 };
@@ -85,6 +86,23 @@ struct ChunkInfo {
   std::vector<std::string> replicas;  // "host:port", placement order
 };
 
+inline constexpr int32_t kMaxGoal = 16;
+
+struct ReplicaHeld {
+  ChunkId id = 0;
+  uint64_t version = 0;
+};
+
+// A datad's scrubber progress (rpc::ScrubInfo).
+struct ScrubInfo {
+  bool running = false;
+  double progress = 0;
+  int64_t last_full_pass_ms = 0;
+  int64_t oldest_unverified_ms = 0;
+  int64_t bytes_verified = 0;
+  int64_t corrupt_found_pass = 0;
+};
+
 // Usage a datad reports.
 struct ServerUsage {
   std::string addr;
@@ -94,14 +112,12 @@ struct ServerUsage {
   int64_t chunks = 0;
   int64_t corrupt_found = 0;
   int32_t block_size = 0;
+  std::vector<ReplicaHeld> corrupt_chunks;  // found corrupt since the last heartbeat
+  ScrubInfo scrub;
 };
 
-struct ReplicaHeld {
-  ChunkId id = 0;
-  uint64_t version = 0;
-};
-
-enum class ServerState { kUp = 1, kDown = 2 };
+// Same numbering as rpc::ServerState.
+enum class ServerState { kUp = 1, kDown = 2, kDraining = 3 };
 
 struct ServerStatus {
   std::string addr;
@@ -110,11 +126,14 @@ struct ServerStatus {
   int64_t bytes_used = 0, bytes_free = 0, bytes_total = 0;
   int64_t corrupt_found = 0;
   int64_t last_heartbeat_ms = -1;  // age; -1 when never heard from since start
+  ScrubInfo scrub;
 };
 
 struct ChunkCounts {
   int64_t total = 0, healthy = 0, under_replicated = 0, unavailable = 0;
   int64_t corrupt_replicas = 0;
+  std::map<int32_t, int64_t> under_by_good;  // chunks below goal by good replicas
+  int64_t stale_replicas = 0;
 };
 
 struct ClusterStatus {
@@ -123,6 +142,19 @@ struct ClusterStatus {
   int64_t repair_queued = 0, repair_done = 0, uptime_ms = 0;
   int64_t files = 0, directories = 0;
   int32_t replicas = 0;
+  int64_t repair_bytes_per_s = 0, repair_bytes_queued = 0;
+  bool heal_running = false;
+};
+
+// Same numbering as rpc::FaultMode.
+enum class FaultMode { kFlip = 1, kZero = 2, kDelete = 3 };
+
+struct CorruptResult {
+  std::string addr;
+  ChunkId chunk_id = 0;
+  int64_t chunk_index = 0;
+  uint64_t version = 0;
+  int32_t block = 0;
 };
 
 struct FsStat {

@@ -26,5 +26,18 @@ TEST(FormatTest, Durations) {
   EXPECT_EQ(FormatDuration((3 * 86400 + 4 * 3600) * 1000ll), "3d 04h");
 }
 
-}  // namespace
-}  // namespace replfs::ctl
+TEST(FormatTest, RateAndEta) {
+  EXPECT_EQ(FormatRate(0), "0 B/s");
+  EXPECT_EQ(FormatRate(3ll << 20), "3.0 MiB/s");
+  EXPECT_EQ(FormatEta(0, 0), "0s");
+  EXPECT_EQ(FormatEta(1, 0), "unknown");
+  EXPECT_EQ(FormatEta(100ll << 20, 10ll << 20), "10s");
+  EXPECT_EQ(FormatEta(1, 1 << 20), "1.0s"); // rounded up to a whole second
+  EXPECT_EQ(FormatEta(3600ll << 20, 1ll << 20), "1h 00m");
+  EXPECT_EQ(EtaSeconds(5, 2), 3);
+  EXPECT_EQ(EtaSeconds(5, 0), -1);
+  EXPECT_EQ(EtaSeconds(0, 0), 0);
+}
+
+} // namespace
+} // namespace replfs::ctl

@@ -2,102 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "ctl/commands.h"
+#include "fake_meta_api.h"
 
 namespace replfs::ctl {
 namespace {
-
-// An in-memory namespace: directories hold sorted entries, files a report.
-class FakeMetaApi : public MetaApi {
- public:
-  FakeMetaApi() { dirs_[1]; }
-
-  int64_t AddDir(int64_t parent, const std::string& name) {
-    const int64_t ino = next_++;
-    dirs_[parent][name] = {name, ino, FileType::kDirectory};
-    dirs_[ino];
-    return ino;
-  }
-  int64_t AddFile(int64_t parent, const std::string& name, std::vector<ChunkInfo> chunks) {
-    const int64_t ino = next_++;
-    dirs_[parent][name] = {name, ino, FileType::kRegular};
-    FileInfo f;
-    f.ino = ino;
-    f.size = static_cast<int64_t>(chunks.size()) << 20;
-    f.goal = 3;
-    f.chunks = std::move(chunks);
-    files_[ino] = f;
-    return ino;
-  }
-  void Symlink(int64_t parent, const std::string& name) {
-    dirs_[parent][name] = {name, next_++, FileType::kOther};
-  }
-  void Forget(int64_t ino) { files_.erase(ino); }
-
-  bool unreachable = false;
-  int readdir_calls = 0;
-
-  const std::string& addr() const override { return addr_; }
-  Status GetStatus(ClusterStatus*) override { return Status::Internal("unused"); }
-  Status ResolvePath(const std::string& path, int64_t* ino) override {
-    if (unreachable) return Status::Unavailable("connection refused");
-    int64_t cur = 1;
-    size_t pos = 1;
-    while (pos < path.size()) {
-      size_t end = path.find('/', pos);
-      if (end == std::string::npos) end = path.size();
-      auto d = dirs_.find(cur);
-      if (d == dirs_.end()) return Status::NotDir(path);
-      auto e = d->second.find(path.substr(pos, end - pos));
-      if (e == d->second.end()) return Status::NotFound(path);
-      cur = e->second.ino;
-      pos = end + 1;
-    }
-    *ino = cur;
-    return Status::OK();
-  }
-  Status GetType(int64_t ino, FileType* type) override {
-    if (dirs_.count(ino)) {
-      *type = FileType::kDirectory;
-    } else if (files_.count(ino)) {
-      *type = FileType::kRegular;
-    } else {
-      return Status::NotFound("ino " + std::to_string(ino));
-    }
-    return Status::OK();
-  }
-  Status ReadDir(int64_t ino, const std::string& after, int max, std::vector<DirEntryInfo>* entries,
-                 bool* eof) override {
-    ++readdir_calls;
-    const auto& d = dirs_.at(ino);
-    entries->clear();
-    for (auto it = d.upper_bound(after); it != d.end(); ++it) {
-      if (static_cast<int>(entries->size()) == max) {
-        *eof = false;
-        return Status::OK();
-      }
-      entries->push_back(it->second);
-    }
-    *eof = true;
-    return Status::OK();
-  }
-  Status Fsck(int64_t ino, FileInfo* out) override {
-    auto it = files_.find(ino);
-    if (it == files_.end()) return Status::NotFound("ino " + std::to_string(ino));
-    *out = it->second;
-    return Status::OK();
-  }
-
- private:
-  std::string addr_ = "127.0.0.1:9190";
-  int64_t next_ = 2;
-  std::map<int64_t, std::map<std::string, DirEntryInfo>> dirs_;
-  std::map<int64_t, FileInfo> files_;
-};
 
 ChunkInfo Chunk(int64_t index, std::vector<ReplicaState> states,
                 std::vector<std::string> addrs = {"a:1", "b:2", "c:3"}) {
@@ -105,7 +17,8 @@ ChunkInfo Chunk(int64_t index, std::vector<ReplicaState> states,
   c.index = index;
   c.id = 100 + index;
   c.version = 1;
-  for (size_t i = 0; i < states.size(); ++i) c.replicas.push_back({addrs[i], states[i], ""});
+  for (size_t i = 0; i < states.size(); ++i)
+    c.replicas.push_back({addrs[i], states[i], ""});
   return c;
 }
 
@@ -118,7 +31,8 @@ TEST(JudgeChunkTest, CountsOkReplicasOnDistinctServers) {
   EXPECT_EQ(v.bad, 1);
   EXPECT_EQ(v.ok_distinct, 2);
   // Two replicas on one server count once.
-  EXPECT_TRUE(JudgeChunk(Chunk(0, {kOk, kOk, kOk}, {"a:1", "a:1", "b:2"}), 3).below_goal);
+  EXPECT_TRUE(JudgeChunk(Chunk(0, {kOk, kOk, kOk}, {"a:1", "a:1", "b:2"}), 3)
+                  .below_goal);
   EXPECT_TRUE(JudgeChunk(Chunk(0, {kOk, kOk}), 3).below_goal);
   EXPECT_FALSE(JudgeChunk(Chunk(0, {kOk}), 0).below_goal);
   EXPECT_TRUE(JudgeChunk(Chunk(0, {}), 0).below_goal);
@@ -145,7 +59,7 @@ TEST(FsckTest, WalksATreeInNameOrderAcrossPages) {
   EXPECT_EQ(j["summary"]["chunks"], 2502);
   EXPECT_EQ(j["summary"]["replicas_ok"], 3 * 2502);
   EXPECT_EQ(j["summary"]["ok"], true);
-  EXPECT_GE(api.readdir_calls, 4);  // 2500 entries need three pages of 1024
+  EXPECT_GE(api.readdir_calls, 4); // 2500 entries need three pages of 1024
 }
 
 TEST(FsckTest, JsonShapeOfOneFile) {
@@ -155,12 +69,13 @@ TEST(FsckTest, JsonShapeOfOneFile) {
   EXPECT_EQ(RunFsck(&api, "/f", true, out, err), kExitProblems);
   nlohmann::json j = nlohmann::json::parse(out.str());
   ASSERT_EQ(j["files"].size(), 1u);
-  const nlohmann::json& f = j["files"][0];
+  const nlohmann::json &f = j["files"][0];
   EXPECT_EQ(f["path"], "/f");
   EXPECT_TRUE(f["ino"].is_number_integer());
   EXPECT_TRUE(f["size"].is_number_integer());
-  const nlohmann::json& c = f["chunks"][0];
-  for (const char* k : {"index", "id", "version"}) EXPECT_TRUE(c[k].is_number_integer()) << k;
+  const nlohmann::json &c = f["chunks"][0];
+  for (const char *k : {"index", "id", "version"})
+    EXPECT_TRUE(c[k].is_number_integer()) << k;
   ASSERT_EQ(c["replicas"].size(), 3u);
   EXPECT_EQ(c["replicas"][0]["addr"], "a:1");
   EXPECT_EQ(c["replicas"][1]["state"], "stale");
@@ -180,15 +95,16 @@ TEST(FsckTest, EmptyTreeIsValidJson) {
 
 TEST(FsckTest, TextOutputAndUnavailableChunk) {
   FakeMetaApi api;
-  api.AddFile(
-      1, "f",
-      {Chunk(0, {kOk, kOk, kOk}),
-       Chunk(1, {ReplicaState::kMissing, ReplicaState::kUnreachable, ReplicaState::kCorrupt})});
+  api.AddFile(1, "f",
+              {Chunk(0, {kOk, kOk, kOk}),
+               Chunk(1, {ReplicaState::kMissing, ReplicaState::kUnreachable,
+                         ReplicaState::kCorrupt})});
   std::ostringstream out, err;
   EXPECT_EQ(RunFsck(&api, "/", false, out, err), kExitProblems);
   const std::string text = out.str();
   EXPECT_NE(text.find("/f  ino"), std::string::npos) << text;
-  EXPECT_NE(text.find("chunk 1  id 101  v1  a:1 missing, b:2 unreachable, c:3 corrupt  [0/3 ok]"),
+  EXPECT_NE(text.find("chunk 1  id 101  v1  a:1 missing, b:2 unreachable, c:3 "
+                      "corrupt  [0/3 ok]"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("1 unavailable"), std::string::npos) << text;
@@ -200,11 +116,13 @@ TEST(FsckTest, MissingPathAndUnreachableMetadExitTwo) {
   std::ostringstream out, err;
   EXPECT_EQ(RunFsck(&api, "/nope", false, out, err), kExitUnavailable);
   EXPECT_NE(err.str().find("/nope"), std::string::npos) << err.str();
-  EXPECT_NE(err.str().find("No such file or directory"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("No such file or directory"), std::string::npos)
+      << err.str();
   api.unreachable = true;
   std::ostringstream out2, err2;
   EXPECT_EQ(RunFsck(&api, "/", false, out2, err2), kExitUnavailable);
-  EXPECT_NE(err2.str().find("cannot reach metad at 127.0.0.1:9190"), std::string::npos)
+  EXPECT_NE(err2.str().find("cannot reach metad at 127.0.0.1:9190"),
+            std::string::npos)
       << err2.str();
 }
 
@@ -212,7 +130,7 @@ TEST(FsckTest, FileVanishingDuringTheWalkIsSkipped) {
   FakeMetaApi api;
   api.AddFile(1, "a", {Chunk(0, {kOk, kOk, kOk})});
   const int64_t gone = api.AddFile(1, "b", {Chunk(0, {kOk, kOk, kOk})});
-  api.Forget(gone);  // listed, but Fsck says NotFound
+  api.Forget(gone); // listed, but Fsck says NotFound
   std::ostringstream out, err;
   EXPECT_EQ(RunFsck(&api, "/", true, out, err), kExitOk) << err.str();
   nlohmann::json j = nlohmann::json::parse(out.str());
@@ -220,5 +138,5 @@ TEST(FsckTest, FileVanishingDuringTheWalkIsSkipped) {
   EXPECT_EQ(j["summary"]["skipped"], 1);
 }
 
-}  // namespace
-}  // namespace replfs::ctl
+} // namespace
+} // namespace replfs::ctl

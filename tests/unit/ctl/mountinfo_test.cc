@@ -21,7 +21,7 @@ TEST(MountInfoTest, ParsesFieldsOptionalTagsAndEscapes) {
   EXPECT_EQ(m[1].fs_type, "fuse.replfs");
   EXPECT_EQ(m[1].source, "127.0.0.1:9190");
   EXPECT_EQ(m[2].mount_point, "/mnt/my fs");
-  EXPECT_EQ(m[4].fs_type, "fuse.sshfs");  // two optional fields before "-"
+  EXPECT_EQ(m[4].fs_type, "fuse.sshfs"); // two optional fields before "-"
   EXPECT_EQ(m[4].source, "host:/x");
 }
 
@@ -53,9 +53,9 @@ TEST(MountInfoTest, PathsOutsideReplfsAreInFsPaths) {
 }
 
 TEST(MountInfoTest, LaterMountOnSamePointWins) {
-  std::vector<MountEntry> m = ParseMountInfo(
-      "1 0 0:1 / /m rw - fuse.replfs a:1 rw\n"
-      "2 0 0:2 / /m rw - fuse.replfs b:2 rw\n");
+  std::vector<MountEntry> m =
+      ParseMountInfo("1 0 0:1 / /m rw - fuse.replfs a:1 rw\n"
+                     "2 0 0:2 / /m rw - fuse.replfs b:2 rw\n");
   EXPECT_EQ(TranslatePath(m, "/m/x").meta, "b:2");
 }
 
@@ -71,5 +71,5 @@ TEST(MountInfoTest, ResolvesRelativeAndUnnormalisedPaths) {
   EXPECT_FALSE(ResolveTarget(m, "", "/", &t).ok());
 }
 
-}  // namespace
-}  // namespace replfs::ctl
+} // namespace
+} // namespace replfs::ctl

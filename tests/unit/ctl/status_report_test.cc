@@ -4,28 +4,12 @@
 
 #include <sstream>
 
+#include "test_status.h"
+
 namespace replfs::ctl {
 namespace {
 
-ClusterStatus Healthy() {
-  ClusterStatus s;
-  for (int p : {2222, 3333, 4444}) {
-    ServerInfo i;
-    i.addr = "127.0.0.1:" + std::to_string(p);
-    i.chunks = 5;
-    i.bytes_used = 300ll << 20;
-    i.bytes_free = 50ll << 30;
-    i.bytes_total = 60ll << 30;
-    i.last_heartbeat_ms = 150;
-    s.servers.push_back(i);
-  }
-  s.chunks.total = s.chunks.healthy = 5;
-  s.uptime_ms = 3'600'000;
-  s.files = 2;
-  s.directories = 1;
-  s.replicas = 3;
-  return s;
-}
+ClusterStatus Healthy() { return HealthyStatus(); }
 
 TEST(HealthTest, HealthyCluster) {
   HealthVerdict v = ClassifyHealth(Healthy());
@@ -50,7 +34,7 @@ TEST(HealthTest, DegradedCases) {
   corrupt.chunks.corrupt_replicas = 1;
   ClusterStatus unexplained = Healthy();
   unexplained.chunks.healthy = 4;
-  for (const ClusterStatus& s : {down, under, corrupt, unexplained}) {
+  for (const ClusterStatus &s : {down, under, corrupt, unexplained}) {
     HealthVerdict v = ClassifyHealth(s);
     EXPECT_EQ(v.health, Health::kDegraded);
     EXPECT_EQ(HealthExitCode(v.health), 1);
@@ -64,11 +48,12 @@ TEST(HealthTest, UnavailableCases) {
   ClusterStatus none = Healthy();
   none.servers.clear();
   ClusterStatus all_down = Healthy();
-  for (ServerInfo& i : all_down.servers) i.state = ServerState::kDown;
+  for (ServerInfo &i : all_down.servers)
+    i.state = ServerState::kDown;
   ClusterStatus lost = Healthy();
   lost.chunks.healthy = 4;
   lost.chunks.unavailable = 1;
-  for (const ClusterStatus& s : {none, all_down, lost}) {
+  for (const ClusterStatus &s : {none, all_down, lost}) {
     HealthVerdict v = ClassifyHealth(s);
     EXPECT_EQ(v.health, Health::kUnavailable);
     EXPECT_EQ(HealthExitCode(v.health), 2);
@@ -84,16 +69,17 @@ TEST(StatusJsonTest, HasTheContractFieldsWithTheirTypes) {
   EXPECT_EQ(j["health"], "DEGRADED");
   ASSERT_TRUE(j["servers"].is_array());
   ASSERT_EQ(j["servers"].size(), 3u);
-  for (const char* k : {"addr", "state"}) EXPECT_TRUE(j["servers"][0][k].is_string()) << k;
-  for (const char* k :
-       {"chunks", "bytes_used", "bytes_free", "corrupt_found", "last_heartbeat_ms"}) {
+  for (const char *k : {"addr", "state"})
+    EXPECT_TRUE(j["servers"][0][k].is_string()) << k;
+  for (const char *k : {"chunks", "bytes_used", "bytes_free", "corrupt_found",
+                        "last_heartbeat_ms"}) {
     EXPECT_TRUE(j["servers"][0][k].is_number_integer()) << k;
   }
   EXPECT_EQ(j["servers"][0]["state"], "up");
   EXPECT_EQ(j["servers"][2]["state"], "down");
   EXPECT_EQ(j["servers"][0]["bytes_used"], 300ll << 20);
-  for (const char* k :
-       {"total", "healthy", "under_replicated", "unavailable", "corrupt_replicas"}) {
+  for (const char *k : {"total", "healthy", "under_replicated", "unavailable",
+                        "corrupt_replicas"}) {
     EXPECT_TRUE(j["chunks"][k].is_number_integer()) << k;
   }
   EXPECT_TRUE(j["repair"]["queued"].is_number_integer());
@@ -120,12 +106,90 @@ TEST(StatusTextTest, ShowsHealthServersAndCounts) {
   EXPECT_NE(text.find("health:    DEGRADED"), std::string::npos) << text;
   EXPECT_NE(text.find("1 of 3 datads down"), std::string::npos) << text;
   EXPECT_NE(text.find("127.0.0.1:9190, up 1h 00m"), std::string::npos) << text;
-  EXPECT_NE(text.find("datads: 3 total, 2 up, 1 down"), std::string::npos) << text;
+  EXPECT_NE(text.find("datads: 3 total, 2 up, 1 down"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("42s ago"), std::string::npos) << text;
   EXPECT_NE(text.find("300.0 MiB"), std::string::npos) << text;
-  EXPECT_NE(text.find("chunks: 5 total, 5 healthy, 0 under-replicated"), std::string::npos) << text;
-  EXPECT_NE(text.find("repair: 0 queued, 0 done"), std::string::npos) << text;
+  EXPECT_NE(text.find("chunks: 5 total, 5 healthy, 0 under-replicated"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("repair: 0 queued (0 B), 0 B/s, ETA 0s, 0 done"),
+            std::string::npos)
+      << text;
 }
 
-}  // namespace
-}  // namespace replfs::ctl
+TEST(StatusJsonTest, ScrubUnderByGoodStaleAndRepairRate) {
+  ClusterStatus s = Healthy();
+  s.servers[0].scrub = {true, 0.25, 1'700'000'000'000, 86'400'000, 1 << 20, 2};
+  s.chunks.under_replicated = 4;
+  s.chunks.under_by_good = {{1, 3}, {0, 1}};
+  s.chunks.stale_replicas = 2;
+  s.repair_queued = 4;
+  s.repair_bytes_queued = 100 << 20;
+  s.repair_bytes_per_s = 10 << 20;
+  s.heal_running = true;
+  nlohmann::json j = StatusToJson(s, ClassifyHealth(s), "m:1");
+  const nlohmann::json &sc = j["servers"][0]["scrub"];
+  EXPECT_EQ(sc["running"], true);
+  EXPECT_DOUBLE_EQ(sc["progress"].get<double>(), 0.25);
+  for (const char *k : {"last_full_pass_ms", "oldest_unverified_ms",
+                        "bytes_verified", "corrupt_found_pass"}) {
+    EXPECT_TRUE(sc[k].is_number_integer()) << k;
+  }
+  EXPECT_EQ(sc["corrupt_found_pass"], 2);
+  EXPECT_EQ(j["chunks"]["under_by_good"]["2"], 0);
+  EXPECT_EQ(j["chunks"]["under_by_good"]["1"], 3);
+  EXPECT_EQ(j["chunks"]["under_by_good"]["0"], 1);
+  EXPECT_EQ(j["chunks"]["stale_replicas"], 2);
+  EXPECT_EQ(j["repair"]["bytes_queued"], 100 << 20);
+  EXPECT_EQ(j["repair"]["bytes_per_s"], 10 << 20);
+  EXPECT_EQ(j["repair"]["eta_s"], 10);
+  EXPECT_EQ(j["repair"]["heal_running"], true);
+  s.repair_bytes_per_s = 0;
+  EXPECT_TRUE(
+      StatusToJson(s, ClassifyHealth(s), "m:1")["repair"]["eta_s"].is_null());
+}
+
+TEST(StatusTextTest, ShowsScrubSplitAndRepairEta) {
+  ClusterStatus s = Healthy();
+  s.fetched_at_ms = 1'700'000'000'000;
+  s.servers[0].scrub = {true, 0.42, 0, 3'600'000, 0, 0};
+  s.servers[1].scrub = {false,     1.0, s.fetched_at_ms - 7'200'000,
+                        7'200'000, 0,   0};
+  s.chunks.healthy = 2;
+  s.chunks.under_replicated = 3;
+  s.chunks.under_by_good = {{2, 1}, {1, 1}, {0, 1}};
+  s.chunks.corrupt_replicas = 1;
+  s.chunks.stale_replicas = 4;
+  s.repair_queued = 3;
+  s.repair_bytes_queued = 600ll << 20;
+  s.repair_bytes_per_s = 10ll << 20;
+  s.heal_running = true;
+  std::ostringstream out;
+  PrintStatus(out, s, ClassifyHealth(s), "m:1");
+  const std::string text = out.str();
+  EXPECT_NE(text.find("SCRUB"), std::string::npos) << text;
+  EXPECT_NE(text.find("42% running"), std::string::npos) << text;
+  EXPECT_NE(text.find("done 2h 00m ago"), std::string::npos) << text;
+  EXPECT_NE(text.find("never"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find("under goal by good replicas: 2 good: 1, 1 good: 1, 0 good: 1"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("replicas: 1 corrupt known, 4 stale"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("repair: 3 queued (600.0 MiB), 10.0 MiB/s, ETA 1m 00s, 0 "
+                      "done, heal running"),
+            std::string::npos)
+      << text;
+}
+
+TEST(StatusTextTest, DescribeScrub) {
+  EXPECT_EQ(DescribeScrub({true, 0.5, 0, 0, 0, 0}, 1000), "50% running");
+  EXPECT_EQ(DescribeScrub({false, 0, 0, 0, 0, 0}, 1000), "never");
+  EXPECT_EQ(DescribeScrub({false, 1, 500, 0, 0, 0}, 0), "done");
+  EXPECT_EQ(DescribeScrub({false, 1, 1'000, 0, 0, 0}, 43'000), "done 42s ago");
+}
+
+} // namespace
+} // namespace replfs::ctl

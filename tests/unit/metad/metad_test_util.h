@@ -19,7 +19,25 @@ namespace replfs::metad {
 class FakeDatad : public DatadApi {
  public:
   ReplicaReport Check(const std::string& addr, ChunkId, uint64_t) override {
-    return {addr, ReplicaState::kOk, "fake"};
+    MutexLock l(&mu_);
+    auto it = check_.find(addr);
+    return {addr, it == check_.end() ? ReplicaState::kOk : it->second, "fake"};
+  }
+  Status InjectFault(const std::string& addr, ChunkId id, int32_t block, FaultMode mode) override {
+    MutexLock l(&mu_);
+    calls_.push_back("InjectFault " + addr + " " + std::to_string(id) + " b" + std::to_string(block) + " m" +
+                     std::to_string(static_cast<int>(mode)));
+    return Status::OK();
+  }
+  Status StartScrub(const std::string& addr) override {
+    MutexLock l(&mu_);
+    calls_.push_back("StartScrub " + addr);
+    return Status::OK();
+  }
+  // What Check answers for replicas on `addr` (default OK).
+  void SetCheck(const std::string& addr, ReplicaState st) {
+    MutexLock l(&mu_);
+    check_[addr] = st;
   }
   Status SetVersion(const std::string& addr, ChunkId id, uint64_t from, uint64_t to) override {
     MutexLock l(&mu_);
@@ -57,6 +75,7 @@ class FakeDatad : public DatadApi {
   Mutex mu_;
   std::vector<std::string> calls_ GUARDED_BY(mu_);
   std::set<std::string> fail_ GUARDED_BY(mu_), corrupt_ GUARDED_BY(mu_);
+  std::map<std::string, ReplicaState> check_ GUARDED_BY(mu_);
 };
 
 inline Config TestConfig(const std::string& dir) {

@@ -38,6 +38,8 @@ class CorruptData : public rpc::DataServiceIf {
     out.bad_blocks = 1;
   }
   void Usage(rpc::ServerUsage&) override {}
+  void InjectFault(int64_t, int32_t, rpc::FaultMode::type) override {}
+  void StartScrub() override {}
 };
 
 class ServiceTest : public ::testing::Test {
