@@ -128,6 +128,11 @@ struct ClusterInfo {
 }
 
 
+struct ChunkReplica {
+  1: i64 chunk_id,
+  2: i64 version,
+}
+
 struct ScrubInfo {
   1: bool running,
   2: double progress,            // 0..1 of the current (or last) pass
@@ -154,10 +159,6 @@ struct ServerUsage {
 }
 
 
-struct ChunkReplica {
-  1: i64 chunk_id,
-  2: i64 version,
-}
 
 // A secondary that did not apply a forwarded write.
 struct ReplicaFailure {

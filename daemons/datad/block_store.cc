@@ -51,11 +51,16 @@ Status KcToStatus(const BasicDB::Error& e, int saved_errno, std::string_view wha
 // Collects the chunk headers and block extents in one pass over the store.
 class IndexScan : public BasicDB::Visitor {
  public:
+  struct Header {
+    int64_t version = 0;
+    format::Bitmap written;
+    bool has_bitmap = false;
+  };
   struct Extent {
-    uint32_t end_block = 0;
+    format::Bitmap present;  // blocks with a record
     int64_t bytes = 0;
   };
-  std::unordered_map<int64_t, int64_t> versions;
+  std::unordered_map<int64_t, Header> headers;
   std::unordered_map<int64_t, Extent> extents;
   std::unordered_set<int64_t> bad_headers;
 
@@ -63,20 +68,19 @@ class IndexScan : public BasicDB::Visitor {
                          size_t*) override {
     if (ksiz == format::kChunkKeySize && kbuf[0] == 'h') {
       const auto chunk = static_cast<int64_t>(format::GetBE(kbuf + 1, 8));
-      const auto version =
-          vsiz == 8 ? static_cast<int64_t>(format::GetLE(vbuf, 8)) : int64_t{-1};
-      if (version <= 0) {
+      Header h;
+      if (!format::ParseHeader(vbuf, vsiz, &h.version, &h.written, &h.has_bitmap)) {
         LOG(ERROR) << "chunk " << chunk << ": malformed chunk header (" << vsiz
                    << " bytes); chunk ignored";
         bad_headers.insert(chunk);
       } else {
-        versions[chunk] = version;
+        headers[chunk] = std::move(h);
       }
     } else if (ksiz == format::kBlockKeySize && kbuf[0] == 'b') {
       const auto chunk = static_cast<int64_t>(format::GetBE(kbuf + 1, 8));
       const auto idx = static_cast<uint32_t>(format::GetBE(kbuf + 9, 4));
       Extent& e = extents[chunk];
-      e.end_block = std::max(e.end_block, idx + 1);
+      e.present.Set(idx);
       if (vsiz >= format::kCrcSize) e.bytes += static_cast<int64_t>(vsiz - format::kCrcSize);
     }
     return NOP;
@@ -170,17 +174,23 @@ Status BlockStore::LoadIndex() {
   IndexScan scan;
   if (!db_->iterate(&scan, /*writable=*/false)) return KcError("scan block store");
   int64_t bytes = 0;
+  int64_t old_format = 0;
   std::vector<std::pair<int64_t, uint32_t>> orphans;
   {
     MutexLock l(&index_mu_);
-    for (const auto& [chunk, version] : scan.versions) index_[chunk].version = version;
+    for (auto& [chunk, h] : scan.headers) {
+      if (!h.has_bitmap) ++old_format;
+      index_[chunk] = ChunkInfo{h.version, std::move(h.written)};
+    }
     for (const auto& [chunk, extent] : scan.extents) {
       bytes += extent.bytes;
       auto it = index_.find(chunk);
       if (it != index_.end()) {
-        it->second.end_block = extent.end_block;
+        // Present blocks count as written: an old header has no bitmap, and
+        // a crash may fall between a block's record and its header update.
+        it->second.written.Merge(extent.present);
       } else if (!scan.bad_headers.count(chunk)) {
-        orphans.emplace_back(chunk, extent.end_block);
+        orphans.emplace_back(chunk, extent.present.End());
       }
     }
   }
@@ -194,7 +204,8 @@ Status BlockStore::LoadIndex() {
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start).count();
-  LOG(INFO) << "opened block store " << path_ << ": " << scan.versions.size() << " chunks, "
+  LOG(INFO) << "opened block store " << path_ << ": " << scan.headers.size() << " chunks ("
+            << old_format << " with headers of the format without a bitmap), "
             << bytes_used_.load() << " bytes of blocks (scan " << ms << " ms)";
   return Status::OK();
 }
@@ -207,10 +218,12 @@ bool BlockStore::LookUp(int64_t chunk, ChunkInfo* out) const {
   return true;
 }
 
-void BlockStore::NoteBlocks(int64_t chunk, uint32_t end_block) {
+Status BlockStore::PutHeader(int64_t chunk, const ChunkInfo& info) {
+  if (!db_->set(format::ChunkKey(chunk), format::HeaderValue(info.version, info.written)))
+    return KcError("write header of chunk " + std::to_string(chunk));
   MutexLock l(&index_mu_);
-  auto it = index_.find(chunk);
-  if (it != index_.end()) it->second.end_block = std::max(it->second.end_block, end_block);
+  index_[chunk] = info;
+  return Status::OK();
 }
 
 std::vector<ChunkVersion> BlockStore::Inventory() const {

@@ -3,10 +3,22 @@
 //
 // On-disk format (binding, see thrift/PROTOCOL.md):
 //   "M"                                 -> "RPLFSD01" + block_size (u32 LE)
-//   "h" + chunk id (u64 BE)             -> version (u64 LE)
+//   "h" + chunk id (u64 BE)             -> version (u64 LE) + 0x01 + bitmap
 //   "b" + chunk id (u64 BE) + idx (u32 BE) -> crc32c(data) (u32 LE) + data
 // A block record holds 0..block_size bytes; bytes past its end up to
 // block_size read as zeros. Unwritten blocks (holes) have no record.
+// The chunk header's bitmap marks the blocks ever written (and not
+// truncated away); a block marked but without a record was lost and is
+// corrupt, never a hole (details in store_format.h). The written set is
+// loaded as bitmap ∪ blocks present, so an 8-byte header of an older store
+// (no bitmap) means "the blocks present", and a crash between a block's
+// record and its header update loses nothing.
+//
+// Corruption reporting: every corrupt block found (Read, Check, Verify, or a
+// partial Write/Truncate reading an old block) counts in corrupt_found and
+// puts its chunk (with the version held) in a set of chunks to report to
+// metad (CorruptChunks); the corruption listener is called when a chunk
+// enters that set.
 //
 // Thread-safety: every method may be called concurrently. Operations on one
 // chunk are serialised by a striped reader/writer lock (reads share it), so
@@ -17,7 +29,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -25,6 +39,7 @@
 
 #include "common/status.h"
 #include "common/thread_annotations.h"
+#include "daemons/datad/store_format.h"
 
 namespace kyotocabinet {
 class HashDB;
@@ -49,11 +64,28 @@ struct CheckResult {
   std::string detail;   // human-readable: which blocks are bad
 };
 
+// What Verify() saw of a range of block slots.
+struct VerifyResult {
+  int32_t blocks = 0;      // blocks present or marked written
+  int32_t bad_blocks = 0;  // checksum mismatch, malformed, or written but absent
+  int64_t bytes = 0;       // data bytes read
+  std::string detail;      // "bad blocks: 3 7" when bad_blocks > 0
+};
+
 struct ChunkVersion {
   int64_t chunk_id = 0;
   int64_t version = 0;
   bool operator==(const ChunkVersion&) const = default;
+  auto operator<=>(const ChunkVersion&) const = default;
 };
+
+// Fault injection (DataService.InjectFault).
+enum class FaultMode {
+  kFlip,    // flip one bit of the block's data, checksum untouched
+  kZero,    // zero the block's data (same length), checksum untouched
+  kDelete,  // remove the block record; the bitmap keeps it marked written
+};
+const char* FaultModeName(FaultMode m);
 
 // What the store holds of one chunk (see BlockStore::Stat).
 struct ChunkStat {
@@ -89,18 +121,21 @@ class BlockStore {
   // Writes `data` at byte `offset` of the chunk, creating the chunk with
   // `version` if absent (also for empty `data`: a zero-length write creates
   // an empty chunk, which is how a repair copies a chunk without blocks). Partial blocks are read, verified, merged and
-  // re-checksummed. STALE if the chunk exists with another version,
-  // CORRUPTION if a partially overwritten block fails its checksum (that
-  // block is then left unchanged), NO_SPACE if the disk is full.
+  // re-checksummed. Marks the blocks written in the chunk's bitmap. STALE if
+  // the chunk exists with another version, CORRUPTION if a partially
+  // overwritten block fails its checksum or is marked written but missing
+  // (that block is then left unchanged; blocks before it are written),
+  // NO_SPACE if the disk is full.
   Status Write(int64_t chunk, int64_t version, int64_t offset, std::string_view data);
   // Appends the existing blocks among [first, first+count) to *out, each
   // verified. NOT_FOUND if the chunk is absent, STALE on another version,
-  // CORRUPTION (naming chunk and block) on a checksum mismatch; then *out
-  // holds no data from this call.
+  // CORRUPTION (naming chunk and block) on a checksum mismatch or a block
+  // marked written but missing; then *out holds no data from this call.
   Status Read(int64_t chunk, int64_t version, int64_t first, int64_t count,
               std::vector<Block>* out);
-  // Drops every byte at or past `length`. An absent chunk is OK (nothing to
-  // drop); STALE on another version.
+  // Drops every byte at or past `length` (blocks past it leave the bitmap,
+  // the block holding `length` keeps its mark). An absent chunk is OK
+  // (nothing to drop); STALE on another version.
   Status Truncate(int64_t chunk, int64_t version, int64_t length);
   // Changes the chunk's version from `old_version` to `new_version`, then
   // syncs the whole store (group commit, outside the chunk's stripe lock) so
@@ -116,8 +151,22 @@ class BlockStore {
   Status Stat(int64_t chunk, ChunkStat* out) const;
   // Removes the chunk and its blocks. Absent is OK.
   Status DeleteChunk(int64_t chunk);
-  // Verifies every block of the chunk; *out says OK/CORRUPT/MISSING/STALE.
+  // Verifies every block of the chunk; *out says OK/CORRUPT/MISSING/STALE
+  // (CORRUPT: bad_blocks > 0, counting written blocks that are absent).
   Status Check(int64_t chunk, int64_t version, CheckResult* out);
+  // The scrubber's unit of work: verifies block slots [first, first+count)
+  // of the chunk held at `version` like Check, under the chunk's stripe lock
+  // (shared) for this range only. NOT_FOUND if absent, STALE on another
+  // version, INVALID for a bad range; *out is reset first.
+  Status Verify(int64_t chunk, int64_t version, int64_t first, int64_t count, VerifyResult* out);
+  // Damages block `block` of the chunk (whatever version it holds) as `mode`
+  // says, for tests of detection and repair. INVALID for a block index
+  // outside a chunk, or zeroing data that is already all zeros (it would not
+  // be damaged) or flipping a bit of an empty block. NOT_FOUND if the chunk
+  // is absent, or the block has no record (FLIP, ZERO) or is not marked
+  // written (DELETE; deleting a block already deleted is OK). Logged at
+  // WARNING.
+  Status InjectFault(int64_t chunk, int64_t block, FaultMode mode);
   // Every chunk held with its version, sorted by chunk id.
   std::vector<ChunkVersion> Inventory() const;
   // Makes every write that returned before this call durable. Concurrent
@@ -125,6 +174,18 @@ class BlockStore {
   // after its call has completed.
   Status Sync();
   Status Usage(StoreUsage* out) const;
+
+  // Chunks with a corrupt block found since they were last reported
+  // (ForgetCorrupt), sorted, at most kMaxCorruptPending.
+  std::vector<ChunkVersion> CorruptChunks() const;
+  // Removes entries that have been reported to metad. Entries added since
+  // the CorruptChunks() call that returned `reported` stay.
+  void ForgetCorrupt(const std::vector<ChunkVersion>& reported);
+  // `fn` (may be empty) is called, with no store lock held, whenever a chunk
+  // enters the corrupt set; it must be cheap and must not call back into the
+  // store. Thread-safe; the last one set wins.
+  void SetCorruptionListener(std::function<void()> fn);
+  static constexpr size_t kMaxCorruptPending = 65536;
   // Syncs and closes the database; later calls fail. Idempotent.
   Status Close();
 
@@ -134,7 +195,8 @@ class BlockStore {
  private:
   struct ChunkInfo {
     int64_t version = 0;
-    uint32_t end_block = 0;  // no block index >= end_block exists
+    format::Bitmap written;  // blocks written; a superset of those present
+    uint32_t end_block() const { return written.End(); }  // no block at or past it
   };
   static constexpr int kStripes = 64;
 
@@ -142,16 +204,30 @@ class BlockStore {
   Status CheckHeader();
   Status LoadIndex();
   Status KcError(std::string_view what) const;
+  static std::string ChunkName(int64_t chunk);
+  // INVALID unless both are > 0.
+  static Status CheckIds(int64_t chunk, int64_t version);
+  static Status StaleError(int64_t chunk, int64_t asked, int64_t held);
   SharedMutex* StripeFor(int64_t chunk) { return &stripes_[static_cast<uint64_t>(chunk) % kStripes]; }
   bool LookUp(int64_t chunk, ChunkInfo* out) const;
-  void NoteBlocks(int64_t chunk, uint32_t end_block);
+  // Rewrites the chunk's header from `info` and stores `info` in the index.
+  Status PutHeader(int64_t chunk, const ChunkInfo& info);
   // Reads block `idx` into *data and verifies it. *found=false for a hole.
   Status GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc, bool* found);
   Status PutBlock(int64_t chunk, uint32_t idx, std::string_view data, int64_t old_size);
-  Status WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start, std::string_view piece);
+  // `marked`: the bitmap says the block was written (so it must exist).
+  Status WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start, std::string_view piece,
+                       bool marked);
   Status EnsureChunk(int64_t chunk, int64_t version);
   Status RemoveBlocks(int64_t chunk, uint32_t from, uint32_t to);
+  // Records a corrupt block (counter, corrupt set, listener); returns the
+  // CORRUPTION status naming it.
   Status Corrupt(int64_t chunk, uint32_t idx, std::string_view why);
+  // Verify()'s loop over [first, end) for a chunk held as `info`; the
+  // caller holds the stripe lock.
+  Status VerifyRange(int64_t chunk, const ChunkInfo& info, uint32_t first, uint32_t end,
+                     VerifyResult* out);
+  Status DamageBlock(int64_t chunk, uint32_t idx, FaultMode mode);
 
   // Constant after construction.
   const std::string path_;
@@ -167,6 +243,10 @@ class BlockStore {
   std::atomic<int64_t> bytes_used_{0};
   std::atomic<int64_t> corrupt_found_{0};
   std::atomic<bool> closed_{false};
+
+  mutable Mutex corrupt_mu_;  // protects the two below; never held while calling out
+  std::set<ChunkVersion> corrupt_pending_ GUARDED_BY(corrupt_mu_);
+  std::function<void()> corrupt_listener_ GUARDED_BY(corrupt_mu_);
 
   // Group commit state.
   Mutex sync_mu_;

@@ -1,6 +1,7 @@
 // BlockStore: the per-chunk operations (write, read, truncate, delete,
-// check). Each takes the chunk's stripe lock for its whole duration: shared
-// for reads and checks, exclusive for anything that changes records.
+// version changes); verification and fault injection are in
+// block_store_check.cc. Each takes the chunk's stripe lock for its whole
+// duration: shared for reads, exclusive for anything that changes records.
 #include <errno.h>
 #include <kchashdb.h>
 
@@ -14,30 +15,18 @@ namespace replfs::datad {
 
 using kyotocabinet::BasicDB;
 
-namespace {
+std::string BlockStore::ChunkName(int64_t chunk) { return "chunk " + std::to_string(chunk); }
 
-std::string ChunkName(int64_t chunk) { return "chunk " + std::to_string(chunk); }
-
-Status CheckIds(int64_t chunk, int64_t version) {
+Status BlockStore::CheckIds(int64_t chunk, int64_t version) {
   if (chunk <= 0) return Status::Invalid("bad chunk id " + std::to_string(chunk));
   if (version <= 0)
     return Status::Invalid(ChunkName(chunk) + ": bad version " + std::to_string(version));
   return Status::OK();
 }
 
-Status StaleError(int64_t chunk, int64_t asked, int64_t held) {
+Status BlockStore::StaleError(int64_t chunk, int64_t asked, int64_t held) {
   return Status::Stale(ChunkName(chunk) + ": version " + std::to_string(asked) +
                        " requested but this replica holds version " + std::to_string(held));
-}
-
-}  // namespace
-
-Status BlockStore::Corrupt(int64_t chunk, uint32_t idx, std::string_view why) {
-  corrupt_found_.fetch_add(1);
-  std::string msg = ChunkName(chunk) + " block " + std::to_string(idx) + ": " + std::string(why) +
-                    " in " + path_;
-  LOG(WARNING) << msg;
-  return Status::Corruption(msg);
 }
 
 Status BlockStore::GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc,
@@ -71,7 +60,7 @@ Status BlockStore::PutBlock(int64_t chunk, uint32_t idx, std::string_view data,
 }
 
 Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
-                                 std::string_view piece) {
+                                 std::string_view piece, bool marked) {
   if (start == 0 && static_cast<int64_t>(piece.size()) == block_size_) {
     // A whole block: nothing of the old one survives, so no need to read it.
     const int32_t old = db_->check(format::BlockKey(chunk, idx));
@@ -81,6 +70,8 @@ Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
   uint32_t crc = 0;
   bool found = false;
   REPLFS_RETURN_IF_ERROR(GetBlock(chunk, idx, &block, &crc, &found));
+  // Merging into zeros would make a lost block look valid.
+  if (!found && marked) return Corrupt(chunk, idx, "written block missing");
   const auto old_size = static_cast<int64_t>(block.size());
   const size_t end = static_cast<size_t>(start) + piece.size();
   if (block.size() < end) block.resize(end, '\0');
@@ -93,11 +84,7 @@ Status BlockStore::EnsureChunk(int64_t chunk, int64_t version) {
   if (LookUp(chunk, &info)) {
     return info.version == version ? Status::OK() : StaleError(chunk, version, info.version);
   }
-  if (!db_->set(format::ChunkKey(chunk), format::VersionValue(version)))
-    return KcError("create " + ChunkName(chunk));
-  MutexLock l(&index_mu_);
-  index_[chunk] = ChunkInfo{version, 0};
-  return Status::OK();
+  return PutHeader(chunk, ChunkInfo{version, format::Bitmap()});
 }
 
 Status BlockStore::Write(int64_t chunk, int64_t version, int64_t offset, std::string_view data) {
@@ -108,17 +95,28 @@ Status BlockStore::Write(int64_t chunk, int64_t version, int64_t offset, std::st
                            " bytes at " + std::to_string(offset) + " is outside a chunk");
   WriterLock l(StripeFor(chunk));
   REPLFS_RETURN_IF_ERROR(EnsureChunk(chunk, version));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::Internal(ChunkName(chunk) + " vanished while locked");
+  bool marked = false;
+  Status s;
   int64_t pos = offset;
   while (!data.empty()) {
     const auto idx = static_cast<uint32_t>(pos / block_size_);
     const int64_t start = pos % block_size_;
     const size_t n = static_cast<size_t>(std::min<int64_t>(block_size_ - start, data.size()));
-    REPLFS_RETURN_IF_ERROR(WriteOneBlock(chunk, idx, start, data.substr(0, n)));
-    NoteBlocks(chunk, idx + 1);
+    s = WriteOneBlock(chunk, idx, start, data.substr(0, n), info.written.Test(idx));
+    if (!s.ok()) break;
+    marked |= info.written.Set(idx);
     pos += static_cast<int64_t>(n);
     data.remove_prefix(n);
   }
-  return Status::OK();
+  // The header after the blocks, once per call: a crash in between leaves
+  // blocks present but unmarked, which the next open counts as written.
+  if (marked) {
+    Status h = PutHeader(chunk, info);
+    if (s.ok()) s = h;
+  }
+  return s;
 }
 
 Status BlockStore::Read(int64_t chunk, int64_t version, int64_t first, int64_t count,
@@ -132,12 +130,15 @@ Status BlockStore::Read(int64_t chunk, int64_t version, int64_t first, int64_t c
   if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
   if (info.version != version) return StaleError(chunk, version, info.version);
   const size_t keep = out->size();
-  const int64_t end = std::min<int64_t>(first + count, info.end_block);
+  const int64_t end = std::min<int64_t>(first + count, info.end_block());
   for (int64_t i = first; i < end; ++i) {
+    const auto idx = static_cast<uint32_t>(i);
+    if (!info.written.Test(idx)) continue;  // a hole
     Block b;
     b.index = static_cast<int32_t>(i);
     bool found = false;
-    Status s = GetBlock(chunk, static_cast<uint32_t>(i), &b.data, &b.crc, &found);
+    Status s = GetBlock(chunk, idx, &b.data, &b.crc, &found);
+    if (s.ok() && !found) s = Corrupt(chunk, idx, "written block missing");
     if (!s.ok()) {
       out->resize(keep);  // never hand out part of a failed read
       return s;
@@ -172,7 +173,7 @@ Status BlockStore::Truncate(int64_t chunk, int64_t version, int64_t length) {
   if (info.version != version) return StaleError(chunk, version, info.version);
   const auto keep = static_cast<uint32_t>((length + block_size_ - 1) / block_size_);
   const int64_t tail = length % block_size_;
-  if (tail != 0 && keep - 1 < info.end_block) {
+  if (tail != 0 && keep - 1 < info.end_block()) {
     // The block holding the new end keeps its first `tail` bytes.
     std::string data;
     uint32_t crc = 0;
@@ -184,11 +185,14 @@ Status BlockStore::Truncate(int64_t chunk, int64_t version, int64_t length) {
       REPLFS_RETURN_IF_ERROR(PutBlock(chunk, keep - 1, data, old_size));
     }
   }
-  if (keep < info.end_block) {
-    REPLFS_RETURN_IF_ERROR(RemoveBlocks(chunk, keep, info.end_block));
-    MutexLock m(&index_mu_);
-    auto it = index_.find(chunk);
-    if (it != index_.end()) it->second.end_block = keep;
+  if (keep < info.end_block()) {
+    // Header first: a crash before the blocks are gone leaves them present
+    // but unmarked, which the next open counts as written again (as if the
+    // truncate had not happened), never as lost.
+    const uint32_t end = info.end_block();
+    info.written.ClearFrom(keep);
+    REPLFS_RETURN_IF_ERROR(PutHeader(chunk, info));
+    REPLFS_RETURN_IF_ERROR(RemoveBlocks(chunk, keep, end));
   }
   return Status::OK();
 }
@@ -206,7 +210,7 @@ Status BlockStore::DeleteChunk(int64_t chunk) {
     MutexLock m(&index_mu_);
     index_.erase(chunk);
   }
-  return RemoveBlocks(chunk, 0, info.end_block);
+  return RemoveBlocks(chunk, 0, info.end_block());
 }
 
 Status BlockStore::SetVersion(int64_t chunk, int64_t old_version, int64_t new_version) {
@@ -220,10 +224,8 @@ Status BlockStore::SetVersion(int64_t chunk, int64_t old_version, int64_t new_ve
     if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
     if (info.version != new_version) {
       if (info.version != old_version) return StaleError(chunk, old_version, info.version);
-      if (!db_->set(format::ChunkKey(chunk), format::VersionValue(new_version)))
-        return KcError("set version of " + ChunkName(chunk));
-      MutexLock m(&index_mu_);
-      index_[chunk].version = new_version;
+      info.version = new_version;
+      REPLFS_RETURN_IF_ERROR(PutHeader(chunk, info));
     }
   }
   // Outside the stripe lock: other chunks sharing the stripe need not wait
@@ -236,42 +238,7 @@ Status BlockStore::Stat(int64_t chunk, ChunkStat* out) const {
   ChunkInfo info;
   if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
   out->version = info.version;
-  out->end_block = info.end_block;
-  return Status::OK();
-}
-
-Status BlockStore::Check(int64_t chunk, int64_t version, CheckResult* out) {
-  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
-  *out = CheckResult{};
-  ReaderLock l(StripeFor(chunk));
-  ChunkInfo info;
-  if (!LookUp(chunk, &info)) {
-    out->state = ReplicaState::kMissing;
-    out->detail = ChunkName(chunk) + " is not held here";
-    return Status::OK();
-  }
-  out->version = info.version;
-  if (info.version != version) {
-    out->state = ReplicaState::kStale;
-    out->detail = StaleError(chunk, version, info.version).message();
-    return Status::OK();
-  }
-  for (uint32_t idx = 0; idx < info.end_block; ++idx) {
-    std::string data;
-    uint32_t crc = 0;
-    bool found = false;
-    Status s = GetBlock(chunk, idx, &data, &crc, &found);
-    if (s.IsCorruption()) {
-      ++out->blocks;
-      ++out->bad_blocks;
-      out->detail += (out->detail.empty() ? "bad blocks:" : "") + std::string(" ") +
-                     std::to_string(idx);
-      continue;
-    }
-    REPLFS_RETURN_IF_ERROR(s);
-    if (found) ++out->blocks;
-  }
-  out->state = out->bad_blocks > 0 ? ReplicaState::kCorrupt : ReplicaState::kOk;
+  out->end_block = info.end_block();
   return Status::OK();
 }
 

@@ -45,20 +45,41 @@ rpc::ReplicaState::type ToRpcState(ReplicaState s) {
 
 }  // namespace
 
-rpc::ServerUsage ToRpcUsage(const StoreUsage& u, const std::string& addr, int64_t block_size) {
-  rpc::ServerUsage out;
-  out.addr = addr;
-  out.bytes_total = u.bytes_total;
-  out.bytes_free = u.bytes_free;
-  out.bytes_used = u.bytes_used;
-  out.chunks = u.chunks;
-  out.corrupt_found = u.corrupt_found;
-  out.block_size = static_cast<int32_t>(block_size);
-  return out;
+Status CollectUsage(BlockStore* store, const Scrubber* scrubber, const std::string& addr,
+                    rpc::ServerUsage* out, std::vector<ChunkVersion>* corrupt) {
+  StoreUsage u;
+  REPLFS_RETURN_IF_ERROR(store->Usage(&u));
+  *out = rpc::ServerUsage();
+  out->addr = addr;
+  out->bytes_total = u.bytes_total;
+  out->bytes_free = u.bytes_free;
+  out->bytes_used = u.bytes_used;
+  out->chunks = u.chunks;
+  out->corrupt_found = u.corrupt_found;
+  out->block_size = static_cast<int32_t>(store->block_size());
+  const std::vector<ChunkVersion> bad = store->CorruptChunks();
+  for (const ChunkVersion& cv : bad) {
+    rpc::ChunkReplica r;
+    r.chunk_id = cv.chunk_id;
+    r.version = cv.version;
+    out->corrupt_chunks.push_back(r);
+  }
+  if (corrupt != nullptr) *corrupt = bad;
+  if (scrubber != nullptr) {
+    const ScrubStatus st = scrubber->Info();
+    out->scrub.running = st.running;
+    out->scrub.progress = st.progress;
+    out->scrub.last_full_pass_ms = st.last_full_pass_ms;
+    out->scrub.oldest_unverified_ms = st.oldest_unverified_ms;
+    out->scrub.bytes_verified = st.bytes_verified;
+    out->scrub.corrupt_found_pass = st.corrupt_found_pass;
+  }
+  return Status::OK();
 }
 
-DataServiceHandler::DataServiceHandler(BlockStore* store, Replicator* replicator)
-    : store_(store), replicator_(replicator) {}
+DataServiceHandler::DataServiceHandler(BlockStore* store, Replicator* replicator,
+                                       Scrubber* scrubber, IoActivity* activity)
+    : store_(store), replicator_(replicator), scrubber_(scrubber), activity_(activity) {}
 
 Status DataServiceHandler::CheckPeer(const std::string& addr, const std::string& what) {
   HostPort hp;
@@ -78,6 +99,7 @@ void DataServiceHandler::set_advertised_addr(const std::string& addr) {
 void DataServiceHandler::Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version,
                                int64_t offset, const std::string& data, int32_t crc,
                                const std::vector<std::string>& forward) {
+  IoActivity::Scope busy(activity_);
   const std::string what = "chunk " + std::to_string(chunk_id) + ": forward list";
   Status s = CheckWriteArgs(chunk_id, version, offset, data, crc);
   if (s.ok() && forward.size() > kMaxForward)
@@ -125,6 +147,7 @@ void DataServiceHandler::PushChunk(int64_t chunk_id, int64_t version, const std:
 
 void DataServiceHandler::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id,
                               int64_t version, int32_t first_block, int32_t count) {
+  IoActivity::Scope busy(activity_);
   Status s = CheckChunkArgs(chunk_id, version);
   if (s.ok() && (first_block < 0 || count <= 0 || count > kMaxReadBlocks ||
                  count * store_->block_size() > kMaxReadBytes)) {
@@ -148,6 +171,7 @@ void DataServiceHandler::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id
 }
 
 void DataServiceHandler::Truncate(int64_t chunk_id, int64_t version, int64_t length) {
+  IoActivity::Scope busy(activity_);
   Status s = CheckChunkArgs(chunk_id, version);
   if (s.ok() && (length < 0 || length > BlockStore::kMaxChunkBytes))
     s = Status::Invalid("chunk " + std::to_string(chunk_id) + ": bad truncate length " +
@@ -162,7 +186,10 @@ void DataServiceHandler::DeleteChunk(int64_t chunk_id) {
   net::ThrowIfError(s);
 }
 
-void DataServiceHandler::Sync() { net::ThrowIfError(store_->Sync()); }
+void DataServiceHandler::Sync() {
+  IoActivity::Scope busy(activity_);
+  net::ThrowIfError(store_->Sync());
+}
 
 void DataServiceHandler::CheckChunk(rpc::ChunkCheck& out, int64_t chunk_id, int64_t version) {
   CheckResult r;
@@ -177,10 +204,32 @@ void DataServiceHandler::CheckChunk(rpc::ChunkCheck& out, int64_t chunk_id, int6
 }
 
 void DataServiceHandler::Usage(rpc::ServerUsage& out) {
-  StoreUsage u;
-  net::ThrowIfError(store_->Usage(&u));
-  MutexLock l(&mu_);
-  out = ToRpcUsage(u, addr_, store_->block_size());
+  std::string addr;
+  {
+    MutexLock l(&mu_);
+    addr = addr_;
+  }
+  net::ThrowIfError(CollectUsage(store_, scrubber_, addr, &out, nullptr));
+}
+
+void DataServiceHandler::InjectFault(int64_t chunk_id, int32_t block, rpc::FaultMode::type mode) {
+  FaultMode m = FaultMode::kFlip;
+  Status s;
+  switch (mode) {
+    case rpc::FaultMode::FLIP: m = FaultMode::kFlip; break;
+    case rpc::FaultMode::ZERO: m = FaultMode::kZero; break;
+    case rpc::FaultMode::DELETE: m = FaultMode::kDelete; break;
+    default: s = Status::Invalid("unknown fault mode " + std::to_string(static_cast<int>(mode)));
+  }
+  if (s.ok() && chunk_id <= 0)
+    s = Status::Invalid("chunk_id must be > 0, got " + std::to_string(chunk_id));
+  if (s.ok()) s = replicator_->InjectFault(chunk_id, block, m);
+  net::ThrowIfError(s);
+}
+
+void DataServiceHandler::StartScrub() {
+  if (scrubber_ == nullptr) net::ThrowIfError(Status::Unavailable("this datad runs no scrubber"));
+  scrubber_->StartPass();
 }
 
 }  // namespace replfs::datad

@@ -2,8 +2,9 @@
 // IDL types to BlockStore calls and Status to RpcError (net::ThrowIfError).
 // Every argument is validated here; malformed input is INVALID, never a
 // crash. Operations that change a chunk go through the Replicator (under the
-// chunk's write lock); Read, CheckChunk, Sync and Usage go straight to the
-// store.
+// chunk's write lock, InjectFault too); Read, CheckChunk, Sync and Usage go
+// straight to the store. Client I/O (Write, Read, Truncate, Sync) is counted
+// in the IoActivity while it runs, so the scrubber yields to it.
 //
 // Reads do not take the chunk's write lock: a read must not wait behind a
 // primary's forwards to slow secondaries. It still never sees a torn block:
@@ -19,7 +20,9 @@
 #include "DataService.h"
 #include "common/thread_annotations.h"
 #include "daemons/datad/block_store.h"
+#include "daemons/datad/io_activity.h"
 #include "daemons/datad/replicator.h"
+#include "daemons/datad/scrubber.h"
 
 namespace replfs::datad {
 
@@ -29,14 +32,22 @@ inline constexpr int32_t kMaxReadBlocks = 512;
 inline constexpr int64_t kMaxReadBytes = 16ll << 20;
 inline constexpr size_t kMaxForward = 16;  // secondaries in one Write's forward list
 
-// StoreUsage as the wire's ServerUsage of the datad advertised as `addr`.
-rpc::ServerUsage ToRpcUsage(const StoreUsage& u, const std::string& addr, int64_t block_size);
+// The wire ServerUsage of the datad advertised as `addr`: the store's usage,
+// the scrubber's state (`scrubber` nullptr: scrub left empty) and the chunks
+// found corrupt and not yet reported (store->CorruptChunks()); those are
+// also put in *corrupt unless it is nullptr, so that a caller that delivers
+// them to metad can ForgetCorrupt() them. On failure *out is unspecified.
+Status CollectUsage(BlockStore* store, const Scrubber* scrubber, const std::string& addr,
+                    rpc::ServerUsage* out, std::vector<ChunkVersion>* corrupt);
 
 class DataServiceHandler : public rpc::DataServiceIf {
  public:
-  // `store` and `replicator` (working on that store) outlive the handler.
+  // `store` and `replicator` (working on that store) outlive the handler, so
+  // do `scrubber` and `activity` unless nullptr (no scrubber: StartScrub is
+  // UNAVAILABLE and Usage has no scrub info; no activity: nothing counted).
   // Thread-safe (the server calls it from one thread per connection).
-  DataServiceHandler(BlockStore* store, Replicator* replicator);
+  DataServiceHandler(BlockStore* store, Replicator* replicator, Scrubber* scrubber = nullptr,
+                     IoActivity* activity = nullptr);
 
   // The address reported by Usage() and refused in `forward` and PushChunk
   // targets (a datad never forwards to itself); known once the server is
@@ -60,7 +71,12 @@ class DataServiceHandler : public rpc::DataServiceIf {
   void DeleteChunk(int64_t chunk_id) override;
   void Sync() override;
   void CheckChunk(rpc::ChunkCheck& out, int64_t chunk_id, int64_t version) override;
+  // Includes the pending corrupt chunks without marking them reported.
   void Usage(rpc::ServerUsage& out) override;
+  // block: 0..(1 GiB / block_size - 1) else INVALID; NOT_FOUND for an absent
+  // chunk, or a block without data (FLIP, ZERO) or never written (DELETE).
+  void InjectFault(int64_t chunk_id, int32_t block, rpc::FaultMode::type mode) override;
+  void StartScrub() override;
 
  private:
   // Checks a peer address given by a caller: parses, is not this datad.
@@ -69,6 +85,8 @@ class DataServiceHandler : public rpc::DataServiceIf {
   // Constant after construction.
   BlockStore* const store_;
   Replicator* const replicator_;
+  Scrubber* const scrubber_;    // may be nullptr
+  IoActivity* const activity_;  // may be nullptr
 
   Mutex mu_;
   std::string addr_ GUARDED_BY(mu_);

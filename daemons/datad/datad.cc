@@ -77,7 +77,12 @@ Status Datad::Start() {
   peer_opts.connect_timeout_ms = std::min(peer_opts.connect_timeout_ms, peer_opts.rpc_timeout_ms);
   peers_ = std::make_unique<PeerPools>(peer_opts);
   replicator_ = std::make_unique<Replicator>(store_.get(), peers_.get(), workers_.get());
-  handler_ = std::make_shared<DataServiceHandler>(store_.get(), replicator_.get());
+  ScrubOptions scrub;
+  scrub.rate_bytes_per_s = config_.scrub_rate_mb_s << 20;
+  scrub.interval_ms = config_.scrub_interval_s * 1000;
+  scrubber_ = std::make_unique<Scrubber>(store_.get(), &activity_, scrub);
+  handler_ = std::make_shared<DataServiceHandler>(store_.get(), replicator_.get(),
+                                                  scrubber_.get(), &activity_);
   net::ServerOptions so;
   so.listen = config_.datad_listen;
   so.max_connections = config_.datad_max_connections;
@@ -102,8 +107,13 @@ Status Datad::Start() {
   ho.interval_ms = config_.heartbeat_interval_ms;
   ho.block_report_interval_ms = config_.block_report_interval_ms;
   ho.max_backoff_ms = std::max(config_.max_backoff_ms, config_.heartbeat_interval_ms);
-  heartbeater_ = std::make_unique<Heartbeater>(store_.get(), ho);
+  heartbeater_ = std::make_unique<Heartbeater>(store_.get(), ho, scrubber_.get());
+  // Corruption found (by a read, a check, a push or the scrubber) goes to
+  // metad with an early heartbeat. Found before this point, it waits for the
+  // first one.
+  store_->SetCorruptionListener([hb = heartbeater_.get()] { hb->Wake(); });
   heartbeater_->Start();
+  scrubber_->Start();
   LOG(INFO) << "datad " << advertised_ << " serving " << store_->path() << ", metad "
             << meta.ToString();
   return Status::OK();
@@ -113,6 +123,8 @@ Status Datad::Stop() {
   // Order: no new metad traffic, no new clients, then make everything durable.
   if (stopped_) return Status::OK();
   stopped_ = true;
+  if (scrubber_) scrubber_->Stop();
+  if (store_) store_->SetCorruptionListener(nullptr);
   if (heartbeater_) heartbeater_->Stop();
   if (server_) server_->Stop();
   if (workers_) workers_->Stop();  // no handler runs any more

@@ -1,7 +1,7 @@
 // Datad: one data daemon. Owns the block store, the forwarding machinery
-// (worker pool, connections to other datads, Replicator), the DataService
-// handler, the RPC server and the heartbeater; main() builds one and
-// Start()s it.
+// (worker pool, connections to other datads, Replicator), the scrubber, the
+// DataService handler, the RPC server and the heartbeater; main() builds one
+// and Start()s it.
 #pragma once
 
 #include <memory>
@@ -12,7 +12,9 @@
 #include "daemons/datad/block_store.h"
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/heartbeat.h"
+#include "daemons/datad/io_activity.h"
 #include "daemons/datad/replicator.h"
+#include "daemons/datad/scrubber.h"
 #include "daemons/datad/worker_pool.h"
 #include "thrift/server.h"
 
@@ -51,6 +53,7 @@ class Datad {
   int port() const { return server_ ? server_->port() : 0; }
   BlockStore* store() { return store_.get(); }
   Heartbeater* heartbeater() { return heartbeater_.get(); }
+  Scrubber* scrubber() { return scrubber_.get(); }
 
  private:
   const Config config_;
@@ -58,6 +61,8 @@ class Datad {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<PeerPools> peers_;
   std::unique_ptr<Replicator> replicator_;
+  IoActivity activity_;  // client requests in flight, for the scrubber
+  std::unique_ptr<Scrubber> scrubber_;
   std::shared_ptr<DataServiceHandler> handler_;
   std::unique_ptr<net::RpcServer> server_;
   std::unique_ptr<Heartbeater> heartbeater_;

@@ -8,8 +8,8 @@
 
 namespace replfs::datad {
 
-Heartbeater::Heartbeater(BlockStore* store, HeartbeatOptions opts)
-    : store_(store), opts_(std::move(opts)), pool_(opts_.meta, opts_.rpc) {}
+Heartbeater::Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber)
+    : store_(store), opts_(std::move(opts)), scrubber_(scrubber), pool_(opts_.meta, opts_.rpc) {}
 
 Heartbeater::~Heartbeater() { Stop(); }
 
@@ -24,12 +24,21 @@ void Heartbeater::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Heartbeater::Wake() {
+  {
+    MutexLock l(&mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
 // Uses the native mutex for the condition variable, hence no analysis.
 bool Heartbeater::Sleep(int64_t ms) NO_THREAD_SAFETY_ANALYSIS {
   std::unique_lock<std::mutex> l(mu_.native());
   cv_.wait_for(l, std::chrono::milliseconds(ms), [this]() NO_THREAD_SAFETY_ANALYSIS {
-    return stop_;
+    return stop_ || wake_;
   });
+  wake_ = false;
   return !stop_;
 }
 
@@ -115,14 +124,23 @@ void Heartbeater::ApplyDeletes(const rpc::HeartbeatReply& reply) {
   }
 }
 
+Status Heartbeater::WireUsage(rpc::ServerUsage* usage, std::vector<ChunkVersion>* corrupt) const {
+  REPLFS_RETURN_IF_ERROR(CollectUsage(store_, scrubber_, opts_.advertise, usage, corrupt));
+  if (!corrupt->empty()) {
+    LOG(INFO) << "reporting " << corrupt->size() << " corrupt replicas to metad " << pool_.peer();
+  }
+  return Status::OK();
+}
+
 Status Heartbeater::Register() {
-  StoreUsage u;
-  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
-  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+  rpc::ServerUsage usage;
+  std::vector<ChunkVersion> corrupt;
+  REPLFS_RETURN_IF_ERROR(WireUsage(&usage, &corrupt));
   const std::vector<rpc::ChunkReplica> inventory = WireInventory();
   bool sent = false;
   REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
       [&](rpc::MetaServiceClient& c) { c.RegisterServer(usage, inventory); }, &sent));
+  store_->ForgetCorrupt(corrupt);
   registrations_.fetch_add(1);
   LOG(INFO) << "registered " << opts_.advertise << " with metad " << pool_.peer() << " ("
             << inventory.size() << " chunks)";
@@ -130,13 +148,14 @@ Status Heartbeater::Register() {
 }
 
 Status Heartbeater::Beat() {
-  StoreUsage u;
-  REPLFS_RETURN_IF_ERROR(store_->Usage(&u));
-  const rpc::ServerUsage usage = ToRpcUsage(u, opts_.advertise, store_->block_size());
+  rpc::ServerUsage usage;
+  std::vector<ChunkVersion> corrupt;
+  REPLFS_RETURN_IF_ERROR(WireUsage(&usage, &corrupt));
   rpc::HeartbeatReply reply;
   bool sent = false;
   REPLFS_RETURN_IF_ERROR(pool_.CallOnce(
       [&](rpc::MetaServiceClient& c) { c.Heartbeat(reply, usage); }, &sent));
+  store_->ForgetCorrupt(corrupt);
   heartbeats_.fetch_add(1);
   ApplyDeletes(reply);
   return Status::OK();

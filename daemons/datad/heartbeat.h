@@ -5,6 +5,11 @@
 // (the first one that long after registration, which carried the inventory
 // itself). It re-registers when metad answers either with NOT_FOUND (it
 // restarted) and deletes the chunks metad lists in both kinds of reply.
+//
+// Every RegisterServer/Heartbeat carries the scrubber's state and the
+// chunks the store found corrupt (BlockStore::CorruptChunks); once metad has
+// accepted them they are forgotten (ForgetCorrupt). Wake() makes the next
+// heartbeat go out at once (the store's corruption listener calls it).
 #pragma once
 
 #include <atomic>
@@ -19,6 +24,7 @@
 #include "common/host_port.h"
 #include "common/thread_annotations.h"
 #include "daemons/datad/block_store.h"
+#include "daemons/datad/scrubber.h"
 #include "thrift/client_pool.h"
 
 namespace replfs::datad {
@@ -35,8 +41,8 @@ struct HeartbeatOptions {
 
 class Heartbeater {
  public:
-  // `store` outlives the heartbeater.
-  Heartbeater(BlockStore* store, HeartbeatOptions opts);
+  // `store` and `scrubber` (nullptr: no scrub info) outlive the heartbeater.
+  Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber = nullptr);
   ~Heartbeater();  // Stop()s
   Heartbeater(const Heartbeater&) = delete;
   Heartbeater& operator=(const Heartbeater&) = delete;
@@ -46,6 +52,9 @@ class Heartbeater {
   // Wakes and joins the thread; returns after at most one in-flight RPC
   // (bounded by its timeout). Idempotent.
   void Stop();
+  // Ends the current wait (between heartbeats, or a retry backoff) now.
+  // Cheap; callable from any thread and at any time.
+  void Wake();
 
   // For tests and status: successful RegisterServer and Heartbeat calls.
   int64_t registrations() const { return registrations_.load(); }
@@ -59,6 +68,8 @@ class Heartbeater {
   Status Register();
   Status Beat();
   Status Report();
+  // Usage with scrub info and the pending corrupt chunks (put in *corrupt).
+  Status WireUsage(rpc::ServerUsage* usage, std::vector<ChunkVersion>* corrupt) const;
   // The store's inventory in wire form.
   std::vector<rpc::ChunkReplica> WireInventory() const;
   // Deletes the chunks a Heartbeat/BlockReport reply lists; failures are
@@ -66,12 +77,13 @@ class Heartbeater {
   void ApplyDeletes(const rpc::HeartbeatReply& reply);
   // Logs a failed call once per outage (or every time for INVALID).
   void NoteFailure(const char* what, const Status& s);
-  // Waits up to `ms`; false when Stop() was called.
+  // Waits up to `ms` or until Wake(); false when Stop() was called.
   bool Sleep(int64_t ms);
 
   // Constant after construction.
   BlockStore* const store_;
   const HeartbeatOptions opts_;
+  const Scrubber* const scrubber_;  // may be nullptr
   net::ClientPool<rpc::MetaServiceClient> pool_;
 
   // Loop state, touched only by the heartbeat thread.
@@ -84,9 +96,10 @@ class Heartbeater {
   std::atomic<int64_t> heartbeats_{0};
   std::atomic<int64_t> block_reports_{0};
 
-  Mutex mu_;  // protects stop_
+  Mutex mu_;  // protects stop_ and wake_
   std::condition_variable cv_;
   bool stop_ GUARDED_BY(mu_) = false;
+  bool wake_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

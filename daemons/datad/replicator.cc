@@ -72,6 +72,11 @@ Status Replicator::SetVersion(int64_t chunk, int64_t old_version, int64_t new_ve
   return store_->SetVersion(chunk, old_version, new_version);
 }
 
+Status Replicator::InjectFault(int64_t chunk, int64_t block, FaultMode mode) {
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  return store_->InjectFault(chunk, block, mode);
+}
+
 Status Replicator::PushChunk(int64_t chunk, int64_t version, const std::string& target,
                              int64_t new_version) {
   const std::string what = "PushChunk of " + ChunkName(chunk) + " v" + std::to_string(version) +

@@ -60,6 +60,8 @@ class Replicator {
   Status DeleteChunk(int64_t chunk);
   // BlockStore::SetVersion under the chunk's lock (durable before OK).
   Status SetVersion(int64_t chunk, int64_t old_version, int64_t new_version);
+  // BlockStore::InjectFault under the chunk's lock.
+  Status InjectFault(int64_t chunk, int64_t block, FaultMode mode);
   // Copies this replica (held at `version`, else STALE; absent: NOT_FOUND)
   // to the datad at `target` as `new_version`: target.DeleteChunk, then every
   // present block, verified here first, in Writes of contiguous runs of at

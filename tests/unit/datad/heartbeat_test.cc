@@ -208,6 +208,36 @@ TEST_F(HeartbeatTest, WaitsForMetadAndKeepsRetryingAfterRefusal) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
 }
 
+TEST_F(HeartbeatTest, CorruptChunksGoOutEarlyAndAreForgottenOnceSent) {
+  MetaServer meta;
+  ASSERT_TRUE(store_->Write(21, 3, 0, std::string(4096, 'k')).ok());
+  HeartbeatOptions o = Options(meta.server->port());
+  o.interval_ms = 60000;  // only Wake() makes a heartbeat go out in time
+  Scrubber scrubber(store_.get(), nullptr, ScrubOptions{});  // not started: idle state
+  Heartbeater hb(store_.get(), o, &scrubber);
+  store_->SetCorruptionListener([&hb] { hb.Wake(); });
+  hb.Start();
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() == 1; }, milliseconds(10000),
+                      "registration"));
+  EXPECT_EQ(meta.fake->heartbeats(), 0);
+  EXPECT_TRUE(meta.fake->usage().corrupt_chunks.empty());
+  ASSERT_TRUE(store_->InjectFault(21, 0, FaultMode::kFlip).ok());
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(21, 3, &r).ok());  // finds it: listener -> early heartbeat
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->heartbeats() == 1; }, milliseconds(10000),
+                      "early heartbeat"));
+  const rpc::ServerUsage u = meta.fake->usage();
+  ASSERT_EQ(u.corrupt_chunks.size(), 1u);
+  EXPECT_EQ(u.corrupt_chunks[0].chunk_id, 21);
+  EXPECT_EQ(u.corrupt_chunks[0].version, 3);
+  EXPECT_EQ(u.corrupt_found, 1);
+  EXPECT_FALSE(u.scrub.running);
+  EXPECT_EQ(u.scrub.last_full_pass_ms, 0);
+  EXPECT_TRUE(store_->CorruptChunks().empty());  // delivered
+  hb.Stop();
+  store_->SetCorruptionListener(nullptr);
+}
+
 TEST(DatadTest, StartsOnPortZeroRegistersAndStops) {
   MetaServer meta;
   testing::TempDir dir("datad-daemon");
@@ -225,6 +255,10 @@ TEST(DatadTest, StartsOnPortZeroRegistersAndStops) {
   ASSERT_TRUE(WaitFor([&] { return meta.fake->registrations() >= 1; }, milliseconds(10000),
                       "registration"));
   EXPECT_EQ(meta.fake->usage().addr, d.advertised());
+  // The scrubber's first pass (an empty store) shows in a heartbeat.
+  ASSERT_TRUE(WaitFor([&] { return meta.fake->usage().scrub.last_full_pass_ms > 0; },
+                      milliseconds(10000), "scrub info in a heartbeat"));
+  EXPECT_EQ(meta.fake->usage().scrub.progress, 1.0);
   EXPECT_TRUE(d.Stop().ok());
   // Restarting on the same directory finds the store again.
   Datad again(c);
