@@ -12,6 +12,7 @@ REPLFS_PACKAGES=(
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libinih-dev
   attr diffutils coreutils procps
+  systemd-container debootstrap
 )
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }

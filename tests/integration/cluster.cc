@@ -16,6 +16,11 @@
 #include <sstream>
 #include <thread>
 
+#include <kchashdb.h>
+
+#include <filesystem>
+#include <map>
+
 #include "ctl/mountinfo.h"
 
 #ifndef REPLFS_BIN_DIR
@@ -109,16 +114,30 @@ std::string BinaryPath(const std::string& name) {
 
 Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
   config_path_ = dir() + "/replfs.conf";
-  mountpoint_ = dir() + "/mnt";
-  mkdir(mountpoint_.c_str(), 0755);
+  clients_.resize(1);
+  clients_[0].mountpoint = dir() + "/mnt";
+  mkdir(clients_[0].mountpoint.c_str(), 0755);
+  // section -> "key = value" lines; Options::sets win over the fields.
+  std::map<std::string, std::map<std::string, std::string>> keys;
+  keys["metad"]["dead_after_ms"] = std::to_string(opts_.dead_after_ms);
+  keys["metad"]["fsync"] = opts_.metad_fsync ? "true" : "false";
+  keys["datad"]["heartbeat_interval_ms"] = std::to_string(opts_.heartbeat_interval_ms);
+  if (opts_.chunk_size > 0) keys["cluster"]["chunk_size"] = std::to_string(opts_.chunk_size);
+  for (const std::string& set : opts_.sets) {
+    const size_t dot = set.find('.');
+    const size_t eq = set.find('=');
+    if (dot == std::string::npos || eq == std::string::npos || dot > eq) {
+      ADD_FAILURE() << "Cluster::Options::sets: '" << set << "' is not section.key=value";
+      continue;
+    }
+    keys[set.substr(0, dot)][set.substr(dot + 1, eq - dot - 1)] = set.substr(eq + 1);
+  }
   std::ofstream conf(config_path_);
-  conf << "# written by the integration test harness\n"
-       << "[metad]\n"
-       << "dead_after_ms = " << opts_.dead_after_ms << "\n"
-       << "fsync = " << (opts_.metad_fsync ? "true" : "false") << "\n"
-       << "[datad]\n"
-       << "heartbeat_interval_ms = " << opts_.heartbeat_interval_ms << "\n";
-  if (opts_.chunk_size > 0) conf << "[cluster]\nchunk_size = " << opts_.chunk_size << "\n";
+  conf << "# written by the integration test harness\n";
+  for (const auto& [section, kv] : keys) {
+    conf << "[" << section << "]\n";
+    for (const auto& [k, v] : kv) conf << k << " = " << v << "\n";
+  }
   metad_.data_dir = dir() + "/metad";
   datads_.resize(static_cast<size_t>(opts_.datads));
   for (size_t i = 0; i < datads_.size(); ++i) {
@@ -127,10 +146,14 @@ Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
 }
 
 Cluster::~Cluster() {
-  if (IsMounted()) RunCommand({"fusermount3", "-u", "-z", mountpoint_}, seconds(20));
+  for (const Client& c : clients_) {
+    if (IsMounted(c.mountpoint)) RunCommand({"fusermount3", "-u", "-z", c.mountpoint}, seconds(20));
+  }
   // SIGTERM everyone at once, then give each the rest of one grace period.
   std::vector<ChildProcess*> all;
-  if (client_) all.push_back(client_.get());
+  for (Client& c : clients_) {
+    if (c.proc) all.push_back(c.proc.get());
+  }
   if (metad_.proc) all.push_back(metad_.proc.get());
   for (Daemon& d : datads_) {
     if (d.proc) all.push_back(d.proc.get());
@@ -141,8 +164,15 @@ Cluster::~Cluster() {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (!p->WaitExit(std::max(left, milliseconds(0)))) p->Kill();
   }
-  if (::testing::Test::HasFailure()) std::cerr << LogTails();
-  if (IsMounted()) std::cerr << "cluster: " << mountpoint_ << " is still mounted\n";
+  if (::testing::Test::HasFailure()) {
+    std::cerr << LogTails();
+    KeepLogs();
+  } else if (const char* all = std::getenv("REPLFS_IT_KEEP_ALL"); all != nullptr && *all == '1') {
+    KeepLogs();
+  }
+  for (const Client& c : clients_) {
+    if (IsMounted(c.mountpoint)) std::cerr << "cluster: " << c.mountpoint << " is still mounted\n";
+  }
 }
 
 std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
@@ -275,50 +305,69 @@ int64_t Cluster::BytesUsed() {
                  std::to_string(timeout.count()) + " ms; last status: " + last);
 }
 
-bool Cluster::IsMounted() const {
+bool Cluster::IsMounted(const std::string& mountpoint) const {
   for (const ctl::MountEntry& m : ctl::ParseMountInfo(ReadFile("/proc/self/mountinfo"))) {
-    if (m.mount_point == mountpoint_) return true;
+    if (m.mount_point == mountpoint) return true;
   }
   return false;
 }
 
-::testing::AssertionResult Cluster::Mount() {
-  if (mounted_) return ::testing::AssertionSuccess();
-  client_ = std::make_unique<ChildProcess>(
-      "replfs", std::vector<std::string>{BinaryPath("replfs"), meta_addr_, mountpoint_, "-f"},
-      dir() + "/replfs.log");
+Cluster::Client& Cluster::ClientAt(size_t i) {
+  while (clients_.size() <= i) {
+    Client c;
+    c.mountpoint = dir() + "/mnt" + std::to_string(clients_.size());
+    mkdir(c.mountpoint.c_str(), 0755);
+    clients_.push_back(std::move(c));
+  }
+  return clients_[i];
+}
+
+const std::string& Cluster::mountpoint(size_t i) { return ClientAt(i).mountpoint; }
+
+::testing::AssertionResult Cluster::Mount(size_t i) {
+  Client& c = ClientAt(i);
+  if (c.mounted) return ::testing::AssertionSuccess();
+  const std::string name = i == 0 ? "replfs" : "replfs" + std::to_string(i);
+  c.proc = std::make_unique<ChildProcess>(
+      name,
+      std::vector<std::string>{BinaryPath("replfs"), meta_addr_, c.mountpoint, "-f", "--config",
+                               config_path_},
+      dir() + "/" + name + ".log");
   std::string error;
-  if (!client_->Start(&error)) return Failure("replfs: " + error);
+  if (!c.proc->Start(&error)) return Failure(name + ": " + error);
   const auto replfs_mounted = [&] {
     for (const ctl::MountEntry& m : ctl::ParseMountInfo(ReadFile("/proc/self/mountinfo"))) {
-      if (m.mount_point == mountpoint_ && m.fs_type == ctl::kReplfsFsType) return true;
+      if (m.mount_point == c.mountpoint && m.fs_type == ctl::kReplfsFsType) return true;
     }
     return false;
   };
-  if (!Poll([&] { return replfs_mounted() || !client_->Running(); }, kStartTimeout)) {
-    return Failure("no fuse.replfs mount at " + mountpoint_ + " after " +
+  if (!Poll([&] { return replfs_mounted() || !c.proc->Running(); }, kStartTimeout)) {
+    return Failure("no fuse.replfs mount at " + c.mountpoint + " after " +
                    std::to_string(kStartTimeout.count()) + " ms");
   }
   if (!replfs_mounted()) {
-    return Failure("replfs exited before mounting (" + DescribeExit(client_->wait_status()) + ")");
+    return Failure(name + " exited before mounting (" + DescribeExit(c.proc->wait_status()) + ")");
   }
-  mounted_ = true;
+  c.mounted = true;
   return ::testing::AssertionSuccess();
 }
 
-::testing::AssertionResult Cluster::Unmount() {
-  if (!mounted_) return ::testing::AssertionSuccess();
-  mounted_ = false;
-  CommandResult r = RunCommand({"fusermount3", "-u", mountpoint_}, seconds(30));
+::testing::AssertionResult Cluster::Unmount(size_t i) {
+  Client& c = ClientAt(i);
+  if (!c.mounted) return ::testing::AssertionSuccess();
+  c.mounted = false;
+  CommandResult r = RunCommand({"fusermount3", "-u", c.mountpoint}, seconds(30));
   std::string note;
   if (r.exit_code != 0) {
     note = "fusermount3 -u failed (" + r.Describe() + "); lazy unmount used";
-    RunCommand({"fusermount3", "-u", "-z", mountpoint_}, seconds(30));
+    RunCommand({"fusermount3", "-u", "-z", c.mountpoint}, seconds(30));
   }
-  if (!Poll([&] { return !IsMounted(); }, seconds(30))) return Failure("still mounted");
-  if (!client_->WaitExit(seconds(30))) {
-    client_->Kill();
-    return Failure("replfs did not exit after unmount");
+  if (!Poll([&] { return !IsMounted(c.mountpoint); }, seconds(30))) {
+    return Failure(c.mountpoint + " still mounted");
+  }
+  if (!c.proc->WaitExit(seconds(30))) {
+    c.proc->Kill();
+    return Failure("replfs did not exit after unmount of " + c.mountpoint);
   }
   if (!note.empty()) return Failure(note);
   return ::testing::AssertionSuccess();
@@ -372,6 +421,87 @@ Cluster::Daemon* Cluster::Find(const std::string& name) {
   return result;
 }
 
+::testing::AssertionResult Cluster::Restart(const std::string& name) {
+  if (name == "metad") return StartMetad();
+  for (size_t i = 0; i < datads_.size(); ++i) {
+    if (name == "datad" + std::to_string(i)) return StartDatad(i);
+  }
+  return ::testing::AssertionFailure() << "no daemon " << name;
+}
+
+bool Cluster::Running(const std::string& name) {
+  Daemon* d = Find(name);
+  return d != nullptr && d->proc && d->proc->Running();
+}
+
+const std::string& Cluster::data_dir(const std::string& name) {
+  static const std::string kNone;
+  Daemon* d = Find(name);
+  return d == nullptr ? kNone : d->data_dir;
+}
+
+std::string Cluster::DatadName(const std::string& addr) const {
+  for (size_t i = 0; i < datads_.size(); ++i) {
+    if (Addr(datads_[i].port) == addr) return "datad" + std::to_string(i);
+  }
+  return "";
+}
+
+::testing::AssertionResult Cluster::WipeStore(const std::string& name) {
+  Daemon* d = Find(name);
+  if (d == nullptr) return ::testing::AssertionFailure() << "no daemon " << name;
+  if (d->proc && d->proc->Running()) {
+    return ::testing::AssertionFailure() << "WipeStore(" << name << "): it is running";
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(d->data_dir, ec);
+  if (ec) return ::testing::AssertionFailure() << "rm -r " << d->data_dir << ": " << ec.message();
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult Cluster::CorruptBlocks(
+    const std::string& name, const std::vector<std::pair<int64_t, uint32_t>>& blocks) {
+  Daemon* d = Find(name);
+  if (d == nullptr || name == "metad") return ::testing::AssertionFailure() << "no datad " << name;
+  if (d->proc && d->proc->Running()) {
+    auto r = Stop(name);
+    if (!r) return r;
+  }
+  const std::string path = d->data_dir + "/blocks.kch";
+  std::string error;
+  {
+    kyotocabinet::HashDB db;
+    if (!db.open(path, kyotocabinet::HashDB::OWRITER)) {
+      error = std::string("open ") + path + ": " + db.error().name() + " " + db.error().message();
+    } else {
+      for (const auto& [chunk_id, block] : blocks) {
+        // Key and value layout: thrift/PROTOCOL.md, "datad block store".
+        std::string key = "b";
+        for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((chunk_id >> (8 * i)) & 0xff));
+        for (int i = 3; i >= 0; --i) key.push_back(static_cast<char>((block >> (8 * i)) & 0xff));
+        std::string value;
+        const std::string what = "chunk " + std::to_string(chunk_id) + " block " +
+                                 std::to_string(block);
+        if (!db.get(key, &value)) {
+          error += what + " is not in " + path + "; ";
+        } else if (value.size() <= 4) {
+          error += what + ": a record of " + std::to_string(value.size()) + " bytes has no data; ";
+        } else {
+          // A byte in the middle of the data; the stored CRC stays.
+          const size_t at = 4 + (value.size() - 4) / 2;
+          value[at] = static_cast<char>(value[at] ^ 0x5a);
+          if (!db.set(key, value)) error += what + ": " + db.error().message() + "; ";
+        }
+      }
+      if (!db.synchronize(true)) error += std::string("sync ") + path + "; ";
+      if (!db.close()) error += std::string("close ") + path + "; ";
+    }
+  }
+  auto r = Restart(name);
+  if (!error.empty()) return Failure("CorruptBlocks(" + name + "): " + error);
+  return r;
+}
+
 void Cluster::Kill9All() {
   for (Daemon& d : datads_) {
     if (d.proc) d.proc->Kill();
@@ -379,11 +509,31 @@ void Cluster::Kill9All() {
   if (metad_.proc) metad_.proc->Kill();
 }
 
+void Cluster::KeepLogs() const {
+  const char* keep = std::getenv("REPLFS_IT_KEEP_LOGS");
+  if (keep == nullptr || *keep == '\0') return;
+  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string dest = std::string(keep) + "/" +
+                           (t != nullptr ? std::string(t->test_suite_name()) + "." + t->name()
+                                         : std::string("cluster")) +
+                           "-" + std::to_string(getpid());
+  std::error_code ec;
+  std::filesystem::create_directories(dest, ec);
+  for (const auto& e : std::filesystem::directory_iterator(dir(), ec)) {
+    if (e.path().extension() == ".log" || e.path().extension() == ".conf") {
+      std::filesystem::copy_file(e.path(), dest + "/" + e.path().filename().string(),
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+  }
+  std::cerr << "cluster: logs kept in " << dest << "\n";
+}
+
 std::string Cluster::LogTails() const {
   std::string out;
   std::vector<std::string> names = {"metad"};
   for (size_t i = 0; i < datads_.size(); ++i) names.push_back("datad" + std::to_string(i));
   names.push_back("replfs");
+  for (size_t i = 1; i < clients_.size(); ++i) names.push_back("replfs" + std::to_string(i));
   for (const std::string& n : names) {
     const std::string tail = TailFile(dir() + "/" + n + ".log", 25);
     if (!tail.empty()) out += "--- " + n + ".log (tail) ---\n" + tail;

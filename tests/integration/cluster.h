@@ -36,6 +36,9 @@ class Cluster {
     int64_t heartbeat_interval_ms = 200;
     bool metad_fsync = true;  // the durability tests need it
     int64_t chunk_size = 0;   // 0 = the cluster default
+    // More settings, "section.key=value" each, written to the config file
+    // that every process reads (metad, datads, the FUSE clients, fsctl).
+    std::vector<std::string> sets;
   };
 
   explicit Cluster(Options opts);
@@ -48,11 +51,15 @@ class Cluster {
   // and data dirs on later starts) and waits until fsctl reports every datad
   // up. Starting an already running daemon is a no-op.
   ::testing::AssertionResult Start();
-  // Mounts the file system at mountpoint() (`replfs META MNT -f`) and waits
-  // for the fuse.replfs entry in /proc/self/mountinfo.
-  ::testing::AssertionResult Mount();
+  // Mounts the file system at mountpoint() (`replfs META MNT -f --config
+  // CONF`) and waits for the fuse.replfs entry in /proc/self/mountinfo.
+  ::testing::AssertionResult Mount() { return Mount(0); }
   // fusermount3 -u (falling back to -u -z) and waits for the client to exit.
-  ::testing::AssertionResult Unmount();
+  ::testing::AssertionResult Unmount() { return Unmount(0); }
+  // The same for mount `i`: 0 is mountpoint(), 1.. are further mounts of the
+  // same cluster by their own client processes (mountpoint(i) = DIR/mnt<i>).
+  ::testing::AssertionResult Mount(size_t i);
+  ::testing::AssertionResult Unmount(size_t i);
 
   // SIGTERM every daemon (not the client) and wait for each to exit cleanly.
   ::testing::AssertionResult StopAll();
@@ -61,6 +68,27 @@ class Cluster {
   // One daemon by name: "metad", "datad0".."datadN-1".
   ::testing::AssertionResult Stop(const std::string& name);
   ::testing::AssertionResult Kill9(const std::string& name);
+  // Starts one stopped daemon again with its port and data dir and waits
+  // until it accepts connections (not until metad counts it up: see
+  // WaitServersUp). A no-op if it runs.
+  ::testing::AssertionResult Restart(const std::string& name);
+  // Whether the daemon's process is alive.
+  bool Running(const std::string& name);
+  // Deletes a stopped daemon's whole data dir (a lost disk).
+  ::testing::AssertionResult WipeStore(const std::string& name);
+  // Bit rot: stops datad `name` (SIGTERM), flips one byte of the data of
+  // each block (chunk id, block index) in its blocks.kch (the stored CRC is
+  // left alone, so the block no longer verifies) and starts it again. Fails
+  // if a block is not stored there.
+  ::testing::AssertionResult CorruptBlocks(const std::string& name,
+                                           const std::vector<std::pair<int64_t, uint32_t>>& blocks);
+  ::testing::AssertionResult CorruptBlock(const std::string& name, int64_t chunk_id,
+                                          uint32_t block) {
+    return CorruptBlocks(name, {{chunk_id, block}});
+  }
+  // "datadI" for the datad advertised as `addr` ("" if none).
+  std::string DatadName(const std::string& addr) const;
+  const std::string& data_dir(const std::string& name);
 
   // Polls `fsctl status --json` until `n` datads are up.
   ::testing::AssertionResult WaitServersUp(int n, std::chrono::milliseconds timeout);
@@ -73,14 +101,20 @@ class Cluster {
   int64_t BytesUsed();
 
   const std::string& dir() const { return tmp_.path(); }
-  const std::string& mountpoint() const { return mountpoint_; }
+  const std::string& mountpoint() const { return clients_[0].mountpoint; }
+  // Mount point of mount `i` (created on first use).
+  const std::string& mountpoint(size_t i);
   const std::string& meta_addr() const { return meta_addr_; }
   std::vector<std::string> datad_addrs() const;
   const std::string& config_path() const { return config_path_; }
-  bool mounted() const { return mounted_; }
+  bool mounted() const { return clients_[0].mounted; }
 
   // The tail of every process log, for failure messages.
   std::string LogTails() const;
+  // With $REPLFS_IT_KEEP_LOGS set, copies every log and the config to
+  // $REPLFS_IT_KEEP_LOGS/<suite>.<test>-<pid>/ (the destructor does it when
+  // the test failed, or always with REPLFS_IT_KEEP_ALL=1).
+  void KeepLogs() const;
 
  private:
   struct Daemon {
@@ -99,18 +133,23 @@ class Cluster {
   std::vector<std::string> DaemonArgv(const std::string& name, int port,
                                       const std::string& data_dir) const;
   Daemon* Find(const std::string& name);
+  struct Client {
+    std::unique_ptr<ChildProcess> proc;
+    std::string mountpoint;
+    bool mounted = false;
+  };
+
   ::testing::AssertionResult Failure(const std::string& what) const;
-  bool IsMounted() const;
+  bool IsMounted(const std::string& mountpoint) const;
+  Client& ClientAt(size_t i);
 
   const Options opts_;
   TempDir tmp_;
   std::string config_path_;
-  std::string mountpoint_;
   std::string meta_addr_;
   Daemon metad_;
   std::vector<Daemon> datads_;
-  std::unique_ptr<ChildProcess> client_;
-  bool mounted_ = false;
+  std::vector<Client> clients_;  // [0] always exists
 };
 
 // Fixture: a started cluster mounted at cluster().mountpoint(); skips when
