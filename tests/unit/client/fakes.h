@@ -55,6 +55,8 @@ class FakeData : public rpc::DataServiceIf {
   void Sync() override { ++syncs; }
   void CheckChunk(rpc::ChunkCheck&, int64_t, int64_t) override {}
   void Usage(rpc::ServerUsage&) override {}
+  void InjectFault(int64_t, int32_t, rpc::FaultMode::type) override {}
+  void StartScrub() override {}
 
  private:
   void Apply(int64_t chunk_id, int64_t offset, const std::string& data);
@@ -129,6 +131,19 @@ class FakeMeta : public rpc::MetaServiceIf {
   void Status(rpc::ClusterStatus&) override { No(); }
   int64_t ResolvePath(const std::string&) override { No(); return 0; }
   void Fsck(rpc::FileReport&, int64_t) override { No(); }
+  void Corrupt(rpc::CorruptResult&, int64_t, int64_t, const std::string&, rpc::FaultMode::type,
+               bool) override {
+    No();
+  }
+  void StartScrub(const std::string&) override { No(); }
+  void Heal() override { No(); }
+  void Drain(const std::string&) override { No(); }
+  void Undrain(const std::string&) override { No(); }
+  void RemoveServer(const std::string&) override { No(); }
+  int64_t SetGoal(int64_t, int32_t, bool) override {
+    No();
+    return 0;
+  }
 
   // Size metad holds for `ino`.
   int64_t Size(int64_t ino);

@@ -31,6 +31,8 @@ class FakeData : public rpc::DataServiceIf {
   }
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
+  void InjectFault(int64_t, int32_t, rpc::FaultMode::type) override {}
+  void StartScrub() override {}
   void Read(std::vector<rpc::BlockData>& out, int64_t, int64_t, int32_t first, int32_t count) override {
     for (int i = 0; i < count; ++i) {
       rpc::BlockData b;
