@@ -33,6 +33,11 @@ Status ChunkMap::Load() {
 }
 
 void ChunkMap::IndexChunk(const ChunkInfo& c) {
+  auto old = index_.find(c.id);
+  if (old != index_.end())
+    for (const auto& r : old->second.replicas)
+      if (--replicas_on_[r] <= 0) replicas_on_.erase(r);
+  for (const auto& r : c.replicas) ++replicas_on_[r];
   index_.insert_or_assign(c.id, c);
   per_ino_[c.ino].insert(c.index);
 }
@@ -40,6 +45,8 @@ void ChunkMap::IndexChunk(const ChunkInfo& c) {
 void ChunkMap::UnindexChunk(ChunkId id) {
   auto it = index_.find(id);
   if (it == index_.end()) return;
+  for (const auto& r : it->second.replicas)
+    if (--replicas_on_[r] <= 0) replicas_on_.erase(r);
   auto p = per_ino_.find(it->second.ino);
   if (p != per_ino_.end()) {
     p->second.erase(it->second.index);
@@ -208,7 +215,9 @@ Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandid
     c.index = index;
     c.version = 1;
     c.goal = in.goal;
-    REPLFS_RETURN_IF_ERROR(PlaceReplicas(up, in.goal, std::min(min_write_replicas_, in.goal),
+    std::vector<PlacementCandidate> cands = up;
+    FillChunkCounts(&cands);
+    REPLFS_RETURN_IF_ERROR(PlaceReplicas(cands, in.goal, std::min(min_write_replicas_, in.goal),
                                          min_free_bytes_, &c.replicas));
     uint64_t next = 1;
     s = t.Get(CounterKey("chunk"), &v);
@@ -313,6 +322,18 @@ ChunkCounts ChunkMap::Count(const std::set<std::string>& up, const std::set<std:
 int64_t ChunkMap::Total() const {
   MutexLock l(&mu_);
   return static_cast<int64_t>(index_.size());
+}
+
+}  // namespace replfs::metad
+
+namespace replfs::metad {
+
+void ChunkMap::FillChunkCounts(std::vector<PlacementCandidate>* cands) const {
+  MutexLock l(&mu_);
+  for (auto& c : *cands) {
+    auto it = replicas_on_.find(c.addr);
+    c.chunks = it == replicas_on_.end() ? 0 : it->second;
+  }
 }
 
 }  // namespace replfs::metad

@@ -89,6 +89,9 @@ class ChunkMap {
   ChunkCounts Count(const std::set<std::string>& up, const std::set<std::string>& good,
                     std::map<std::string, int64_t>* per_server) const;
   int64_t Total() const;
+  // Sets `chunks` of each candidate: replicas indexed on it (placement
+  // tie-break; counts new allocations at once, unlike heartbeats).
+  void FillChunkCounts(std::vector<PlacementCandidate>* cands) const;
 
  private:
   void IndexChunk(const ChunkInfo& c) EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -104,6 +107,7 @@ class ChunkMap {
   std::unordered_map<Ino, std::set<int64_t>> per_ino_ GUARDED_BY(mu_);  // chunk indices per inode
   std::map<std::string, std::set<ChunkId>> deletes_ GUARDED_BY(mu_);
   std::set<std::pair<std::string, ChunkId>> stale_deletes_ GUARDED_BY(mu_);  // subset of deletes_
+  std::unordered_map<std::string, int64_t> replicas_on_ GUARDED_BY(mu_);  // indexed replicas per server
 };
 
 }  // namespace replfs::metad

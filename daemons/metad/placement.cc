@@ -27,6 +27,8 @@ Status PlaceReplicas(const std::vector<PlacementCandidate>& up, int goal, int mi
   std::sort(usable.begin(), usable.end(), [](const PlacementCandidate& a, const PlacementCandidate& b) {
     double ra = FreeRatio(a), rb = FreeRatio(b);
     if (ra != rb) return ra > rb;
+    if (a.bytes_used != b.bytes_used) return a.bytes_used < b.bytes_used;
+    if (a.chunks != b.chunks) return a.chunks < b.chunks;
     return a.addr < b.addr;
   });
   const size_t want = goal > 0 ? static_cast<size_t>(goal) : 0;

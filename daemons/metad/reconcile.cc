@@ -49,20 +49,31 @@ Status ReplicaManager::ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t ve
     *out = cur;
     return Status::OK();
   }
+  // A reported address that is no member (any more: reconciliation drops
+  // members without a version change) is ignored; the reporter gets the
+  // current location.
+  std::vector<std::string> members_bad;
   for (const auto& b : bad)
-    if (!Contains(cur.replicas, b)) return Status::Invalid(b + " is not a replica of " + what);
-  const std::vector<std::string> keep = Without(cur.replicas, bad);
+    if (Contains(cur.replicas, b) && !Contains(members_bad, b)) members_bad.push_back(b);
+  if (members_bad.empty()) {
+    LOG(INFO) << what << ": " << Join(bad) << " reported by " << reporter
+              << " is no replica (any more); answering the current location";
+    *out = cur;
+    return Status::OK();
+  }
+  const std::vector<std::string> keep = Without(cur.replicas, members_bad);
   const char* why_name = Status::CodeName(why);
   if (keep.empty()) {
-    LOG(WARNING) << what << ": every replica (" << Join(bad) << ") reported bad (" << why_name << ") by "
+    LOG(WARNING) << what << ": every replica (" << Join(members_bad) << ") reported bad (" << why_name << ") by "
                  << reporter << "; keeping them";
     return Status::Unavailable(what + ": every replica reported bad; none dropped");
   }
-  LOG(WARNING) << what << " (inode " << ino << " index " << index << "): dropping " << Join(bad) << " ("
+  LOG(WARNING) << what << " (inode " << ino << " index " << index << "): dropping " << Join(members_bad) << " ("
                << why_name << ") reported by " << reporter;
   const bool delete_them = why == Status::Code::kCorruption || why == Status::Code::kStale;
-  REPLFS_RETURN_IF_ERROR(ChangeVersionLocked(cur, keep, delete_them ? bad : std::vector<std::string>{}, out));
-  for (const auto& b : bad) NoteDropped(id, b, DroppedState(why), std::string("reported ") + why_name + " by " + reporter);
+  REPLFS_RETURN_IF_ERROR(
+      ChangeVersionLocked(cur, keep, delete_them ? members_bad : std::vector<std::string>{}, out));
+  for (const auto& b : members_bad) NoteDropped(id, b, DroppedState(why), std::string("reported ") + why_name + " by " + reporter);
   g = Guard();
   Wake();
   return Status::OK();
@@ -91,6 +102,7 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
     if (holds) chunks_->QueueDelete(addr, id, known && held_version < c.version);
     return;
   }
+  if (holds) ForgetMissing(id, addr);
   if (holds && held_version == c.version) return;
   ChunkInfo next = c;
   std::vector<std::string> drop;
@@ -106,6 +118,22 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
                    << (holds ? "stale" : "missing") << "; kept";
       return;
     }
+    if (!holds) {
+      // Dropped only in favour of another member that may hold the chunk:
+      // one on an UP server not known to miss it too. If no live member
+      // holds it, there is no data anywhere to lose or copy: the members
+      // stay (an empty chunk, created by its first write), never dropped in
+      // favour of a member on a DOWN server.
+      const std::vector<std::string> missing = NoteMissing(id, addr);
+      bool other = false;
+      for (const auto& m : c.replicas)
+        other |= m != addr && servers_->IsUp(m) && !Contains(missing, m);
+      if (!other) {
+        LOG(WARNING) << "chunk " << id << ": " << addr
+                     << " misses it, and no other live member may hold it; kept (empty chunk)";
+        return;
+      }
+    }
     drop.push_back(addr);
     next.replicas = Without(c.replicas, drop);
     LOG(WARNING) << "chunk " << id << ": dropping " << addr << ": "
@@ -119,6 +147,7 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
     return;
   }
   if (drop.empty()) return;
+  ForgetMissing(id, addr);
   if (holds) chunks_->QueueDelete(addr, id, true);  // marks the queued delete stale
   NoteDropped(id, addr, holds ? ReplicaState::kStale : ReplicaState::kMissing,
               holds ? "held version " + std::to_string(held_version) + " < " + std::to_string(c.version)

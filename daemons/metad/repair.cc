@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "daemons/metad/placement.h"
@@ -95,11 +96,21 @@ int RepairScheduler::RunOnce() {
     return 0;
   }
   if (clock_->NowMs() - start_ms_ < opts_.start_delay_ms) return 0;
+  const int64_t now = clock_->NowMs();
+  {
+    // Forget the backoff of chunks that left the queue.
+    std::unordered_set<ChunkId> queued_ids;
+    for (const Item& it : items) queued_ids.insert(it.chunk.id);
+    MutexLock l(&mu_);
+    for (auto b = backoff_.begin(); b != backoff_.end();)
+      b = queued_ids.count(b->first) ? std::next(b) : backoff_.erase(b);
+  }
   std::vector<const Item*> batch;
   const size_t max = static_cast<size_t>(std::max(opts_.max_concurrent, 1)) * (heal ? 4 : 1);
   for (const Item& it : items) {
     if (batch.size() >= max) break;
     if (it.live == 0) continue;  // nothing to copy from: waits for a server to return
+    if (!Due(it.chunk.id, now)) continue;  // failed recently: others go first
     if (!heal && !it.over && !TakeTokens(EstimateBytes(it.chunk))) break;  // rate limit: next round
     batch.push_back(&it);
   }
@@ -116,9 +127,38 @@ int RepairScheduler::RunOnce() {
 
 Status RepairScheduler::RunItem(const Item& it) {
   Status s = it.over ? Trim(it.chunk.id) : AddReplica(it.chunk.id);
-  if (!s.ok()) LOG(INFO) << "repair of chunk " << it.chunk.id << " not done: " << s.ToString();
+  // A failure that changed the chunk (a bad source dropped) is progress:
+  // the next round retries at once.
+  ChunkInfo now;
+  const bool changed = !s.ok() && replicas_->chunks().Get(it.chunk.id, &now).ok() && now.version != it.chunk.version;
+  NoteResult(it.chunk.id, changed ? Status::OK() : s);
+  if (changed) LOG(INFO) << "repair of chunk " << it.chunk.id << " not done yet: " << s.ToString();
   if (s.ok() && !it.over) NoteCopied(EstimateBytes(it.chunk));
   return s;
+}
+
+bool RepairScheduler::Due(ChunkId id, int64_t now) const {
+  MutexLock l(&mu_);
+  auto b = backoff_.find(id);
+  return b == backoff_.end() || now >= b->second.next_ms;
+}
+
+void RepairScheduler::NoteResult(ChunkId id, const Status& s) {
+  MutexLock l(&mu_);
+  if (s.ok()) {
+    backoff_.erase(id);
+    return;
+  }
+  Backoff& b = backoff_[id];
+  ++b.failures;
+  int64_t delay = std::max<int64_t>(opts_.backoff_min_ms, 0);
+  for (int i = 1; i < b.failures && delay < opts_.backoff_max_ms; ++i) delay *= 2;
+  delay = std::min(delay, opts_.backoff_max_ms);
+  b.next_ms = clock_->NowMs() + delay;
+  const int every = std::max(opts_.warn_every, 1);
+  if (b.failures == 1 || b.failures % every == 0)
+    LOG(WARNING) << "repair of chunk " << id << " failed (" << b.failures << " time(s) in a row, next try in "
+                 << delay << " ms): " << s.ToString();
 }
 
 int64_t RepairScheduler::EstimateQueued(const std::vector<Item>& items) const {

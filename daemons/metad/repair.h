@@ -17,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -36,6 +37,14 @@ class RepairScheduler {
     int64_t scan_period_ms = 1000;
     int64_t chunk_size = 64 << 20;   // for the byte estimate of a chunk
     int64_t block_size = 64 << 10;   // a target needs at least this free
+    // A chunk whose repair failed waits backoff_min_ms before the next try,
+    // doubling per consecutive failure up to backoff_max_ms (reset on
+    // success); other queued chunks run meanwhile.
+    int64_t backoff_min_ms = 1000;
+    int64_t backoff_max_ms = 60000;
+    // A failing chunk is logged at WARNING on its first failure and every
+    // this many consecutive failures after.
+    int warn_every = 10;
   };
   // `replicas`, `ns` and `clock` outlive this object.
   RepairScheduler(ReplicaManager* replicas, const Namespace* ns, const Clock* clock, Options opts);
@@ -81,6 +90,10 @@ class RepairScheduler {
   // Drops the extra live members of chunk `id` (fullest servers first).
   Status Trim(ChunkId id);
   Status RunItem(const Item& it);
+  // Backoff: true if chunk `id` may be tried at `now`; NoteResult records
+  // the outcome of a try (and logs failures).
+  bool Due(ChunkId id, int64_t now) const;
+  void NoteResult(ChunkId id, const Status& s);
   // Members on UP, non-draining servers; whether any member is draining.
   int GoodCount(const std::vector<std::string>& members) const;
   bool HoldsDraining(const std::vector<std::string>& members) const;
@@ -105,6 +118,11 @@ class RepairScheduler {
   double tokens_ GUARDED_BY(mu_) = 0;
   int64_t refill_ms_ GUARDED_BY(mu_) = 0;
   std::set<ChunkId> no_target_logged_ GUARDED_BY(mu_);
+  struct Backoff {
+    int failures = 0;      // consecutive
+    int64_t next_ms = 0;   // no try before (clock time)
+  };
+  std::unordered_map<ChunkId, Backoff> backoff_ GUARDED_BY(mu_);
   mutable std::deque<std::pair<int64_t, int64_t>> copied_ GUARDED_BY(mu_);  // (ms, bytes), last 10 s
 
   // std::mutex: used with the condition variable. Protects stop_, wake_.

@@ -41,6 +41,7 @@ Status RepairScheduler::AddReplica(ChunkId id) {
   std::vector<PlacementCandidate> spare;
   for (const auto& p : replicas_->servers().PlacementServers())
     if (!Contains(c.replicas, p.addr)) spare.push_back(p);
+  replicas_->chunks().FillChunkCounts(&spare);
   // Keep placement order among live members (the first one is the primary).
   live = Without(c.replicas, Without(c.replicas, live));
   if (GoodCount(live) >= c.goal) return Status::OK();
@@ -55,18 +56,40 @@ Status RepairScheduler::AddReplica(ChunkId id) {
   }
   const std::string& source = live[0];
   Status s = replicas_->datad().PushChunk(source, id, c.version, target[0], c.version + 1);
-  if (s.IsCorruption() || s.IsNotFound() || s.code() == Status::Code::kStale) {
+  if (s.IsNotFound()) {
+    // The source misses the chunk. The version change over the live members
+    // and the target tells a lost replica (another member takes V+1: the
+    // source and the target are dropped, the next round copies from another
+    // member) from an empty chunk (every member answers NotFound: nothing
+    // was ever written, or all of it is lost; nothing to copy, so the target
+    // joins as an empty member and the first Write creates the chunk).
+    std::vector<std::string> keep = live;
+    keep.push_back(target[0]);
+    ChunkInfo next;
+    REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, keep, {source}, &next));
+    if (!Contains(next.replicas, target[0])) {
+      replicas_->NoteDropped(id, source, ReplicaState::kMissing, "repair source: " + s.ToString());
+      return s.WithContext("repair source " + source);
+    }
+    LOG(INFO) << "chunk " << id << ": no live member holds it (empty chunk): " << target[0]
+              << " added without a copy, version " << next.version;
+    if (GoodCount(next.replicas) >= c.goal) {
+      replicas_->ClearDropped(id);
+      ++done_;
+      MutexLock l(&mu_);
+      no_target_logged_.erase(id);
+    }
+    return Status::OK();
+  }
+  if (s.IsCorruption() || s.code() == Status::Code::kStale) {
     // The source is bad: drop it (never the last one); the next round
     // copies from another member.
-    LOG(WARNING) << "chunk " << id << ": repair source " << source << " failed: " << s.ToString();
-    if (live.size() < 2) return s;
+    if (live.size() < 2) return s.WithContext("repair source " + source);
     ChunkInfo next;
     REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, Without(live, {source}), {source}, &next));
-    replicas_->NoteDropped(id, source, s.IsCorruption() ? ReplicaState::kCorrupt
-                                      : s.IsNotFound()  ? ReplicaState::kMissing
-                                                        : ReplicaState::kStale,
+    replicas_->NoteDropped(id, source, s.IsCorruption() ? ReplicaState::kCorrupt : ReplicaState::kStale,
                            "repair source: " + s.ToString());
-    return s;
+    return s.WithContext("repair source " + source);
   }
   REPLFS_RETURN_IF_ERROR(s);
   // Source and target are at V+1; move the other live members too.

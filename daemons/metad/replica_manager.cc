@@ -87,36 +87,57 @@ bool ReplicaManager::InGrace(ChunkId id) {
   return false;
 }
 
-std::vector<bool> ReplicaManager::SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
-  // char, not bool: each call writes its own element concurrently.
-  std::vector<char> ok(addrs.size(), 0);
+std::vector<Status> ReplicaManager::SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
+  std::vector<Status> st(addrs.size());
   std::vector<std::thread> calls;
   for (size_t i = 0; i < addrs.size(); ++i) {
     // A DOWN server would only cost a timeout: it is dropped at once.
-    if (!servers_->IsUp(addrs[i])) continue;
+    if (!servers_->IsUp(addrs[i])) {
+      st[i] = Status::Unavailable(addrs[i] + " is down");
+      continue;
+    }
+    // Each call writes its own element.
     calls.emplace_back([&, i] {
       Status s = datad_->SetVersion(addrs[i], cur.id, cur.version, cur.version + 1);
       if (!s.ok())
         LOG(WARNING) << "chunk " << cur.id << ": SetVersion on " << addrs[i] << " failed: " << s.ToString();
-      ok[i] = s.ok() ? 1 : 0;
+      st[i] = std::move(s);
     });
   }
   for (auto& t : calls) t.join();
-  return std::vector<bool>(ok.begin(), ok.end());
+  return st;
+}
+
+std::vector<bool> ReplicaManager::SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
+  std::vector<Status> st = SetVersionEach(addrs, cur);
+  std::vector<bool> ok(st.size());
+  for (size_t i = 0; i < st.size(); ++i) ok[i] = st[i].ok();
+  return ok;
 }
 
 Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vector<std::string>& keep,
                                            const std::vector<std::string>& to_delete, ChunkInfo* out) {
   if (keep.empty()) return Status::Unavailable("chunk " + std::to_string(cur.id) + ": no replica to keep");
-  std::vector<std::string> remaining;
   // The primary first: once it is at V+1 it refuses writes at V, and every
   // write it accepted before was already forwarded to the others.
-  std::vector<bool> first = SetVersionAll({keep[0]}, cur);
-  if (first[0]) remaining.push_back(keep[0]);
+  std::vector<Status> st = SetVersionEach({keep[0]}, cur);
   std::vector<std::string> rest(keep.begin() + 1, keep.end());
-  std::vector<bool> ok = SetVersionAll(rest, cur);
-  for (size_t i = 0; i < rest.size(); ++i)
-    if (ok[i]) remaining.push_back(rest[i]);
+  std::vector<Status> st_rest = SetVersionEach(rest, cur);
+  st.insert(st.end(), std::make_move_iterator(st_rest.begin()), std::make_move_iterator(st_rest.end()));
+  std::vector<std::string> remaining, not_found;
+  for (size_t i = 0; i < keep.size(); ++i) {
+    if (st[i].ok()) remaining.push_back(keep[i]);
+    if (st[i].IsNotFound()) not_found.push_back(keep[i]);
+  }
+  // NotFound while another member took V+1: that replica is lost (dropped).
+  // NotFound from every member that answered: no member holds any data
+  // (nothing was ever written, or all of it is lost). That is no failure of
+  // theirs: they stay, and the first Write creates the chunk at V+1.
+  if (remaining.empty() && !not_found.empty()) {
+    LOG(WARNING) << "chunk " << cur.id << ": no member holds it (NotFound on " << not_found.size()
+                 << "); kept as an empty chunk";
+    remaining = not_found;
+  }
   if (remaining.empty())
     return Status::Unavailable("chunk " + std::to_string(cur.id) + ": no replica took version " +
                                std::to_string(cur.version + 1));
@@ -136,6 +157,21 @@ Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vect
               << remaining.size() << " replica(s), " << dropped.size() << " dropped";
   *out = std::move(next);
   return Status::OK();
+}
+
+std::vector<std::string> ReplicaManager::NoteMissing(ChunkId id, const std::string& addr) {
+  MutexLock l(&mu_);
+  auto& v = missing_[id];
+  if (!Contains(v, addr)) v.push_back(addr);
+  return v;
+}
+
+void ReplicaManager::ForgetMissing(ChunkId id, const std::string& addr) {
+  MutexLock l(&mu_);
+  auto it = missing_.find(id);
+  if (it == missing_.end()) return;
+  it->second.erase(std::remove(it->second.begin(), it->second.end(), addr), it->second.end());
+  if (it->second.empty()) missing_.erase(it);
 }
 
 void ReplicaManager::NoteDropped(ChunkId id, const std::string& addr, ReplicaState state, const std::string& why) {

@@ -76,7 +76,10 @@ class ReplicaManager {
   // SetVersion on keep[0] (the new primary) first, then on the rest of
   // `keep` in parallel; members on DOWN servers and failed calls are
   // dropped. Commits {V+1, keep that succeeded} and queues `to_delete` for
-  // deletion. Unavailable (nothing committed) if no member succeeded.
+  // deletion. A member answering NotFound is dropped if another member
+  // succeeded; if none succeeded and some answered NotFound (no member holds
+  // any data), {V+1, the NotFound ones} is committed (an empty chunk: the
+  // first Write creates it). Unavailable (nothing committed) otherwise.
   // *out: the committed record.
   Status ChangeVersionLocked(const ChunkInfo& cur, const std::vector<std::string>& keep,
                              const std::vector<std::string>& to_delete, ChunkInfo* out);
@@ -85,17 +88,24 @@ class ReplicaManager {
   // in parallel; true where it worked (members on DOWN servers: false,
   // without a call).
   std::vector<bool> SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur);
+  // The same, with each member's answer (Unavailable without a call for a
+  // member on a DOWN server).
+  std::vector<Status> SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur);
 
   // MetaService.ReportBadReplicas (contract in replfs.thrift): *out is the
-  // current location (unchanged if `version` is not current). `bad` must be
-  // members (Invalid); all members bad: nothing dropped, Unavailable.
+  // current location (unchanged if `version` is not current). Addresses in
+  // `bad` that are not members (any more: reconciliation drops members
+  // without a version change) are ignored; none left: OK with the current
+  // location. All members bad: nothing dropped, Unavailable. A chunk that is
+  // not (ino, index): NotFound.
   Status ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t version, const std::vector<std::string>& bad,
                    Status::Code why, const std::string& reporter, ChunkInfo* out);
 
   // Inventory reconciliation of `addr` (RegisterServer, BlockReport; see
   // PROTOCOL.md): unknown/unreferenced replicas queued for deletion, stale
   // members dropped and deleted, a higher version adopted, members missing
-  // the chunk dropped (never the last member). Chunks being changed are
+  // the chunk dropped (never the last member, and only in favour of another
+  // member on an UP server not known to miss it too). Chunks being changed are
   // skipped (the next report sees them). Wakes repair.
   void Reconcile(const std::string& addr, const std::vector<ReplicaHeld>& held);
 
@@ -133,6 +143,11 @@ class ReplicaManager {
   // Reconciles one chunk of `addr`: `held_version` is meaningful if `holds`.
   void ReconcileOne(const std::string& addr, ChunkId id, bool holds, uint64_t held_version);
   bool InGrace(ChunkId id);
+  // Members that reported chunk `id` missing (reconciliation), in memory:
+  // NoteMissing adds `addr` and returns the noted members; ForgetMissing
+  // removes `addr` (it reported the chunk held).
+  std::vector<std::string> NoteMissing(ChunkId id, const std::string& addr);
+  void ForgetMissing(ChunkId id, const std::string& addr);
   // Constant after construction.
   ChunkMap* const chunks_;
   ServerRegistry* const servers_;
@@ -150,6 +165,7 @@ class ReplicaManager {
   mutable Mutex mu_;  // protects everything below
   std::unordered_map<ChunkId, int64_t> touched_ms_ GUARDED_BY(mu_);
   std::unordered_map<ChunkId, std::vector<Dropped>> dropped_ GUARDED_BY(mu_);
+  std::unordered_map<ChunkId, std::vector<std::string>> missing_ GUARDED_BY(mu_);
 };
 
 // Members of `set` not in `remove`, in order.

@@ -112,7 +112,7 @@ std::vector<PlacementCandidate> ServerRegistry::UpServers() const {
   MutexLock l(&mu_);
   std::vector<PlacementCandidate> out;
   for (const auto& [addr, s] : servers_)
-    if (s.up) out.push_back({addr, s.usage.bytes_total, s.usage.bytes_free});
+    if (s.up) out.push_back({addr, s.usage.bytes_total, s.usage.bytes_free, s.usage.bytes_used, 0});
   return out;
 }
 
@@ -120,7 +120,7 @@ std::vector<PlacementCandidate> ServerRegistry::PlacementServers() const {
   MutexLock l(&mu_);
   std::vector<PlacementCandidate> out;
   for (const auto& [addr, s] : servers_)
-    if (s.up && !s.draining) out.push_back({addr, s.usage.bytes_total, s.usage.bytes_free});
+    if (s.up && !s.draining) out.push_back({addr, s.usage.bytes_total, s.usage.bytes_free, s.usage.bytes_used, 0});
   return out;
 }
 

@@ -42,7 +42,7 @@ TEST_F(OpsTest, DirectoryGoalIsInherited) {
   ASSERT_OK(core_->SetGoal(d.ino, 2, false, &changed));
   Inode sub = MkDir(d.ino, "sub");
   EXPECT_EQ(sub.goal, 2);
-  ChunkInfo c = NewChunk(sub.ino, "f");
+  ChunkInfo c = NewChunk(sub.ino, "f", 0, /*pin=*/false);
   EXPECT_EQ(c.goal, 2);
   EXPECT_EQ(c.replicas.size(), 2u);  // allocation uses the file's goal
   EXPECT_EQ(Attr(c.ino).goal, 2);

@@ -44,6 +44,7 @@ class FakeDatad : public DatadApi {
     calls_.push_back("SetVersion " + addr + " " + std::to_string(id) + " " + std::to_string(from) + "->" +
                      std::to_string(to));
     if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+    if (missing_.count(addr)) return Status::NotFound("fake: chunk " + std::to_string(id) + " is not held here");
     return Status::OK();
   }
   Status PushChunk(const std::string& source, ChunkId id, uint64_t, const std::string& target,
@@ -51,12 +52,24 @@ class FakeDatad : public DatadApi {
     MutexLock l(&mu_);
     calls_.push_back("PushChunk " + source + "->" + target + " " + std::to_string(id) + " v" + std::to_string(to));
     if (corrupt_.count(source)) return Status::Corruption("fake: bad block on " + source);
+    if (missing_.count(source)) return Status::NotFound("fake: PushChunk: not held on " + source);
+    if (fail_chunks_.count(id)) return Status::Unavailable("fake: push of chunk fails");
     if (fail_.count(source) || fail_.count(target)) return Status::Unavailable("fake: push fails");
     return Status::OK();
   }
   void Fail(const std::string& addr) {
     MutexLock l(&mu_);
     fail_.insert(addr);
+  }
+  // Replicas on `addr` are absent: SetVersion and PushChunk from it answer NotFound.
+  void Missing(const std::string& addr) {
+    MutexLock l(&mu_);
+    missing_.insert(addr);
+  }
+  // Every PushChunk of chunk `id` fails (Unavailable).
+  void FailChunk(ChunkId id) {
+    MutexLock l(&mu_);
+    fail_chunks_.insert(id);
   }
   void Corrupt(const std::string& addr) {
     MutexLock l(&mu_);
@@ -74,7 +87,8 @@ class FakeDatad : public DatadApi {
  private:
   Mutex mu_;
   std::vector<std::string> calls_ GUARDED_BY(mu_);
-  std::set<std::string> fail_ GUARDED_BY(mu_), corrupt_ GUARDED_BY(mu_);
+  std::set<std::string> fail_ GUARDED_BY(mu_), corrupt_ GUARDED_BY(mu_), missing_ GUARDED_BY(mu_);
+  std::set<ChunkId> fail_chunks_ GUARDED_BY(mu_);
   std::map<std::string, ReplicaState> check_ GUARDED_BY(mu_);
 };
 

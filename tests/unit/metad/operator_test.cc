@@ -159,7 +159,7 @@ TEST_F(OpsTest, DrainMovesEveryReplicaOffAndUndrainRestores) {
   for (int i = 0; i < 4; ++i) cs.push_back(NewChunk(kRootIno, "f" + std::to_string(i)));
   ASSERT_OK(core_->Drain("h:1"));
   EXPECT_CODE(core_->Drain("h:9"), kNotFound);
-  ChunkInfo fresh = NewChunk(kRootIno, "new");
+  ChunkInfo fresh = NewChunk(kRootIno, "new", 0, /*pin=*/false);
   EXPECT_FALSE(Has(fresh, "h:1"));  // placement avoids it
   ClusterStatus st = core_->GetStatus();
   EXPECT_EQ(st.servers[0].addr, "h:1");

@@ -45,10 +45,19 @@ class OpsTest : public CoreTest {
     for (auto a : kAll)
       if (a != skip) ASSERT_OK(core_->Heartbeat(Usage(a), &del));
   }
-  ChunkInfo NewChunk(Ino parent, const std::string& name, int64_t index = 0) {
+  ChunkInfo NewChunk(Ino parent, const std::string& name, int64_t index = 0, bool pin = true) {
     Inode f = MkFile(parent, name);
     ChunkInfo c;
     EXPECT_TRUE(core_->AllocChunk(f.ino, index, &c).ok());
+    // Placement spreads chunks over h:1..h:4; the scenarios below name their
+    // replicas, so pin chunks to h:1, h:2, h:3 (h:4 stays spare) unless a
+    // test checks placement itself (pin = false).
+    if (pin && c.replicas != std::vector<std::string>{"h:1", "h:2", "h:3"}) {
+      ChunkInfo pinned = c;
+      pinned.replicas = {"h:1", "h:2", "h:3"};
+      EXPECT_TRUE(core_->chunks().Commit(pinned, c.version, {}, false).ok());
+      c = pinned;
+    }
     return c;
   }
   ChunkInfo Get(ChunkId id) {

@@ -1,10 +1,12 @@
 // Placement: distinct servers, least full first, clear refusals.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <set>
 
 #include "daemons/metad/placement.h"
+#include "tests/unit/metad/metad_test_util.h"
 
 namespace replfs::metad {
 namespace {
@@ -59,6 +61,39 @@ TEST(PlacementTest, RefusalsSayWhy) {
   ASSERT_TRUE(PlaceReplicas({{"a:1", 100, 50}, {"b:1", 100, 40}}, 3, 2, 1, &out).ok());
   EXPECT_EQ(out.size(), 2u);  // under-replicated but writable
 }
+
+
+TEST(PlacementTest, TiesOnOneFilesystemGoToTheLeastUsedThenFewestChunks) {
+  // Four datads on one filesystem: the same free ratio.
+  std::vector<PlacementCandidate> up = {
+      {"a:1", 100, 50, 10, 0}, {"b:1", 100, 50, 5, 3}, {"c:1", 100, 50, 5, 1}, {"d:1", 100, 50, 5, 1}};
+  std::vector<std::string> out;
+  ASSERT_TRUE(PlaceReplicas(up, 3, 1, 1, &out).ok());
+  EXPECT_EQ(out, (std::vector<std::string>{"c:1", "d:1", "b:1"}));
+}
+
+}  // namespace
+
+class PlacementSpreadTest : public CoreTest {};
+
+TEST_F(PlacementSpreadTest, AllocationsSpreadEvenlyOverEqualServers) {
+  for (auto a : {"h:1", "h:2", "h:3", "h:4"}) AddServer(a);
+  std::map<std::string, int> per;
+  for (int i = 0; i < 16; ++i) {
+    Inode f = MkFile(kRootIno, "f" + std::to_string(i));
+    ChunkInfo c;
+    ASSERT_OK(core_->AllocChunk(f.ino, 0, &c));
+    ASSERT_EQ(c.replicas.size(), 3u);
+    for (auto& r : c.replicas) ++per[r];
+  }
+  ASSERT_EQ(per.size(), 4u);
+  for (auto& [addr, n] : per) {
+    EXPECT_GE(n, 11) << addr;
+    EXPECT_LE(n, 13) << addr;
+  }
+}
+
+namespace {
 
 }  // namespace
 }  // namespace replfs::metad

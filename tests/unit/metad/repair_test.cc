@@ -107,8 +107,11 @@ TEST_F(RepairTest, WaitsDeadAfterFromStart) {
 TEST_F(RepairTest, MostEndangeredChunkFirst) {
   MakeRepair(/*max_concurrent=*/1);
   ChunkInfo two = NewChunk("two"), one = NewChunk("one"), out;
-  ASSERT_OK(core_->ReportBadReplicas(two.ino, 0, two.id, 1, {"h:3"}, Status::Code::kCorruption, "t", &out));
-  ASSERT_OK(core_->ReportBadReplicas(one.ino, 0, one.id, 1, {"h:2", "h:3"}, Status::Code::kCorruption, "t", &out));
+  // Placement spreads chunks: name each chunk's own secondaries.
+  ASSERT_OK(core_->ReportBadReplicas(two.ino, 0, two.id, 1, {two.replicas[2]},
+                                     Status::Code::kCorruption, "t", &out));
+  ASSERT_OK(core_->ReportBadReplicas(one.ino, 0, one.id, 1, {one.replicas[1], one.replicas[2]},
+                                     Status::Code::kCorruption, "t", &out));
   clock_.Advance(6000);
   EXPECT_EQ(repair_->RunOnce(), 1);
   auto p = Pushes();
@@ -143,7 +146,8 @@ TEST_F(RepairTest, RateLimitHoldsBackTheSecondChunk) {
   MakeRepair(/*max_concurrent=*/2, /*rate_bytes_s=*/1 << 20);
   ChunkInfo a = NewChunk("a", 1 << 20), b = NewChunk("b", 1 << 20), out;
   for (const ChunkInfo* c : {&a, &b})
-    ASSERT_OK(core_->ReportBadReplicas(c->ino, 0, c->id, 1, {"h:3"}, Status::Code::kCorruption, "t", &out));
+    ASSERT_OK(core_->ReportBadReplicas(c->ino, 0, c->id, 1, {c->replicas[2]},
+                                       Status::Code::kCorruption, "t", &out));
   clock_.Advance(6000);  // bucket full: 1 MiB
   EXPECT_EQ(repair_->RunOnce(), 1);
   EXPECT_EQ(repair_->RunOnce(), 0);
@@ -173,6 +177,79 @@ TEST_F(RepairTest, CorruptSourceIsDroppedAndAnotherUsed) {
   EXPECT_EQ(repair_->RunOnce(), 1);  // back at goal
   EXPECT_EQ(Get(c.id).replicas.size(), 3u);
   EXPECT_EQ(core_->GetStatus().chunks.corrupt_replicas, 0);
+}
+
+
+TEST_F(RepairTest, ChunkNoLiveMemberHoldsIsRepairedAsEmpty) {
+  MakeRepair();
+  ChunkInfo c = NewChunk("f");
+  ASSERT_EQ(c.replicas, (Addrs{"h:1", "h:2", "h:3"}));
+  // Never written: the live members miss it, the primary died.
+  KillServer("h:1");
+  datad_->Missing("h:2");
+  datad_->Missing("h:3");
+  datad_->Missing("h:4");
+  EXPECT_EQ(repair_->RunOnce(), 1);
+  ChunkInfo now = Get(c.id);
+  EXPECT_EQ(now.version, 2u);
+  EXPECT_EQ(now.replicas, (Addrs{"h:2", "h:3", "h:4"}));
+  datad_->ClearCalls();
+  clock_.Advance(120000);
+  std::vector<ChunkId> del;
+  for (auto a : {"h:2", "h:3", "h:4"}) ASSERT_OK(core_->servers().Heartbeat(Usage(a), &del));
+  EXPECT_EQ(repair_->RunOnce(), 0);  // converged, no endless PushChunk
+  EXPECT_TRUE(Pushes().empty());
+  EXPECT_EQ(repair_->queued(), 0);
+}
+
+TEST_F(RepairTest, LostSourceIsDroppedWhenAnotherMemberHoldsTheChunk) {
+  MakeRepair();
+  ChunkInfo c = NewChunk("f");
+  KillServer("h:3");
+  datad_->Missing("h:1");
+  datad_->Missing("h:4");
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  ChunkInfo now = Get(c.id);
+  EXPECT_EQ(now.version, 2u);
+  EXPECT_EQ(now.replicas, Addrs{"h:2"});  // h:1 lost its copy, h:4 got nothing
+}
+
+TEST_F(RepairTest, FailingChunkBacksOffAndOthersAreRepaired) {
+  MakeRepair(/*max_concurrent=*/1);
+  ChunkInfo bad = NewChunk("bad"), good = NewChunk("good"), out;
+  // bad: 1 live replica (most endangered), and every copy of it fails.
+  ASSERT_OK(core_->ReportBadReplicas(bad.ino, 0, bad.id, 1, Addrs(bad.replicas.begin() + 1, bad.replicas.end()),
+                                     Status::Code::kCorruption, "t", &out));
+  ASSERT_OK(core_->ReportBadReplicas(good.ino, 0, good.id, 1, {good.replicas[2]}, Status::Code::kCorruption, "t",
+                                     &out));
+  datad_->FailChunk(bad.id);
+  clock_.Advance(6000);
+  auto pushes_of = [&](ChunkId id) {
+    int n = 0;
+    for (auto& p : Pushes()) n += p.find(" " + std::to_string(id) + " ") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_EQ(pushes_of(bad.id), 1);
+  clock_.Advance(100);
+  EXPECT_EQ(repair_->RunOnce(), 1);  // bad waits: good goes
+  EXPECT_EQ(pushes_of(bad.id), 1);
+  EXPECT_EQ(Get(good.id).replicas.size(), 3u);
+  clock_.Advance(1000);  // 1 s after the first failure: tried again
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_EQ(pushes_of(bad.id), 2);
+  clock_.Advance(1500);  // the second failure waits 2 s
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_EQ(pushes_of(bad.id), 2);
+  clock_.Advance(600);
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_EQ(pushes_of(bad.id), 3);
+  // Capped at 60 s.
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(60000);
+    repair_->RunOnce();
+  }
+  EXPECT_EQ(pushes_of(bad.id), 13);
 }
 
 }  // namespace

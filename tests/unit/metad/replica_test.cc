@@ -100,7 +100,75 @@ TEST_F(ReplicaTest, StaleReportChangesNothingAndLastMemberIsKept) {
   // Every member bad: none dropped.
   EXPECT_CODE(Report({"h:1", "h:2"}, Status::Code::kCorruption, &out, 2), kUnavailable);
   EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
-  EXPECT_CODE(Report({"h:4"}, Status::Code::kCorruption, &out, 2), kInvalid);  // not a member
+  // Not a member: ignored, the current location comes back (see below).
+  ASSERT_OK(Report({"h:4"}, Status::Code::kCorruption, &out, 2));
+  EXPECT_EQ(out.replicas, (Addrs{"h:1", "h:2"}));
+}
+
+TEST_F(ReplicaTest, ReportOfAFormerMemberAtTheSameVersionAnswersTheCurrentLocation) {
+  // Reconciliation drops a wiped member without a version change; a client
+  // still holding the old location reports it.
+  clock_.Advance(20000);
+  ASSERT_OK(core_->RegisterServer(Usage("h:3"), {}));
+  ASSERT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  ASSERT_EQ(Current().version, 1u);
+  datad_->ClearCalls();
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out, 1));
+  EXPECT_EQ(out.version, 1u);
+  EXPECT_EQ(out.replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_TRUE(datad_->Calls().empty());
+  // A former member among members: only the members are dropped.
+  ASSERT_OK(Report({"h:3", "h:2"}, Status::Code::kUnavailable, &out, 1));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, Addrs{"h:1"});
+  // A chunk that is not (ino, index) stays an error.
+  EXPECT_CODE(core_->ReportBadReplicas(file_.ino, 0, chunk_.id + 7, 2, {"h:1"}, Status::Code::kUnavailable, "test",
+                                       &out),
+              kNotFound);
+}
+
+TEST_F(ReplicaTest, NeverWrittenChunkKeepsItsMembersWhenThePrimaryDies) {
+  // AllocChunk happened, the write to the primary failed: no member holds
+  // the chunk, so the others answer NotFound to SetVersion.
+  datad_->Missing("h:2");
+  datad_->Missing("h:3");
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:1"}, Status::Code::kUnavailable, &out));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, (Addrs{"h:2", "h:3"}));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:2", "h:3"}));
+  EXPECT_TRUE(Deletes("h:2").empty());
+}
+
+TEST_F(ReplicaTest, NotFoundBesideAnOkMemberIsALoss) {
+  datad_->Missing("h:3");
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:1"}, Status::Code::kUnavailable, &out));
+  EXPECT_EQ(out.version, 2u);
+  EXPECT_EQ(out.replicas, Addrs{"h:2"});
+}
+
+TEST_F(ReplicaTest, MissingMemberIsNotDroppedInFavourOfADownMember) {
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out));  // {h:1, h:2} v2
+  // h:1 goes DOWN; h:2 never received the chunk.
+  clock_.Advance(20000);
+  std::vector<ChunkId> del;
+  for (auto a : {"h:2", "h:3", "h:4"}) ASSERT_OK(core_->servers().Heartbeat(Usage(a), &del));
+  ASSERT_EQ(core_->servers().CheckLiveness(), 1);
+  std::vector<ChunkId> none;
+  ASSERT_OK(core_->BlockReport("h:2", {}, &none));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  // Every live member misses it: none is dropped either.
+  ASSERT_OK(core_->RegisterServer(Usage("h:1"), {}));
+  ASSERT_OK(core_->BlockReport("h:2", {}, &none));
+  ASSERT_OK(core_->BlockReport("h:1", {}, &none));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  // Once a member holds it, a member missing it is a loss again.
+  ASSERT_OK(core_->BlockReport("h:1", {{chunk_.id, 2}}, &none));
+  ASSERT_OK(core_->BlockReport("h:2", {}, &none));
+  EXPECT_EQ(Current().replicas, Addrs{"h:1"});
 }
 
 TEST_F(ReplicaTest, ReconciliationDropsStaleAndAdoptsHigherVersions) {
