@@ -37,16 +37,8 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kStartTimeout = seconds(30);
 constexpr milliseconds kStopGrace = seconds(15);
 
-// Polls `pred` with a short backoff until it holds or `timeout` passes.
 bool Poll(const std::function<bool()>& pred, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  auto pause = milliseconds(1);
-  while (!pred()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-    if (pause < milliseconds(100)) pause *= 2;
-  }
-  return true;
+  return PollUntil(pred, timeout);
 }
 
 // A loopback port the kernel considers free right now. Another process may

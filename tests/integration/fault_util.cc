@@ -134,20 +134,19 @@ std::string ChunkProblems(const FsckResult& r, int goal, const std::vector<std::
   FsckResult local;
   FsckResult* r = last != nullptr ? last : &local;
   std::string problems = "(no fsck report)";
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = milliseconds(100);
-  for (;;) {
-    if (RunFsck(cluster, fs_path, r)) {
-      problems = ChunkProblems(*r, goal, allowed);
-      if (problems.empty() && r->exit_code == 0) return ::testing::AssertionSuccess();
-      if (problems.empty()) problems = "fsck exit " + std::to_string(r->exit_code) + ": " + r->raw;
-    } else {
-      problems = r->raw;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, milliseconds(1000));
-  }
+  const bool healthy = PollUntil(
+      [&] {
+        if (!RunFsck(cluster, fs_path, r)) {
+          problems = r->raw;
+          return false;
+        }
+        problems = ChunkProblems(*r, goal, allowed);
+        if (problems.empty() && r->exit_code == 0) return true;
+        if (problems.empty()) problems = "fsck exit " + std::to_string(r->exit_code) + ": " + r->raw;
+        return false;
+      },
+      timeout, milliseconds(100), milliseconds(1000));
+  if (healthy) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << "fsck of " << fs_path << " not healthy (" << goal << " ok replicas per chunk) after "
          << timeout.count() << " ms: " << problems;

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/util/test_util.h"
+
 namespace replfs::testing {
 namespace {
 
@@ -160,14 +162,8 @@ void ChildProcess::Signal(int sig) {
 }
 
 bool ChildProcess::WaitExit(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(1);
-  while (Running()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-    if (pause < std::chrono::milliseconds(50)) pause *= 2;
-  }
-  return true;
+  return PollUntil([this] { return !Running(); }, timeout, std::chrono::milliseconds(1),
+                   std::chrono::milliseconds(50));
 }
 
 bool ChildProcess::Stop(std::chrono::milliseconds grace) {

@@ -2,6 +2,7 @@
 // self-deleting temporary directories.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -11,18 +12,26 @@
 
 namespace replfs::testing {
 
-// Polls `pred` every few milliseconds until it returns true or `timeout`
-// passes. Returns whether it became true; `what` is for the failure message.
+// The one polling loop of the tests: calls `pred` until it returns true or
+// `timeout` passes, pausing `first_pause`, doubling up to `max_pause`, in
+// between. Returns whether it became true; reports nothing.
+inline bool PollUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
+                      std::chrono::milliseconds first_pause = std::chrono::milliseconds(1),
+                      std::chrono::milliseconds max_pause = std::chrono::milliseconds(100)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = first_pause;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, max_pause);
+  }
+  return true;
+}
+
+// PollUntil that records a test failure naming `what` on timeout.
 inline bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                     const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto pause = std::chrono::milliseconds(1);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(pause);
-    if (pause < std::chrono::milliseconds(100)) pause *= 2;
-  }
-  if (pred()) return true;
+  if (PollUntil(pred, timeout)) return true;
   ADD_FAILURE() << "timed out after " << timeout.count() << " ms waiting for: " << what;
   return false;
 }
