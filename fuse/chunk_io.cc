@@ -39,7 +39,15 @@ void ChunkIo::NoteWritten(uint64_t ino, int64_t index, const std::string& addr) 
 void ChunkIo::CacheLocation(uint64_t ino, const ChunkLocation& loc) {
   if (loc.chunk_id == 0) return;
   MutexLock l(&mu_);
-  locations_[ino][loc.index] = loc;
+  CacheLocked(ino, loc);
+}
+
+void ChunkIo::CacheLocked(uint64_t ino, const ChunkLocation& loc) {
+  ChunkLocation& slot = locations_[ino][loc.index];
+  // Answers of concurrent calls arrive in any order: a slower, older answer
+  // about the same chunk never replaces a newer one.
+  if (slot.chunk_id == loc.chunk_id && slot.version > loc.version) return;
+  slot = loc;
 }
 
 Status ChunkIo::LocateForWrite(uint64_t ino, int64_t index, bool refresh, ChunkLocation* out) {
@@ -90,11 +98,10 @@ Status ChunkIo::LocateForRead(uint64_t ino, int64_t first, int64_t count, bool r
   REPLFS_RETURN_IF_ERROR(meta_->GetChunks(ino, first, count, &locs));
   out->clear();
   MutexLock l(&mu_);
-  auto& cache = locations_[ino];
   for (ChunkLocation& loc : locs) {
     if (loc.chunk_id == 0 || loc.index < first || loc.index >= first + count) continue;
-    cache[loc.index] = loc;
-    (*out)[loc.index] = std::move(loc);
+    CacheLocked(ino, loc);
+    (*out)[loc.index] = locations_[ino][loc.index];
   }
   return Status::OK();
 }
@@ -111,7 +118,7 @@ Status ChunkIo::ReportBad(uint64_t ino, const ChunkLocation& loc,
                   }();
   REPLFS_RETURN_IF_ERROR(meta_->ReportBadReplicas(ino, loc, bad, why, now));
   MutexLock l(&mu_);
-  if (now->chunk_id != 0) locations_[ino][now->index] = *now;
+  if (now->chunk_id != 0) CacheLocked(ino, *now);
   // A dropped replica is stale from now on: Sync need not wait for it.
   auto it = written_.find(ino);
   if (it == written_.end()) return Status::OK();

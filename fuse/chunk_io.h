@@ -119,6 +119,8 @@ class ChunkIo {
   // The primary applied the write; `failed` secondaries did not (why).
   Status FinishWrite(uint64_t ino, const ChunkLocation& loc, const std::vector<std::string>& failed,
                      Status::Code why);
+  // Acknowledgements a write of `loc` needs.
+  int Quorum(const ChunkLocation& loc) const;
 
   // --- chunk_read.cc
   Status ReadFailover(uint64_t ino, const Piece& piece, int64_t first, int64_t count,
@@ -139,6 +141,7 @@ class ChunkIo {
   Status LocateForRead(uint64_t ino, int64_t first, int64_t count, bool refresh,
                        std::map<int64_t, ChunkLocation>* out);
   void CacheLocation(uint64_t ino, const ChunkLocation& loc);
+  void CacheLocked(uint64_t ino, const ChunkLocation& loc) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ReportBadReplicas; caches the answer and stops waiting for `bad` at Sync.
   Status ReportBad(uint64_t ino, const ChunkLocation& loc, const std::vector<std::string>& bad,
                    Status::Code why, ChunkLocation* now);

@@ -47,6 +47,8 @@ Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, int64_t first, int64_
   }
   LOG(ERROR) << "read of inode " << ino << " at " << p.file_offset << "+" << p.length
              << " failed on every replica: " << s.ToString();
+  // No replica holds the chunk (all lost): an I/O error, not "no such file".
+  if (s.IsNotFound()) return Status::IOError(s.message());
   return s;
 }
 
@@ -71,7 +73,7 @@ Status ChunkIo::ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& p
   const int32_t first_block = static_cast<int32_t>(piece.offset_in_chunk / geometry_.block_size);
   const int32_t count = static_cast<int32_t>(piece.length / geometry_.block_size);
   Status result = Status::Unavailable("chunk " + std::to_string(loc.chunk_id) + " has no replicas");
-  std::vector<std::string> corrupt, stale;
+  std::vector<std::string> corrupt, stale, missing;
   for (const std::string& addr : failures_.Order(loc.replicas)) {
     Status s = ReadReplica(addr, loc, first_block, count, last_pass, dst);
     if (s.ok()) {
@@ -81,17 +83,26 @@ Status ChunkIo::ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& p
     }
     if (s.IsRetryable()) failures_.MarkFailed(addr);
     if (s.IsCorruption()) corrupt.push_back(addr);
+    if (s.IsNotFound()) missing.push_back(addr);
     if (s.code() == Status::Code::kStale) stale.push_back(addr);
     LOG(WARNING) << "read of chunk " << loc.chunk_id << " v" << loc.version << " blocks "
-                 << first_block << "+" << count << " from " << addr
-                 << " failed, trying the next replica: " << s.ToString();
+                 << first_block << "+" << count << " from " << addr << " failed"
+                 << (s.code() == Status::Code::kStale && !last_pass ? ", asking metad"
+                                                                   : ", trying the next replica")
+                 << ": " << s.ToString();
     result = s.WithContext("read from " + addr);
+    // STALE at a cached version: the chunk moved on (a replica left the set
+    // at a new version). Another replica answering at our old version may be
+    // one that left and missed writes since, so nothing more is read at this
+    // version: the caller refreshes the location first.
+    if (s.code() == Status::Code::kStale && !last_pass) break;
   }
   if (!corrupt.empty()) ReportLater(ino, loc, corrupt, Status::Code::kCorruption);
+  // A replica that does not hold the chunk lost it (or left the set; metad
+  // ignores a report of a non-member).
+  if (!missing.empty()) ReportLater(ino, loc, missing, Status::Code::kNotFound);
   // STALE at a version just fetched from metad: that replica is out of date.
-  // STALE at a cached version may be our fault: the next read asks metad.
   if (!stale.empty() && last_pass) ReportLater(ino, loc, stale, Status::Code::kStale);
-  if (!stale.empty() && !last_pass && result.ok()) Invalidate(ino, loc.index);
   return result;
 }
 

@@ -19,6 +19,10 @@ std::string Describe(const ChunkLocation& loc) {
 
 }  // namespace
 
+int ChunkIo::Quorum(const ChunkLocation& loc) const {
+  return loc.write_quorum > 0 ? loc.write_quorum : opts_.min_write_replicas;
+}
+
 // What the attempts of one piece share.
 struct ChunkIo::WriteState {
   WriteState(const Piece& p, const std::string& b, int32_t c) : piece(p), bytes(b), crc(c) {}
@@ -66,11 +70,11 @@ Status ChunkIo::WriteAttempt(uint64_t ino, WriteState* w) {
   REPLFS_RETURN_IF_ERROR(LocateForWrite(ino, w->piece.chunk_index, w->refresh, &loc));
   w->refresh = false;
   w->where = Describe(loc);
-  if (static_cast<int>(loc.replicas.size()) < opts_.min_write_replicas) {
+  if (static_cast<int>(loc.replicas.size()) < Quorum(loc)) {
     // Repair may add replicas, servers may return: wait and look again.
     w->refresh = true;
-    return Status::Unavailable(w->where + " has fewer than " +
-                               std::to_string(opts_.min_write_replicas) + " replicas");
+    return Status::Unavailable(w->where + " has fewer than " + std::to_string(Quorum(loc)) +
+                               " replicas");
   }
   const std::string& primary = loc.replicas[0];
   const std::vector<std::string> forward(loc.replicas.begin() + 1, loc.replicas.end());
@@ -106,10 +110,11 @@ Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const S
     case Status::Code::kCorruption:
       // The payload was damaged on the way: nothing was stored; resend.
       return Status::Unavailable("payload damaged on the way to " + primary + ": " + s.message());
+    case Status::Code::kNotFound:  // the primary lost its copy (wiped store)
     case Status::Code::kUnavailable:
     case Status::Code::kTimedOut:
     case Status::Code::kIOError: {
-      if (s.code() != Status::Code::kIOError) failures_.MarkFailed(primary);
+      if (s.IsRetryable()) failures_.MarkFailed(primary);
       LOG(WARNING) << "primary " << primary << " of " << w->where << " failed: " << s.ToString();
       ChunkLocation now;
       Status r = ReportBad(ino, loc, {primary}, s.code(), &now);
@@ -129,12 +134,12 @@ Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const S
 
 Status ChunkIo::FinishWrite(uint64_t ino, const ChunkLocation& loc,
                             const std::vector<std::string>& failed, Status::Code why) {
-  int acks = 1;
-  for (size_t i = 1; i < loc.replicas.size(); ++i) {
-    if (std::find(failed.begin(), failed.end(), loc.replicas[i]) != failed.end()) continue;
-    NoteWritten(ino, loc.index, loc.replicas[i]);
-    ++acks;
-  }
+  auto applied = [&](const std::string& addr) {
+    return std::find(loc.replicas.begin(), loc.replicas.end(), addr) != loc.replicas.end() &&
+           std::find(failed.begin(), failed.end(), addr) == failed.end();
+  };
+  for (size_t i = 1; i < loc.replicas.size(); ++i)
+    if (applied(loc.replicas[i])) NoteWritten(ino, loc.index, loc.replicas[i]);
   if (failed.empty()) return Status::OK();
   // The replicas that missed this write must leave the set before the write
   // counts (else they could be read); an unreachable metad means: try again.
@@ -145,11 +150,21 @@ Status ChunkIo::FinishWrite(uint64_t ino, const ChunkLocation& loc,
       return Status::Unavailable("reporting failed secondaries: " + r.ToString());
     return r;  // e.g. the file is gone
   }
-  if (acks >= opts_.min_write_replicas) return Status::OK();
-  return Status::Unavailable("only " + std::to_string(acks) + " of " +
+  // The write counts only if every member of the set metad answers applied
+  // it. A member that is new to us (repair added it while we wrote) or one
+  // that failed but is still there (our report was not the change metad
+  // made) may lack it: write again to the current location (writes are
+  // idempotent; ReportBad cached it).
+  for (const std::string& m : now.replicas) {
+    if (!applied(m))
+      return Status::Unavailable("the replicas of " + Describe(loc) + " changed to " + Describe(now) +
+                                 " during the write; writing again");
+  }
+  if (static_cast<int>(now.replicas.size()) >= Quorum(now)) return Status::OK();
+  return Status::Unavailable("only " + std::to_string(now.replicas.size()) + " of " +
                              std::to_string(loc.replicas.size()) + " replicas of " +
                              Describe(loc) + " applied the write, need " +
-                             std::to_string(opts_.min_write_replicas));
+                             std::to_string(Quorum(now)));
 }
 
 }  // namespace replfs::client

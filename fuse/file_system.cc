@@ -237,6 +237,10 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
 
 Status FileSystem::Open(uint64_t ino, Attr* out) {
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out));
+  // Close-to-open: what other clients wrote and closed before this open is
+  // read from the chunks' current replicas, not from locations cached
+  // earlier (the first read asks metad once for the range it needs).
+  io_->Invalidate(ino);
   {
     MutexLock l(&mu_);
     OpenState& st = open_[ino];

@@ -52,6 +52,7 @@ ChunkLocation FromRpc(const rpc::ChunkLocation& l) {
   o.chunk_id = l.chunk_id;
   o.version = l.version;
   o.replicas = l.replicas;
+  o.write_quorum = l.write_quorum;
   return o;
 }
 

@@ -71,6 +71,7 @@ struct ChunkLocation {
   int64_t chunk_id = 0;
   int64_t version = 0;
   std::vector<std::string> replicas;  // "host:port", placement order
+  int32_t write_quorum = 0;           // acks a write needs; 0: the cluster's minimum
 };
 
 struct FsStat {

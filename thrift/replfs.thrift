@@ -109,6 +109,9 @@ struct ChunkLocation {
   2: i64 chunk_id,
   3: i64 version,
   4: list<string> replicas,   // "host:port" of datads, placement order
+  // Acknowledgements a write of this chunk needs: min(min_write_replicas,
+  // the chunk's goal), so a goal-1 file can be written.
+  5: i32 write_quorum,
 }
 
 struct FsStat {
@@ -172,7 +175,11 @@ struct WriteReply {
 }
 
 struct HeartbeatReply {
-  1: list<i64> delete_chunks,   // replicas this datad should drop
+  // Field 1 (list<i64> delete_chunks, unconditional deletes) is retired.
+  // Replicas this datad should drop: each only if the version it holds is
+  // <= the version given, so a delete queued for an old copy never removes a
+  // newer one (a repair may have copied the chunk here since).
+  2: list<ChunkReplica> delete_replicas,
 }
 
 // ---- fsctl ----------------------------------------------------------------
@@ -378,7 +385,9 @@ service DataService {
   void Ping(),
   // Writes `data` at `offset` inside the chunk. `crc` is CRC32C of `data`
   // as the client computed it; a mismatch is CORRUPTION (nothing stored).
-  // Creates the chunk with `version` if absent. With a non-empty `forward`
+  // The chunk must exist (CreateChunk): absent is NOT_FOUND, another version
+  // STALE, so a replica that lost a chunk never comes back holding a part of
+  // it. With a non-empty `forward`
   // this datad is the chunk's primary: it applies the write, then forwards
   // it (with an empty forward list) to every address in `forward` in
   // parallel, holding the chunk's write lock until all have answered, so
@@ -387,6 +396,10 @@ service DataService {
   WriteReply Write(1: i64 chunk_id, 2: i64 version, 3: i64 offset,
                    4: binary data, 5: i32 crc, 6: list<string> forward)
       throws (1: RpcError e),
+  // Creates an empty replica of the chunk at `version` (metad, when it
+  // allocates a chunk; PushChunk, on its target). Present at `version`: OK
+  // (idempotent); present at another version: STALE.
+  void CreateChunk(1: i64 chunk_id, 2: i64 version) throws (1: RpcError e),
   // Changes the replica's version from old_version to new_version (under
   // the chunk's write lock). Already at new_version: OK (idempotent). Any
   // other version: STALE. Absent: NOT_FOUND.

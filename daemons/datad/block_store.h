@@ -118,11 +118,14 @@ class BlockStore {
   BlockStore(const BlockStore&) = delete;
   BlockStore& operator=(const BlockStore&) = delete;
 
-  // Writes `data` at byte `offset` of the chunk, creating the chunk with
-  // `version` if absent (also for empty `data`: a zero-length write creates
-  // an empty chunk, which is how a repair copies a chunk without blocks). Partial blocks are read, verified, merged and
-  // re-checksummed. Marks the blocks written in the chunk's bitmap. STALE if
-  // the chunk exists with another version, CORRUPTION if a partially
+  // Creates an empty chunk at `version` (no blocks, empty bitmap). Already
+  // held at `version`: OK; held at another version: STALE.
+  Status Create(int64_t chunk, int64_t version);
+  // Writes `data` at byte `offset` of the chunk held at `version`. Partial
+  // blocks are read, verified, merged and re-checksummed. Marks the blocks
+  // written in the chunk's bitmap. NOT_FOUND if the chunk is absent (only
+  // Create makes one: a replica that lost a chunk must not come back holding
+  // a part of it), STALE if it is held at another version, CORRUPTION if a partially
   // overwritten block fails its checksum or is marked written but missing
   // (that block is then left unchanged; blocks before it are written),
   // NO_SPACE if the disk is full.
@@ -151,6 +154,10 @@ class BlockStore {
   Status Stat(int64_t chunk, ChunkStat* out) const;
   // Removes the chunk and its blocks. Absent is OK.
   Status DeleteChunk(int64_t chunk);
+  // Removes the chunk only if the version held is <= max_version (a delete
+  // metad queued for an old copy; a newer copy stays). *deleted (may be
+  // null) says whether it was removed. Absent is OK.
+  Status DeleteChunkUpTo(int64_t chunk, int64_t max_version, bool* deleted);
   // Verifies every block of the chunk; *out says OK/CORRUPT/MISSING/STALE
   // (CORRUPT: bad_blocks > 0, counting written blocks that are absent).
   Status Check(int64_t chunk, int64_t version, CheckResult* out);
@@ -218,7 +225,6 @@ class BlockStore {
   // `marked`: the bitmap says the block was written (so it must exist).
   Status WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start, std::string_view piece,
                        bool marked);
-  Status EnsureChunk(int64_t chunk, int64_t version);
   Status RemoveBlocks(int64_t chunk, uint32_t from, uint32_t to);
   // Records a corrupt block (counter, corrupt set, listener); returns the
   // CORRUPTION status naming it.

@@ -6,6 +6,7 @@
 #include <kchashdb.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/log.h"
 #include "daemons/datad/block_store.h"
@@ -79,11 +80,12 @@ Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
   return PutBlock(chunk, idx, block, old_size);
 }
 
-Status BlockStore::EnsureChunk(int64_t chunk, int64_t version) {
+Status BlockStore::Create(int64_t chunk, int64_t version) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  WriterLock l(StripeFor(chunk));
   ChunkInfo info;
-  if (LookUp(chunk, &info)) {
+  if (LookUp(chunk, &info))
     return info.version == version ? Status::OK() : StaleError(chunk, version, info.version);
-  }
   return PutHeader(chunk, ChunkInfo{version, format::Bitmap()});
 }
 
@@ -94,9 +96,9 @@ Status BlockStore::Write(int64_t chunk, int64_t version, int64_t offset, std::st
     return Status::Invalid(ChunkName(chunk) + ": write of " + std::to_string(len) +
                            " bytes at " + std::to_string(offset) + " is outside a chunk");
   WriterLock l(StripeFor(chunk));
-  REPLFS_RETURN_IF_ERROR(EnsureChunk(chunk, version));
   ChunkInfo info;
-  if (!LookUp(chunk, &info)) return Status::Internal(ChunkName(chunk) + " vanished while locked");
+  if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
+  if (info.version != version) return StaleError(chunk, version, info.version);
   bool marked = false;
   Status s;
   int64_t pos = offset;
@@ -198,10 +200,16 @@ Status BlockStore::Truncate(int64_t chunk, int64_t version, int64_t length) {
 }
 
 Status BlockStore::DeleteChunk(int64_t chunk) {
+  return DeleteChunkUpTo(chunk, std::numeric_limits<int64_t>::max(), nullptr);
+}
+
+Status BlockStore::DeleteChunkUpTo(int64_t chunk, int64_t max_version, bool* deleted) {
+  if (deleted != nullptr) *deleted = false;
   if (chunk <= 0) return Status::Invalid("bad chunk id " + std::to_string(chunk));
   WriterLock l(StripeFor(chunk));
   ChunkInfo info;
-  if (!LookUp(chunk, &info)) return Status::OK();
+  if (!LookUp(chunk, &info) || info.version > max_version) return Status::OK();
+  if (deleted != nullptr) *deleted = true;
   // Header first: the chunk disappears at once; blocks a crash leaves behind
   // are orphans, removed at the next open.
   if (!db_->remove(format::ChunkKey(chunk)) && db_->error().code() != BasicDB::Error::NOREC)

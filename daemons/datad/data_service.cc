@@ -123,6 +123,12 @@ void DataServiceHandler::Write(rpc::WriteReply& out, int64_t chunk_id, int64_t v
   }
 }
 
+void DataServiceHandler::CreateChunk(int64_t chunk_id, int64_t version) {
+  Status s = CheckChunkArgs(chunk_id, version);
+  if (s.ok()) s = replicator_->Create(chunk_id, version);
+  net::ThrowIfError(s);
+}
+
 void DataServiceHandler::SetVersion(int64_t chunk_id, int64_t old_version, int64_t new_version) {
   Status s = CheckChunkArgs(chunk_id, old_version);
   if (s.ok() && new_version <= old_version)

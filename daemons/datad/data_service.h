@@ -60,6 +60,7 @@ class DataServiceHandler : public rpc::DataServiceIf {
   void Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version, int64_t offset,
              const std::string& data, int32_t crc,
              const std::vector<std::string>& forward) override;
+  void CreateChunk(int64_t chunk_id, int64_t version) override;
   void SetVersion(int64_t chunk_id, int64_t old_version, int64_t new_version) override;
   // `target` must be a host:port other than this datad, new_version >
   // version, else INVALID.

@@ -114,14 +114,20 @@ std::vector<rpc::ChunkReplica> Heartbeater::WireInventory() const {
 }
 
 void Heartbeater::ApplyDeletes(const rpc::HeartbeatReply& reply) {
-  if (reply.delete_chunks.empty()) return;
-  LOG(INFO) << "metad asked to delete " << reply.delete_chunks.size() << " chunks";
-  for (int64_t chunk : reply.delete_chunks) {
-    Status s = store_->DeleteChunk(chunk);
+  if (reply.delete_replicas.empty()) return;
+  size_t kept = 0;
+  for (const rpc::ChunkReplica& r : reply.delete_replicas) {
+    bool deleted = false;
+    Status s = store_->DeleteChunkUpTo(r.chunk_id, r.version, &deleted);
     if (!s.ok()) {
-      LOG(WARNING) << "deleting chunk " << chunk << ": " << s.ToString();
+      LOG(WARNING) << "deleting chunk " << r.chunk_id << ": " << s.ToString();
+    } else if (!deleted) {
+      ++kept;
     }
   }
+  LOG(INFO) << "metad asked to delete " << reply.delete_replicas.size() << " chunks"
+            << (kept ? " (" + std::to_string(kept) + " absent or held at a newer version: kept)"
+                     : std::string());
 }
 
 Status Heartbeater::WireUsage(rpc::ServerUsage* usage, std::vector<ChunkVersion>* corrupt) const {

@@ -62,6 +62,11 @@ Status Replicator::Truncate(int64_t chunk, int64_t version, int64_t length) {
   return store_->Truncate(chunk, version, length);
 }
 
+Status Replicator::Create(int64_t chunk, int64_t version) {
+  ChunkLockTable::Guard g = locks_.Lock(chunk);
+  return store_->Create(chunk, version);
+}
+
 Status Replicator::DeleteChunk(int64_t chunk) {
   ChunkLockTable::Guard g = locks_.Lock(chunk);
   return store_->DeleteChunk(chunk);
@@ -92,6 +97,10 @@ Status Replicator::PushChunk(int64_t chunk, int64_t version, const std::string& 
       pool->Call("DeleteChunk " + std::to_string(chunk), net::Idempotency::kIdempotent,
                  [&](rpc::DataServiceClient& c) { c.DeleteChunk(chunk); })
           .WithContext(what));
+  REPLFS_RETURN_IF_ERROR(
+      pool->Call("CreateChunk " + std::to_string(chunk), net::Idempotency::kIdempotent,
+                 [&](rpc::DataServiceClient& c) { c.CreateChunk(chunk, new_version); })
+          .WithContext(what));
   Status s = CopyBlocks(pool.get(), chunk, version, new_version, st.end_block);
   if (s.IsCorruption()) {
     // Not needed for correctness (metad deletes replicas it does not know
@@ -115,7 +124,6 @@ Status Replicator::CopyBlocks(Pool* target, int64_t chunk, int64_t version, int6
                               int64_t end_block) {
   const int64_t bs = store_->block_size();
   const int64_t batch = kPushRunBytes / bs;  // block slots read at once
-  bool wrote = false;
   std::string run;
   int64_t run_first = 0;
   for (int64_t first = 0; first < end_block; first += batch) {
@@ -129,7 +137,6 @@ Status Replicator::CopyBlocks(Pool* target, int64_t chunk, int64_t version, int6
       const bool extends = !run.empty() && run_bytes % bs == 0 && b.index == run_first + run_bytes / bs;
       if (!run.empty() && !extends) {
         REPLFS_RETURN_IF_ERROR(PushRun(target, chunk, new_version, run_first, run));
-        wrote = true;
         run.clear();
       }
       if (run.empty()) run_first = b.index;
@@ -137,12 +144,9 @@ Status Replicator::CopyBlocks(Pool* target, int64_t chunk, int64_t version, int6
     }
     if (!run.empty()) {
       REPLFS_RETURN_IF_ERROR(PushRun(target, chunk, new_version, run_first, run));
-      wrote = true;
       run.clear();
     }
   }
-  // A chunk without blocks must exist on the target all the same.
-  if (!wrote) return PushRun(target, chunk, new_version, 0, std::string());
   return Status::OK();
 }
 

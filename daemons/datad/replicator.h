@@ -57,16 +57,18 @@ class Replicator {
                uint32_t crc, const std::vector<std::string>& forward,
                std::vector<ForwardFailure>* failed);
   Status Truncate(int64_t chunk, int64_t version, int64_t length);
+  // BlockStore::Create / DeleteChunk under the chunk's lock.
+  Status Create(int64_t chunk, int64_t version);
   Status DeleteChunk(int64_t chunk);
   // BlockStore::SetVersion under the chunk's lock (durable before OK).
   Status SetVersion(int64_t chunk, int64_t old_version, int64_t new_version);
   // BlockStore::InjectFault under the chunk's lock.
   Status InjectFault(int64_t chunk, int64_t block, FaultMode mode);
   // Copies this replica (held at `version`, else STALE; absent: NOT_FOUND)
-  // to the datad at `target` as `new_version`: target.DeleteChunk, then every
-  // present block, verified here first, in Writes of contiguous runs of at
-  // most kPushRunBytes (holes stay holes; a chunk without blocks is created
-  // by a zero-length Write), then target.Sync, then this replica's own
+  // to the datad at `target` as `new_version`: target.DeleteChunk, then
+  // target.CreateChunk, then every present block, verified here first, in
+  // Writes of contiguous runs of at most kPushRunBytes (holes stay holes),
+  // then target.Sync, then this replica's own
   // version becomes `new_version`. A bad block here: CORRUPTION, this
   // replica unchanged (the target's partial copy is deleted, best effort).
   // Target calls follow the RPC retry policy (all are idempotent). Errors

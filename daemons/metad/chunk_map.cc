@@ -106,7 +106,7 @@ Status ChunkMap::Commit(const ChunkInfo& next, uint64_t expected_version, const 
     ChunkInfo rec = next;
     rec.goal = cur.goal;
     REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(next.ino, next.index), EncodeChunk(rec)));
-    t.OnCommit([this, rec, drop, delete_dropped] {
+    t.OnCommit([this, rec, drop, delete_dropped, expected_version] {
       MutexLock l(&mu_);
       IndexChunk(rec);
       for (const auto& r : rec.replicas) {
@@ -115,15 +115,22 @@ Status ChunkMap::Commit(const ChunkInfo& next, uint64_t expected_version, const 
         stale_deletes_.erase({r, rec.id});
       }
       if (delete_dropped)
-        for (const auto& r : drop) deletes_[r].insert(rec.id);
+        for (const auto& r : drop) QueueDeleteLocked(r, rec.id, expected_version);
     });
     return Status::OK();
   });
 }
 
-void ChunkMap::QueueDelete(const std::string& addr, ChunkId id, bool stale) {
+void ChunkMap::QueueDeleteLocked(const std::string& addr, ChunkId id, uint64_t max_version) {
+  // Two queued deletes of one replica: the later request covers the higher
+  // version (both asked for copies up to theirs to go).
+  auto [it, fresh] = deletes_[addr].emplace(id, max_version);
+  if (!fresh) it->second = std::max(it->second, max_version);
+}
+
+void ChunkMap::QueueDelete(const std::string& addr, ChunkId id, uint64_t max_version, bool stale) {
   MutexLock l(&mu_);
-  deletes_[addr].insert(id);
+  QueueDeleteLocked(addr, id, max_version);
   if (stale) stale_deletes_.insert({addr, id});
 }
 
@@ -195,7 +202,9 @@ Status ChunkMap::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<Ch
   return bad;
 }
 
-Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up, ChunkInfo* out) {
+Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up,
+                       const std::function<void(ChunkId)>& reserve, ChunkInfo* out, bool* created) {
+  *created = false;
   return store_->Mutate([&](Txn& t) -> Status {
     std::string v;
     Status s = t.Get(ChunkKey(ino, index), &v);
@@ -229,11 +238,32 @@ Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandid
     c.id = next;
     REPLFS_RETURN_IF_ERROR(t.Put(CounterKey("chunk"), EncodeU64(next + 1)));
     REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(ino, index), EncodeChunk(c)));
-    t.OnCommit([this, c] {
+    if (reserve) reserve(c.id);
+    t.OnCommit([this, c, created] {
+      *created = true;
       MutexLock l(&mu_);
       IndexChunk(c);
     });
     *out = c;
+    return Status::OK();
+  });
+}
+
+Status ChunkMap::Forget(const ChunkInfo& c) {
+  return store_->Mutate([&](Txn& t) -> Status {
+    std::string v;
+    Status s = t.Get(ChunkKey(c.ino, c.index), &v);
+    if (s.IsNotFound()) return Status::OK();
+    REPLFS_RETURN_IF_ERROR(s);
+    ChunkInfo cur;
+    REPLFS_RETURN_IF_ERROR(DecodeChunk(v, &cur));
+    if (cur.id != c.id || cur.version != c.version) return Status::OK();  // not ours any more
+    REPLFS_RETURN_IF_ERROR(t.Delete(ChunkKey(c.ino, c.index)));
+    t.OnCommit([this, c] {
+      MutexLock l(&mu_);
+      UnindexChunk(c.id);
+      for (const auto& r : c.replicas) QueueDeleteLocked(r, c.id, kAnyVersion);
+    });
     return Status::OK();
   });
 }
@@ -258,21 +288,21 @@ Status ChunkMap::DropInTxn(Txn& t, Ino ino, int64_t from_index) {
     MutexLock l(&mu_);
     for (const auto& c : dropped) {
       UnindexChunk(c.id);
-      for (const auto& r : c.replicas) deletes_[r].insert(c.id);
+      for (const auto& r : c.replicas) QueueDeleteLocked(r, c.id, kAnyVersion);
     }
   });
   return Status::OK();
 }
 
-std::vector<ChunkId> ChunkMap::TakeDeletes(const std::string& addr, size_t max) {
+std::vector<ReplicaHeld> ChunkMap::TakeDeletes(const std::string& addr, size_t max) {
   MutexLock l(&mu_);
-  std::vector<ChunkId> out;
+  std::vector<ReplicaHeld> out;
   auto it = deletes_.find(addr);
   if (it == deletes_.end()) return out;
   auto& q = it->second;
   while (!q.empty() && out.size() < max) {
-    out.push_back(*q.begin());
-    stale_deletes_.erase({addr, *q.begin()});
+    out.push_back({q.begin()->first, q.begin()->second});
+    stale_deletes_.erase({addr, q.begin()->first});
     q.erase(q.begin());
   }
   if (q.empty()) deletes_.erase(it);

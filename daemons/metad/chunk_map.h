@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -37,8 +39,15 @@ class ChunkMap {
 
   // Returns the chunk (ino, index), creating it if absent: new id, version
   // 1, the inode's goal replicas placed among `up` (see PlaceReplicas).
-  // `ino` must be a regular file (IsDir / Invalid otherwise).
-  Status Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up, ChunkInfo* out);
+  // `ino` must be a regular file (IsDir / Invalid otherwise). For a new
+  // chunk, `reserve(id)` is called inside the transaction, before anyone
+  // can see the record (the caller takes the chunk's change guard there),
+  // and *created is set.
+  Status Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up,
+               const std::function<void(ChunkId)>& reserve, ChunkInfo* out, bool* created);
+  // Deletes the record of chunk `c` (a new chunk no datad could create)
+  // if it is still that chunk at c.version.
+  Status Forget(const ChunkInfo& c);
 
   // Inside a namespace transaction: deletes the records of every chunk of
   // `ino` with index >= `from_index`; on commit they leave the index and
@@ -61,14 +70,19 @@ class ChunkMap {
   // is still that chunk at `expected_version`: else Stale (changed
   // meanwhile) or NotFound (dropped by unlink/truncate). On commit the index
   // follows, pending deletes of `next.id` on its members are cancelled and
-  // `drop` (replicas leaving the set) are queued for deletion if
-  // `delete_dropped`. Callers serialise changes of one chunk (ReplicaManager).
+  // `drop` (replicas leaving the set) are queued for deletion (of copies at
+  // versions <= expected_version) if `delete_dropped`. Callers serialise
+  // changes of one chunk (ReplicaManager).
   Status Commit(const ChunkInfo& next, uint64_t expected_version, const std::vector<std::string>& drop,
                 bool delete_dropped);
 
-  // Queues replica `id` on `addr` for deletion (heartbeat replies); `stale`:
-  // the replica is an out-of-date copy (counted in Status until handed out).
-  void QueueDelete(const std::string& addr, ChunkId id, bool stale = false);
+  // Any version: a delete of every copy, whatever its version.
+  static constexpr uint64_t kAnyVersion = INT64_MAX;
+  // Queues replica `id` on `addr` for deletion (heartbeat replies): the
+  // datad deletes its copy only if it holds a version <= max_version, so a
+  // newer copy placed there meanwhile survives. `stale`: the replica is an
+  // out-of-date copy (counted in Status until handed out).
+  void QueueDelete(const std::string& addr, ChunkId id, uint64_t max_version, bool stale = false);
   // Queued deletions of stale replicas: (addr, chunk).
   std::set<std::pair<std::string, ChunkId>> StaleQueued() const;
   // Forgets every queued deletion of `addr` (RemoveServer).
@@ -78,8 +92,9 @@ class ChunkMap {
   // Test hook: indexes `c` in memory only (no store record).
   void IndexForTest(const ChunkInfo& c);
 
-  // Removes and returns up to `max` queued deletions for `addr`.
-  std::vector<ChunkId> TakeDeletes(const std::string& addr, size_t max);
+  // Removes and returns up to `max` queued deletions for `addr`: each chunk
+  // with the highest version to delete.
+  std::vector<ReplicaHeld> TakeDeletes(const std::string& addr, size_t max);
   size_t PendingDeletes(const std::string& addr) const;
 
   // Health counts and replicas per server; O(chunks), no store access.
@@ -96,6 +111,8 @@ class ChunkMap {
  private:
   void IndexChunk(const ChunkInfo& c) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnindexChunk(ChunkId id) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueDeleteLocked(const std::string& addr, ChunkId id, uint64_t max_version)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   MetaStore* const store_;
@@ -105,7 +122,8 @@ class ChunkMap {
   mutable Mutex mu_;  // protects everything below
   std::unordered_map<ChunkId, ChunkInfo> index_ GUARDED_BY(mu_);
   std::unordered_map<Ino, std::set<int64_t>> per_ino_ GUARDED_BY(mu_);  // chunk indices per inode
-  std::map<std::string, std::set<ChunkId>> deletes_ GUARDED_BY(mu_);
+  // addr -> chunk -> delete copies at versions <= this.
+  std::map<std::string, std::map<ChunkId, uint64_t>> deletes_ GUARDED_BY(mu_);
   std::set<std::pair<std::string, ChunkId>> stale_deletes_ GUARDED_BY(mu_);  // subset of deletes_
   std::unordered_map<std::string, int64_t> replicas_on_ GUARDED_BY(mu_);  // indexed replicas per server
 };

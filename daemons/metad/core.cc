@@ -39,14 +39,24 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
 
 void MetaCore::AttachRepair(RepairScheduler* repair) {
   repair_ = repair;
-  std::function<void()> wake;
-  if (repair) wake = [repair] { repair->Wake(); };
-  servers_->SetOnChange(wake);
+  std::function<void()> wake, servers_changed;
+  if (repair) {
+    wake = [repair] { repair->Wake(); };
+    servers_changed = [repair] { repair->ServersChanged(); };
+  }
+  servers_->SetOnChange(servers_changed);
   replicas_->SetWake(wake);
 }
 
 Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
-  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->PlacementServers(), out));
+  // A new chunk is guarded from before its record is visible until every
+  // replica has created it: GetChunks and AllocChunk of others wait.
+  ReplicaManager::Guard guard;
+  bool created = false;
+  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->PlacementServers(),
+                                        [&](ChunkId id) { replicas_->TryAcquire(id, &guard); },
+                                        out, &created));
+  if (created) return replicas_->CreateReplicasLocked(*out, out);
   if (replicas_->WaitIdle({out->id})) {  // a version change ran: answer its result
     std::vector<ChunkInfo> now;
     REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &now));
@@ -77,7 +87,7 @@ Status MetaCore::RegisterServer(const ServerUsage& usage, const std::vector<Repl
 }
 
 Status MetaCore::BlockReport(const std::string& addr, const std::vector<ReplicaHeld>& inventory,
-                             std::vector<ChunkId>* deletes) {
+                             std::vector<ReplicaHeld>* deletes) {
   deletes->clear();
   if (!servers_->IsRegistered(addr))
     return Status::NotFound("datad " + addr + " is not registered; register again");
@@ -92,7 +102,7 @@ Status MetaCore::ReportBadReplicas(Ino ino, int64_t index, ChunkId id, uint64_t 
   return replicas_->ReportBad(ino, index, id, version, bad, why, reporter, out);
 }
 
-Status MetaCore::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes) {
+Status MetaCore::Heartbeat(const ServerUsage& usage, std::vector<ReplicaHeld>* deletes) {
   REPLFS_RETURN_IF_ERROR(servers_->Heartbeat(usage, deletes));
   if (usage.corrupt_chunks.empty()) return Status::OK();
   for (const auto& r : usage.corrupt_chunks) {
@@ -101,7 +111,7 @@ Status MetaCore::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* delet
       LOG(WARNING) << "chunk " << r.id << ": corrupt replica on " << usage.addr << " not dropped: " << s.ToString();
   }
   // The drops queued deletions of the corrupt copies: hand them out now.
-  for (ChunkId id : chunks_->TakeDeletes(usage.addr, kMaxDeletesPerReply)) deletes->push_back(id);
+  for (const ReplicaHeld& d : chunks_->TakeDeletes(usage.addr, kMaxDeletesPerReply)) deletes->push_back(d);
   replicas_->Wake();
   return Status::OK();
 }

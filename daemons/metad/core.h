@@ -53,7 +53,7 @@ class MetaCore {
   // reconciled and answered with queued deletions.
   Status RegisterServer(const ServerUsage& usage, const std::vector<ReplicaHeld>& inventory);
   Status BlockReport(const std::string& addr, const std::vector<ReplicaHeld>& inventory,
-                     std::vector<ChunkId>* deletes);
+                     std::vector<ReplicaHeld>* deletes);
   // ReplicaManager::ReportBad.
   Status ReportBadReplicas(Ino ino, int64_t index, ChunkId id, uint64_t version,
                            const std::vector<std::string>& bad, Status::Code why, const std::string& reporter,
@@ -62,7 +62,7 @@ class MetaCore {
   // Heartbeat (PROTOCOL.md): usage and scrub progress recorded, replicas in
   // usage.corrupt_chunks dropped as CORRUPTION (version change, repair
   // woken); *deletes: replicas the datad should drop.
-  Status Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes);
+  Status Heartbeat(const ServerUsage& usage, std::vector<ReplicaHeld>* deletes);
 
   // Health counts use GOOD members (on UP servers that are not draining);
   // corrupt/stale replicas are the remembered dropped ones (plus queued

@@ -8,7 +8,11 @@
 namespace replfs::metad {
 
 struct RpcDatadApi::Pools {
-  explicit Pools(net::RpcOptions opts) : normal(opts), push(PushOptions(opts)) {}
+  explicit Pools(net::RpcOptions opts) : normal(opts), once(OnceOptions(opts)), push(PushOptions(opts)) {}
+  static net::RpcOptions OnceOptions(net::RpcOptions o) {
+    o.attempts = 1;
+    return o;
+  }
   // A push copies a whole chunk datad -> datad before answering.
   static net::RpcOptions PushOptions(net::RpcOptions o) {
     o.rpc_timeout_ms = std::max<int64_t>(o.rpc_timeout_ms, 120000);
@@ -17,6 +21,7 @@ struct RpcDatadApi::Pools {
     return o;
   }
   net::PoolSet<rpc::DataServiceClient> normal;
+  net::PoolSet<rpc::DataServiceClient> once;  // one try: the caller has a better fallback
   net::PoolSet<rpc::DataServiceClient> push;
 };
 
@@ -66,6 +71,12 @@ ReplicaReport RpcDatadApi::Check(const std::string& addr, ChunkId id, uint64_t v
   if (r.state == ReplicaState::kStale && r.detail.empty())
     r.detail = "holds version " + std::to_string(check.version) + ", expected " + std::to_string(version);
   return r;
+}
+
+Status RpcDatadApi::CreateChunk(const std::string& addr, ChunkId id, uint64_t version) {
+  return CallOn(pools_->once, addr, "CreateChunk " + std::to_string(id), [&](rpc::DataServiceClient& c) {
+    c.CreateChunk(static_cast<int64_t>(id), static_cast<int64_t>(version));
+  });
 }
 
 Status RpcDatadApi::SetVersion(const std::string& addr, ChunkId id, uint64_t old_version, uint64_t new_version) {

@@ -20,6 +20,10 @@ class DatadApi {
   // Never fails: state is kOk/kCorrupt/kMissing/kStale, or kUnreachable with
   // the error as detail.
   virtual ReplicaReport Check(const std::string& addr, ChunkId id, uint64_t version) = 0;
+  // DataService.CreateChunk: an empty replica at `version` (tried once: a
+  // datad that cannot create it is left out of the chunk). OK if it now
+  // holds the chunk at `version`.
+  virtual Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) = 0;
   // DataService.SetVersion: OK if the replica is now at new_version; Stale
   // (other version), NotFound (absent) or a transport error otherwise.
   virtual Status SetVersion(const std::string& addr, ChunkId id, uint64_t old_version,
@@ -41,6 +45,7 @@ class RpcDatadApi : public DatadApi {
   explicit RpcDatadApi(net::RpcOptions opts);
   ~RpcDatadApi() override;
   ReplicaReport Check(const std::string& addr, ChunkId id, uint64_t version) override;
+  Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) override;
   Status SetVersion(const std::string& addr, ChunkId id, uint64_t old_version,
                     uint64_t new_version) override;
   // Uses a receive timeout long enough to copy a whole chunk.

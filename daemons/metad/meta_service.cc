@@ -1,5 +1,8 @@
 #include "daemons/metad/meta_service.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "thrift/rpc_status.h"
 
 namespace replfs::metad {
@@ -35,11 +38,12 @@ void FillAttr(const Inode& in, rpc::Attr* a) {
   a->goal = in.goal;
 }
 
-void ToLocation(const ChunkInfo& c, rpc::ChunkLocation* l) {
+void ToLocation(const ChunkInfo& c, int min_write_replicas, rpc::ChunkLocation* l) {
   l->index = c.index;
   l->chunk_id = static_cast<int64_t>(c.id);
   l->version = static_cast<int64_t>(c.version);
   l->replicas = c.replicas;
+  l->write_quorum = c.goal > 0 ? std::min(min_write_replicas, c.goal) : min_write_replicas;
 }
 
 void ToUnlinked(const Unlinked& u, rpc::Unlinked* out) {
@@ -76,6 +80,19 @@ Status FromInventory(const std::vector<rpc::ChunkReplica>& inventory, std::vecto
     held->push_back({static_cast<ChunkId>(r.chunk_id), static_cast<uint64_t>(r.version)});
   }
   return Status::OK();
+}
+
+// Deletions for a heartbeat reply: kAnyVersion (INT64_MAX) fits an i64.
+std::vector<rpc::ChunkReplica> ToWire(const std::vector<ReplicaHeld>& deletes) {
+  std::vector<rpc::ChunkReplica> out;
+  out.reserve(deletes.size());
+  for (const ReplicaHeld& d : deletes) {
+    rpc::ChunkReplica r;
+    r.chunk_id = static_cast<int64_t>(d.id);
+    r.version = static_cast<int64_t>(std::min<uint64_t>(d.version, INT64_MAX));
+    out.push_back(r);
+  }
+  return out;
 }
 
 Status CheckUsage(const rpc::ServerUsage& u) {
@@ -272,7 +289,7 @@ void MetaServiceHandler::GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t
   std::vector<ChunkInfo> chunks;
   ThrowIfError(core_->GetChunks(static_cast<Ino>(ino), first_index, count, &chunks));
   out.resize(chunks.size());
-  for (size_t i = 0; i < chunks.size(); ++i) ToLocation(chunks[i], &out[i]);
+  for (size_t i = 0; i < chunks.size(); ++i) ToLocation(chunks[i], core_->config().EffectiveMinWriteReplicas(), &out[i]);
 }
 
 void MetaServiceHandler::AllocChunk(rpc::ChunkLocation& out, int64_t ino, int64_t index) {
@@ -281,7 +298,7 @@ void MetaServiceHandler::AllocChunk(rpc::ChunkLocation& out, int64_t ino, int64_
   if (index > INT64_MAX / core_->config().chunk_size) ThrowIfError(replfs::Status::TooBig("chunk index past the largest file"));
   ChunkInfo c;
   ThrowIfError(core_->AllocChunk(static_cast<Ino>(ino), index, &c));
-  ToLocation(c, &out);
+  ToLocation(c, core_->config().EffectiveMinWriteReplicas(), &out);
 }
 
 void MetaServiceHandler::CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, int64_t mtime_ns) {
@@ -311,9 +328,9 @@ void MetaServiceHandler::RegisterServer(const rpc::ServerUsage& usage,
 
 void MetaServiceHandler::Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) {
   ThrowIfError(CheckUsage(usage));
-  std::vector<ChunkId> deletes;
+  std::vector<ReplicaHeld> deletes;
   ThrowIfError(core_->Heartbeat(FromUsage(usage), &deletes));
-  out.delete_chunks.assign(deletes.begin(), deletes.end());
+  out.delete_replicas = ToWire(deletes);
 }
 
 void MetaServiceHandler::BlockReport(rpc::HeartbeatReply& out, const std::string& addr,
@@ -321,9 +338,9 @@ void MetaServiceHandler::BlockReport(rpc::HeartbeatReply& out, const std::string
   if (addr.empty() || addr.size() > 300) ThrowIfError(replfs::Status::Invalid("bad datad address"));
   std::vector<ReplicaHeld> held;
   ThrowIfError(FromInventory(inventory, &held));
-  std::vector<ChunkId> deletes;
+  std::vector<ReplicaHeld> deletes;
   ThrowIfError(core_->BlockReport(addr, held, &deletes));
-  out.delete_chunks.assign(deletes.begin(), deletes.end());
+  out.delete_replicas = ToWire(deletes);
 }
 
 void MetaServiceHandler::ReportBadReplicas(rpc::ChunkLocation& out, int64_t ino, int64_t index, int64_t chunk_id,
@@ -339,7 +356,7 @@ void MetaServiceHandler::ReportBadReplicas(rpc::ChunkLocation& out, int64_t ino,
   ThrowIfError(core_->ReportBadReplicas(static_cast<Ino>(ino), index, static_cast<ChunkId>(chunk_id),
                                         static_cast<uint64_t>(version), bad, net::FromErrorCode(why),
                                         "a client", &c));
-  ToLocation(c, &out);
+  ToLocation(c, core_->config().EffectiveMinWriteReplicas(), &out);
 }
 
 }  // namespace replfs::metad

@@ -27,7 +27,7 @@ Status ReplicaManager::DropCorrupt(const std::string& addr, ChunkId id, uint64_t
                                    const std::string& reporter) {
   ChunkInfo c;
   if (!chunks_->Get(id, &c).ok() || c.version != version || !Contains(c.replicas, addr)) {
-    if (chunks_->Get(id, &c).ok() && !Contains(c.replicas, addr)) chunks_->QueueDelete(addr, id);
+    if (chunks_->Get(id, &c).ok() && !Contains(c.replicas, addr)) chunks_->QueueDelete(addr, id, version);
     return Status::OK();  // not a member at that version any more: nothing to drop
   }
   ChunkInfo out;
@@ -99,7 +99,7 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
   const bool known = chunks_->Get(id, &c).ok();
   if (!known || !Contains(c.replicas, addr)) {
     // Unknown, or placed elsewhere; an older version left the set earlier.
-    if (holds) chunks_->QueueDelete(addr, id, known && held_version < c.version);
+    if (holds) chunks_->QueueDelete(addr, id, held_version, known && held_version < c.version);
     return;
   }
   if (holds) ForgetMissing(id, addr);
@@ -112,7 +112,9 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
     LOG(WARNING) << "chunk " << id << ": " << addr << " holds version " << held_version << " > "
                  << c.version << ": adopted";
   } else {
-    if (!holds && InGrace(id)) return;  // maybe not written yet when the report was built
+    // A chunk changed (created, re-versioned) recently: the report may have
+    // been built before the change. The next report after the grace tells.
+    if (InGrace(id)) return;
     if (c.replicas.size() == 1) {
       LOG(WARNING) << "chunk " << id << ": last replica " << addr << " is "
                    << (holds ? "stale" : "missing") << "; kept";
@@ -120,17 +122,15 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
     }
     if (!holds) {
       // Dropped only in favour of another member that may hold the chunk:
-      // one on an UP server not known to miss it too. If no live member
-      // holds it, there is no data anywhere to lose or copy: the members
-      // stay (an empty chunk, created by its first write), never dropped in
-      // favour of a member on a DOWN server.
+      // one on an UP server not known to miss it too; never in favour of a
+      // member on a DOWN server (which may be the only copy when it returns).
       const std::vector<std::string> missing = NoteMissing(id, addr);
       bool other = false;
       for (const auto& m : c.replicas)
         other |= m != addr && servers_->IsUp(m) && !Contains(missing, m);
       if (!other) {
         LOG(WARNING) << "chunk " << id << ": " << addr
-                     << " misses it, and no other live member may hold it; kept (empty chunk)";
+                     << " misses it, and no other live member may hold it; kept";
         return;
       }
     }
@@ -148,7 +148,7 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
   }
   if (drop.empty()) return;
   ForgetMissing(id, addr);
-  if (holds) chunks_->QueueDelete(addr, id, true);  // marks the queued delete stale
+  if (holds) chunks_->QueueDelete(addr, id, held_version, true);  // marks the queued delete stale
   NoteDropped(id, addr, holds ? ReplicaState::kStale : ReplicaState::kMissing,
               holds ? "held version " + std::to_string(held_version) + " < " + std::to_string(c.version)
                     : std::string("absent from the datad's inventory"));

@@ -39,7 +39,19 @@ void RepairScheduler::Wake() {
   loop_cv_.notify_all();
 }
 
+void RepairScheduler::ServersChanged() {
+  {
+    MutexLock l(&mu_);
+    backoff_.clear();
+  }
+  Wake();
+}
+
 void RepairScheduler::Heal() {
+  {
+    MutexLock l(&mu_);
+    backoff_.clear();  // a heal retries everything now
+  }
   heal_ = true;
   LOG(INFO) << "heal: repairing everything now, throttle off";
   Wake();
@@ -51,10 +63,13 @@ void RepairScheduler::Loop() {
   while (!stop_) {
     wake_ = false;
     l.unlock();
-    RunOnce();
+    const int repaired = RunOnce();
     l.lock();
-    // While healing, the next round starts at once (RunOnce ends the heal).
-    if (heal_) continue;
+    // While healing, or while rounds make progress on a longer queue, the
+    // next round starts at once (RunOnce ends the heal; the rate limit
+    // still applies outside a heal).
+    const bool delayed = clock_->NowMs() - start_ms_ < opts_.start_delay_ms;
+    if (!delayed && (heal_ || (repaired > 0 && queued_ > repaired))) continue;
     loop_cv_.wait_for(l, period, [this] { return stop_ || wake_; });
   }
 }

@@ -3,8 +3,9 @@
 // chunks whose live replicas (members on UP servers) are below or above the
 // goal, orders them by danger (fewest live first), and runs at most
 // max_concurrent repairs at once, rate-limited on chunk bytes by a token
-// bucket. Rounds run every scan_period_ms and whenever Wake() is called
-// (server up/down, bad replica report, reconciliation); nothing runs before
+// bucket. Rounds run every scan_period_ms, whenever Wake() is called
+// (server up/down, bad replica report, reconciliation), and back to back
+// while a round repaired something and more is queued; nothing runs before
 // metad has been up start_delay_ms (datads re-register after a restart).
 //
 // Thread-safe. Owned by Metad (one thread) or driven by tests through
@@ -59,6 +60,9 @@ class RepairScheduler {
   void Stop();
   // Asks for a round now.
   void Wake();
+  // A server came up, went down or registered: what failed before may work
+  // now, so every chunk's backoff is forgotten; then Wake().
+  void ServersChanged();
   // Heal (PROTOCOL.md): rounds run back to back with the throttle off (no
   // rate limit, 4 x max_concurrent) until the queue is empty or a round can
   // do nothing more; healing() is true meanwhile.

@@ -56,39 +56,17 @@ Status RepairScheduler::AddReplica(ChunkId id) {
   }
   const std::string& source = live[0];
   Status s = replicas_->datad().PushChunk(source, id, c.version, target[0], c.version + 1);
-  if (s.IsNotFound()) {
-    // The source misses the chunk. The version change over the live members
-    // and the target tells a lost replica (another member takes V+1: the
-    // source and the target are dropped, the next round copies from another
-    // member) from an empty chunk (every member answers NotFound: nothing
-    // was ever written, or all of it is lost; nothing to copy, so the target
-    // joins as an empty member and the first Write creates the chunk).
-    std::vector<std::string> keep = live;
-    keep.push_back(target[0]);
-    ChunkInfo next;
-    REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, keep, {source}, &next));
-    if (!Contains(next.replicas, target[0])) {
-      replicas_->NoteDropped(id, source, ReplicaState::kMissing, "repair source: " + s.ToString());
-      return s.WithContext("repair source " + source);
-    }
-    LOG(INFO) << "chunk " << id << ": no live member holds it (empty chunk): " << target[0]
-              << " added without a copy, version " << next.version;
-    if (GoodCount(next.replicas) >= c.goal) {
-      replicas_->ClearDropped(id);
-      ++done_;
-      MutexLock l(&mu_);
-      no_target_logged_.erase(id);
-    }
-    return Status::OK();
-  }
-  if (s.IsCorruption() || s.code() == Status::Code::kStale) {
-    // The source is bad: drop it (never the last one); the next round
-    // copies from another member.
+  if (s.IsCorruption() || s.code() == Status::Code::kStale || s.IsNotFound()) {
+    // The source is bad (corrupt, out of date, or it lost the chunk): drop
+    // it (never the last live one); the next round copies from another
+    // member.
     if (live.size() < 2) return s.WithContext("repair source " + source);
     ChunkInfo next;
     REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, Without(live, {source}), {source}, &next));
-    replicas_->NoteDropped(id, source, s.IsCorruption() ? ReplicaState::kCorrupt : ReplicaState::kStale,
-                           "repair source: " + s.ToString());
+    const ReplicaState state = s.IsCorruption() ? ReplicaState::kCorrupt
+                               : s.IsNotFound() ? ReplicaState::kMissing
+                                                : ReplicaState::kStale;
+    replicas_->NoteDropped(id, source, state, "repair source: " + s.ToString());
     return s.WithContext("repair source " + source);
   }
   REPLFS_RETURN_IF_ERROR(s);
@@ -137,10 +115,13 @@ Status RepairScheduler::Trim(ChunkId id) {
   // Kept: the goal's worth of the least full good members.
   std::vector<std::string> keep;
   for (size_t i = good.size() - static_cast<size_t>(c.goal); i < good.size(); ++i) keep.push_back(good[i].addr);
-  ChunkInfo next = c;
-  next.replicas = Without(c.replicas, Without(c.replicas, keep));  // placement order kept
-  const std::vector<std::string> drop = Without(c.replicas, next.replicas);
-  REPLFS_RETURN_IF_ERROR(replicas_->chunks().Commit(next, c.version, drop, true));
+  keep = Without(c.replicas, Without(c.replicas, keep));  // placement order kept
+  const std::vector<std::string> drop = Without(c.replicas, keep);
+  // A version change, not just a commit: a dropped copy is as current as
+  // the kept ones, and a client with an old location could still read it
+  // after writes it missed.
+  ChunkInfo next;
+  REPLFS_RETURN_IF_ERROR(replicas_->ChangeVersionLocked(c, keep, drop, &next));
   LOG(INFO) << "chunk " << id << ": over goal or draining, dropped " << drop.size() << " replica(s)";
   replicas_->ClearDropped(id);
   ++done_;

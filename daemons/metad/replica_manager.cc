@@ -87,7 +87,8 @@ bool ReplicaManager::InGrace(ChunkId id) {
   return false;
 }
 
-std::vector<Status> ReplicaManager::SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
+std::vector<Status> ReplicaManager::CallEach(const std::vector<std::string>& addrs,
+                                             const std::function<Status(const std::string&)>& fn) {
   std::vector<Status> st(addrs.size());
   std::vector<std::thread> calls;
   for (size_t i = 0; i < addrs.size(); ++i) {
@@ -96,16 +97,50 @@ std::vector<Status> ReplicaManager::SetVersionEach(const std::vector<std::string
       st[i] = Status::Unavailable(addrs[i] + " is down");
       continue;
     }
-    // Each call writes its own element.
-    calls.emplace_back([&, i] {
-      Status s = datad_->SetVersion(addrs[i], cur.id, cur.version, cur.version + 1);
-      if (!s.ok())
-        LOG(WARNING) << "chunk " << cur.id << ": SetVersion on " << addrs[i] << " failed: " << s.ToString();
-      st[i] = std::move(s);
-    });
+    calls.emplace_back([&, i] { st[i] = fn(addrs[i]); });  // each call writes its own element
   }
   for (auto& t : calls) t.join();
   return st;
+}
+
+std::vector<Status> ReplicaManager::SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
+  return CallEach(addrs, [&](const std::string& addr) {
+    Status s = datad_->SetVersion(addr, cur.id, cur.version, cur.version + 1);
+    if (!s.ok()) LOG(WARNING) << "chunk " << cur.id << ": SetVersion on " << addr << " failed: " << s.ToString();
+    return s;
+  });
+}
+
+Status ReplicaManager::CreateReplicasLocked(const ChunkInfo& c, ChunkInfo* out) {
+  const std::vector<Status> st = CallEach(c.replicas, [&](const std::string& addr) {
+    return datad_->CreateChunk(addr, c.id, c.version);
+  });
+  std::vector<std::string> created;
+  Status first_error;
+  for (size_t i = 0; i < st.size(); ++i) {
+    if (st[i].ok()) {
+      created.push_back(c.replicas[i]);
+      continue;
+    }
+    LOG(WARNING) << "chunk " << c.id << ": CreateChunk on " << c.replicas[i] << " failed: " << st[i].ToString();
+    if (first_error.ok()) first_error = st[i].WithContext(c.replicas[i]);
+  }
+  Touch(c.id);  // a block report built before the create must not call it missing
+  if (created.size() == c.replicas.size()) {
+    *out = c;
+    return Status::OK();
+  }
+  if (created.empty()) {
+    Status f = chunks_->Forget(c);
+    if (!f.ok()) LOG(WARNING) << "chunk " << c.id << ": forgetting the record: " << f.ToString();
+    return Status::Unavailable("no datad could create chunk " + std::to_string(c.id) + ": " +
+                               first_error.ToString());
+  }
+  // Some may hold an empty copy after all (a timeout after the create):
+  // the version change makes it recognisably stale.
+  Status s = ChangeVersionLocked(c, created, Without(c.replicas, created), out);
+  Wake();  // below its goal from the start
+  return s;
 }
 
 std::vector<bool> ReplicaManager::SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur) {
@@ -124,20 +159,9 @@ Status ReplicaManager::ChangeVersionLocked(const ChunkInfo& cur, const std::vect
   std::vector<std::string> rest(keep.begin() + 1, keep.end());
   std::vector<Status> st_rest = SetVersionEach(rest, cur);
   st.insert(st.end(), std::make_move_iterator(st_rest.begin()), std::make_move_iterator(st_rest.end()));
-  std::vector<std::string> remaining, not_found;
-  for (size_t i = 0; i < keep.size(); ++i) {
+  std::vector<std::string> remaining;
+  for (size_t i = 0; i < keep.size(); ++i)
     if (st[i].ok()) remaining.push_back(keep[i]);
-    if (st[i].IsNotFound()) not_found.push_back(keep[i]);
-  }
-  // NotFound while another member took V+1: that replica is lost (dropped).
-  // NotFound from every member that answered: no member holds any data
-  // (nothing was ever written, or all of it is lost). That is no failure of
-  // theirs: they stay, and the first Write creates the chunk at V+1.
-  if (remaining.empty() && !not_found.empty()) {
-    LOG(WARNING) << "chunk " << cur.id << ": no member holds it (NotFound on " << not_found.size()
-                 << "); kept as an empty chunk";
-    remaining = not_found;
-  }
   if (remaining.empty())
     return Status::Unavailable("chunk " + std::to_string(cur.id) + ": no replica took version " +
                                std::to_string(cur.version + 1));

@@ -72,15 +72,19 @@ class ReplicaManager {
   // Marks `id` as just changed (missing_grace_ms starts again).
   void Touch(ChunkId id);
 
+  // A chunk just allocated (`c`, version 1), for the caller holding its
+  // guard: CreateChunk on every member in parallel. Members that fail leave
+  // the set through a version change; if none could create it, the record
+  // is forgotten and Unavailable returned (the client's retry allocates it
+  // anew). *out: the committed record.
+  Status CreateReplicasLocked(const ChunkInfo& c, ChunkInfo* out);
+
   // The version change V -> V+1, for a caller holding the guard of cur.id:
   // SetVersion on keep[0] (the new primary) first, then on the rest of
-  // `keep` in parallel; members on DOWN servers and failed calls are
-  // dropped. Commits {V+1, keep that succeeded} and queues `to_delete` for
-  // deletion. A member answering NotFound is dropped if another member
-  // succeeded; if none succeeded and some answered NotFound (no member holds
-  // any data), {V+1, the NotFound ones} is committed (an empty chunk: the
-  // first Write creates it). Unavailable (nothing committed) otherwise.
-  // *out: the committed record.
+  // `keep` in parallel; members on DOWN servers and failed calls (NotFound:
+  // the replica was lost) are dropped. Commits {V+1, keep that succeeded}
+  // and queues `to_delete` for deletion; Unavailable (nothing committed) if
+  // no member took V+1. *out: the committed record.
   Status ChangeVersionLocked(const ChunkInfo& cur, const std::vector<std::string>& keep,
                              const std::vector<std::string>& to_delete, ChunkInfo* out);
 
@@ -91,6 +95,10 @@ class ReplicaManager {
   // The same, with each member's answer (Unavailable without a call for a
   // member on a DOWN server).
   std::vector<Status> SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur);
+  // fn(addr) for every UP member of `addrs` in parallel, one answer each
+  // (Unavailable without a call for a member on a DOWN server).
+  std::vector<Status> CallEach(const std::vector<std::string>& addrs,
+                               const std::function<Status(const std::string&)>& fn);
 
   // MetaService.ReportBadReplicas (contract in replfs.thrift): *out is the
   // current location (unchanged if `version` is not current). Addresses in

@@ -65,7 +65,7 @@ bool ServerRegistry::IsRegistered(const std::string& addr) const {
   return it != servers_.end() && it->second.registered;
 }
 
-Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes) {
+Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ReplicaHeld>* deletes) {
   deletes->clear();
   bool came_back = false;
   {

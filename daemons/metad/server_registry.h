@@ -45,7 +45,7 @@ class ServerRegistry {
   bool IsRegistered(const std::string& addr) const;
   // Records usage and liveness; NotFound for a datad not registered since
   // metad started. *deletes: replicas it should drop.
-  Status Heartbeat(const ServerUsage& usage, std::vector<ChunkId>* deletes);
+  Status Heartbeat(const ServerUsage& usage, std::vector<ReplicaHeld>* deletes);
 
   // Marks down every up datad silent for dead_after_ms. Returns how many.
   int CheckLiveness();

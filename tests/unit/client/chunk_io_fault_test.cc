@@ -92,6 +92,71 @@ TEST_F(ChunkIoTest, StaleRefreshesTheLocationAndRetries) {
   EXPECT_EQ(meta_.handler->reports.load(), 0);
 }
 
+TEST_F(ChunkIoTest, WriteIsRepeatedWhenTheSetChangedUnderIt) {
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());  // caches {v1, [d0, d1, d2]}
+  // Meanwhile metad moved the chunk to v2 (e.g. a repair re-added d2), and
+  // d2 is now down: the write at v1 misses d2, whose removal metad ignores
+  // (old version). d2 is still in the set metad answers, so the write is
+  // not done: it is repeated on the current location.
+  rpc::ChunkLocation moved = meta_.handler->Location(kIno, 0);
+  moved.version = 2;
+  meta_.handler->SetLocation(kIno, moved);
+  data_[2].Stop();
+  const int before = data_[0].handler->primary_writes;
+  ASSERT_TRUE(io_->Write(kIno, 0, "xyz").ok());
+  EXPECT_EQ(data_[0].handler->primary_writes - before, 2);
+  auto reports = meta_.handler->Reports();
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[0].version, 1);
+  EXPECT_EQ(reports[1].version, 2);  // the repeat, against the current version
+  EXPECT_EQ(meta_.handler->Location(kIno, 0).replicas, Addrs(data_, {0, 1}));
+  EXPECT_EQ(data_[1].handler->Contents(100), "xyz");
+}
+
+TEST_F(ChunkIoTest, PrimaryThatLostTheChunkIsReportedAndTheWriteMoves) {
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());
+  data_[0].handler->fault = FakeData::Fault::kNotFound;  // its store was wiped
+  ASSERT_TRUE(io_->Write(kIno, 0, "xyz").ok());
+  auto reports = meta_.handler->Reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].bad, Addrs(data_, {0}));
+  EXPECT_EQ(reports[0].why, rpc::ErrorCode::NOT_FOUND);
+  EXPECT_EQ(data_[2].handler->Contents(100), "xyz");
+}
+
+TEST_F(ChunkIoTest, WriteQuorumComesFromTheLocation) {
+  // A goal-1 chunk: one replica, and metad says one acknowledgement is
+  // enough (the cluster's min_write_replicas, 2 here, is not).
+  meta_.handler->replicas = {data_[0].addr};
+  meta_.handler->write_quorum = 1;
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());
+  EXPECT_EQ(data_[0].handler->Contents(100), "abc");
+  EXPECT_EQ(data_[1].handler->writes.load(), 0);
+}
+
+TEST_F(ChunkIoTest, StaleReadAtACachedVersionAsksMetadBeforeTheNextReplica) {
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());
+  const int before = meta_.handler->get_chunks_calls;
+  const int d1_reads = data_[1].handler->reads;
+  // d0 holds a newer version than our cached location: the set may have
+  // moved on without d1 or d2, so they are not read at the old version.
+  data_[0].handler->fault = FakeData::Fault::kStale;
+  EXPECT_EQ(ReadAll(0, 3, 3), "abc");
+  EXPECT_EQ(meta_.handler->get_chunks_calls - before, 1);
+  EXPECT_EQ(data_[1].handler->reads - d1_reads, 1);  // read once, after the refresh
+}
+
+TEST_F(ChunkIoTest, ReadOfAChunkNoReplicaHoldsIsAnIoError) {
+  ASSERT_TRUE(io_->Write(kIno, 0, "abc").ok());
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kNotFound;
+  std::string out;
+  Status s = io_->Read(kIno, 0, 3, 3, &out);
+  EXPECT_EQ(StatusToErrno(s), EIO) << s.ToString();
+  ASSERT_TRUE(WaitFor([&] { return meta_.handler->reports.load() >= 1; }, milliseconds(10000),
+                      "missing replicas reported"));
+  EXPECT_EQ(meta_.handler->Reports()[0].why, rpc::ErrorCode::NOT_FOUND);
+}
+
 TEST_F(ChunkIoTest, NoSpaceFailsAtOnce) {
   data_[0].handler->fault = FakeData::Fault::kNoSpace;
   Status s = io_->Write(kIno, 0, "abc");

@@ -50,6 +50,7 @@ void FakeData::Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int6
     ThrowIfError(Status::Corruption("payload checksum mismatch"));
   if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
   if (fault == Fault::kNoSpace) ThrowIfError(Status::NoSpace("disk full"));
+  if (fault == Fault::kNotFound) ThrowIfError(Status::NotFound("chunk is not held here"));
   int left = stale_writes.load();
   while (left > 0 && !stale_writes.compare_exchange_weak(left, left - 1)) {
   }
@@ -103,6 +104,7 @@ void FakeData::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t,
   ++reads;
   if (fault == Fault::kCorruptionError) ThrowIfError(Status::Corruption("block checksum mismatch"));
   if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
+  if (fault == Fault::kNotFound) ThrowIfError(Status::NotFound("chunk is not held here"));
   std::lock_guard<std::mutex> l(mu_);
   auto& chunk = blocks_[chunk_id];
   for (auto it = chunk.lower_bound(first); it != chunk.end() && it->first < first + count; ++it) {
@@ -222,6 +224,7 @@ void FakeMeta::AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) {
     loc.chunk_id = next_chunk_++;
     loc.version = 1;
     loc.replicas = replicas;
+    loc.write_quorum = write_quorum;
     it = chunks_.emplace(std::make_pair(ino, index), loc).first;
   }
   r = it->second;
@@ -274,6 +277,11 @@ rpc::ChunkLocation FakeMeta::Location(int64_t ino, int64_t index) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = chunks_.find({ino, index});
   return it == chunks_.end() ? rpc::ChunkLocation() : it->second;
+}
+
+void FakeMeta::SetLocation(int64_t ino, const rpc::ChunkLocation& loc) {
+  std::lock_guard<std::mutex> l(mu_);
+  chunks_[{ino, loc.index}] = loc;
 }
 
 int64_t FakeMeta::Size(int64_t ino) {

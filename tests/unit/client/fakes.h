@@ -29,7 +29,8 @@ DataPathOptions FastDataOptions();
 // lists those that failed, like datad.
 class FakeData : public rpc::DataServiceIf {
  public:
-  enum class Fault { kNone, kFlipByte, kCorruptionError, kStale, kNoSpace };
+  // kNotFound: the replica lost the chunk (reads and writes answer NOT_FOUND).
+  enum class Fault { kNone, kFlipByte, kCorruptionError, kStale, kNoSpace, kNotFound };
   std::atomic<Fault> fault{Fault::kNone};
   std::atomic<int> stale_writes{0};  // this many writes answer STALE first
   std::atomic<int> writes{0};
@@ -46,6 +47,7 @@ class FakeData : public rpc::DataServiceIf {
   void Ping() override {}
   void Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int64_t offset,
              const std::string& data, int32_t crc, const std::vector<std::string>& forward) override;
+  void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t version, int32_t first,
@@ -72,6 +74,7 @@ class FakeData : public rpc::DataServiceIf {
 class FakeMeta : public rpc::MetaServiceIf {
  public:
   std::vector<std::string> replicas;
+  std::atomic<int> write_quorum{0};  // ChunkLocation.write_quorum of new chunks
   std::atomic<int> alloc_calls{0};
   std::atomic<int> get_chunks_calls{0};
   std::atomic<int> commits{0};
@@ -90,6 +93,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::vector<Report> Reports();
   // The location metad holds for chunk (ino, index); chunk_id 0 if none.
   rpc::ChunkLocation Location(int64_t ino, int64_t index);
+  // Replaces it behind the clients' backs (a repair, another client's report).
+  void SetLocation(int64_t ino, const rpc::ChunkLocation& loc);
 
   void Ping() override {}
   void GetClusterInfo(rpc::ClusterInfo& r) override;

@@ -7,6 +7,7 @@
 
 #include "daemons/datad/block_store.h"
 #include "daemons/datad/store_format.h"
+#include "tests/unit/datad/store_util.h"
 #include "tests/util/test_util.h"
 
 namespace replfs::datad {
@@ -84,10 +85,10 @@ class BitmapStoreTest : public ::testing::Test {
 };
 
 TEST_F(BitmapStoreTest, WritesMarkBlocksAndHolesStayHoles) {
-  ASSERT_TRUE(store_->Write(1, 1, 0, "").ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 1, 0, "").ok());
   EXPECT_EQ(Header(1).size(), 9u);  // version + format byte, empty bitmap
-  ASSERT_TRUE(store_->Write(1, 1, 2 * kBs + 10, "abc").ok());  // block 2 only
-  ASSERT_TRUE(store_->Write(1, 1, 0, std::string(kBs, 'x')).ok());  // block 0
+  ASSERT_TRUE(Put(store_.get(), 1, 1, 2 * kBs + 10, "abc").ok());  // block 2 only
+  ASSERT_TRUE(Put(store_.get(), 1, 1, 0, std::string(kBs, 'x')).ok());  // block 0
   EXPECT_EQ(Header(1), format::HeaderValue(1, format::Bitmap(std::string("\x05", 1))));
   std::vector<Block> blocks;
   ASSERT_TRUE(ReadBlocks(1, 1, 0, 4, &blocks).ok());
@@ -99,7 +100,7 @@ TEST_F(BitmapStoreTest, WritesMarkBlocksAndHolesStayHoles) {
 }
 
 TEST_F(BitmapStoreTest, DeletedBlockIsCorruptionNotAHole) {
-  ASSERT_TRUE(store_->Write(2, 1, 0, std::string(3 * kBs, 'y')).ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, 0, std::string(3 * kBs, 'y')).ok());
   Raw([](kyotocabinet::HashDB& db) { ASSERT_TRUE(db.remove(format::BlockKey(2, 1))); });
   std::vector<Block> blocks;
   Status s = ReadBlocks(2, 1, 0, 3, &blocks);
@@ -114,9 +115,9 @@ TEST_F(BitmapStoreTest, DeletedBlockIsCorruptionNotAHole) {
   EXPECT_EQ(r.bad_blocks, 1);
   EXPECT_EQ(r.blocks, 3);
   // A partial write cannot merge into the lost block (zeros would look valid)...
-  EXPECT_TRUE(store_->Write(2, 1, kBs + 5, "z").IsCorruption());
+  EXPECT_TRUE(Put(store_.get(), 2, 1, kBs + 5, "z").IsCorruption());
   // ...a whole-block write replaces it.
-  ASSERT_TRUE(store_->Write(2, 1, kBs, std::string(kBs, 'w')).ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, kBs, std::string(kBs, 'w')).ok());
   ASSERT_TRUE(store_->Check(2, 1, &r).ok());
   EXPECT_EQ(r.state, ReplicaState::kOk);
   // Corrupt chunks are remembered for the heartbeat.
@@ -126,14 +127,14 @@ TEST_F(BitmapStoreTest, DeletedBlockIsCorruptionNotAHole) {
 }
 
 TEST_F(BitmapStoreTest, TruncateClearsBitsPastTheEnd) {
-  ASSERT_TRUE(store_->Write(3, 1, 0, std::string(4 * kBs, 'a')).ok());
+  ASSERT_TRUE(Put(store_.get(), 3, 1, 0, std::string(4 * kBs, 'a')).ok());
   ASSERT_TRUE(store_->Truncate(3, 1, kBs + 100).ok());
   EXPECT_EQ(Header(3), format::HeaderValue(1, format::Bitmap(std::string("\x03", 1))));
   ChunkStat st;
   ASSERT_TRUE(store_->Stat(3, &st).ok());
   EXPECT_EQ(st.end_block, 2);
   // Growing again: blocks 2..3 are holes, not lost blocks.
-  ASSERT_TRUE(store_->Write(3, 1, 4 * kBs - 1, "e").ok());
+  ASSERT_TRUE(Put(store_.get(), 3, 1, 4 * kBs - 1, "e").ok());
   std::vector<Block> blocks;
   ASSERT_TRUE(ReadBlocks(3, 1, 0, 4, &blocks).ok());
   ASSERT_EQ(blocks.size(), 3u);
@@ -145,7 +146,7 @@ TEST_F(BitmapStoreTest, TruncateClearsBitsPastTheEnd) {
   ASSERT_TRUE(store_->Truncate(3, 1, 0).ok());
   EXPECT_EQ(Header(3).size(), 9u);
   // Truncating into a hole keeps the hole a hole.
-  ASSERT_TRUE(store_->Write(4, 1, 3 * kBs, "q").ok());
+  ASSERT_TRUE(Put(store_.get(), 4, 1, 3 * kBs, "q").ok());
   ASSERT_TRUE(store_->Truncate(4, 1, kBs + 1).ok());
   ASSERT_TRUE(store_->Check(4, 1, &r).ok());
   EXPECT_EQ(r.state, ReplicaState::kOk);
@@ -153,8 +154,8 @@ TEST_F(BitmapStoreTest, TruncateClearsBitsPastTheEnd) {
 }
 
 TEST_F(BitmapStoreTest, OldFormatHeaderMeansTheBlocksPresent) {
-  ASSERT_TRUE(store_->Write(5, 3, 0, std::string(kBs, 'a')).ok());
-  ASSERT_TRUE(store_->Write(5, 3, 2 * kBs, "b").ok());
+  ASSERT_TRUE(Put(store_.get(), 5, 3, 0, std::string(kBs, 'a')).ok());
+  ASSERT_TRUE(Put(store_.get(), 5, 3, 2 * kBs, "b").ok());
   // Rewrite the header as an older datad wrote it: the version alone.
   Raw([](kyotocabinet::HashDB& db) {
     ASSERT_TRUE(db.set(format::ChunkKey(5), std::string("\x03\0\0\0\0\0\0\0", 8)));
@@ -184,7 +185,7 @@ TEST_F(BitmapStoreTest, OldFormatHeaderMeansTheBlocksPresent) {
 TEST_F(BitmapStoreTest, ListenerFiresOncePerNewCorruptChunk) {
   std::atomic<int> calls{0};
   store_->SetCorruptionListener([&] { calls.fetch_add(1); });
-  ASSERT_TRUE(store_->Write(6, 2, 0, std::string(2 * kBs, 'c')).ok());
+  ASSERT_TRUE(Put(store_.get(), 6, 2, 0, std::string(2 * kBs, 'c')).ok());
   ASSERT_TRUE(store_->InjectFault(6, 0, FaultMode::kFlip).ok());
   ASSERT_TRUE(store_->InjectFault(6, 1, FaultMode::kZero).ok());
   std::vector<Block> blocks;

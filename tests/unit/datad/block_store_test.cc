@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/crc32c.h"
+#include "tests/unit/datad/store_util.h"
 #include "tests/util/test_util.h"
 
 namespace replfs::datad {
@@ -55,25 +56,53 @@ std::string Pattern(size_t n, int seed) {
   return s;
 }
 
-TEST_F(BlockStoreTest, ZeroLengthWriteCreatesAnEmptyChunk) {
-  ASSERT_TRUE(store_->Write(3, 2, 0, "").ok());
+TEST_F(BlockStoreTest, CreateMakesAnEmptyChunkAndWritesNeedOne) {
+  // Only Create makes a chunk: a Write to a chunk not held here (a replica
+  // that lost it, a store that was wiped) must not bring back a part of it.
+  EXPECT_EQ(store_->Write(3, 2, 0, "abc").code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->Write(3, 2, 0, "").code(), Status::Code::kNotFound);
+  ASSERT_TRUE(store_->Create(3, 2).ok());
+  EXPECT_TRUE(store_->Create(3, 2).ok());  // idempotent
+  EXPECT_EQ(store_->Create(3, 1).code(), Status::Code::kStale);
+  EXPECT_EQ(store_->Create(0, 1).code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->Create(3, 0).code(), Status::Code::kInvalid);
   ChunkStat st;
   ASSERT_TRUE(store_->Stat(3, &st).ok());
   EXPECT_EQ(st.version, 2);
   EXPECT_EQ(st.end_block, 0);
   EXPECT_EQ(store_->Stat(4, &st).code(), Status::Code::kNotFound);
+  std::vector<Block> blocks;
+  ASSERT_TRUE(store_->Read(3, 2, 0, 4, &blocks).ok());
+  EXPECT_TRUE(blocks.empty());
   Reopen();
   EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{3, 2}}));
+  ASSERT_TRUE(store_->Write(3, 2, 0, "abc").ok());
+  EXPECT_EQ(ReadAll(3, 2, 3), "abc");
+}
+
+TEST_F(BlockStoreTest, DeleteUpToAVersionKeepsNewerCopies) {
+  ASSERT_TRUE(Put(store_.get(), 5, 3, 0, "v3").ok());
+  bool deleted = true;
+  // A delete queued for an older copy (version 2) leaves the version-3 copy.
+  ASSERT_TRUE(store_->DeleteChunkUpTo(5, 2, &deleted).ok());
+  EXPECT_FALSE(deleted);
+  EXPECT_EQ(ReadAll(5, 3, 2), "v3");
+  ASSERT_TRUE(store_->DeleteChunkUpTo(5, 3, &deleted).ok());
+  EXPECT_TRUE(deleted);
+  ChunkStat st;
+  EXPECT_EQ(store_->Stat(5, &st).code(), Status::Code::kNotFound);
+  ASSERT_TRUE(store_->DeleteChunkUpTo(5, 3, &deleted).ok());  // absent: OK
+  EXPECT_FALSE(deleted);
 }
 
 TEST_F(BlockStoreTest, SetVersionIsCheckedIdempotentAndDurable) {
-  ASSERT_TRUE(store_->Write(3, 1, 0, "abc").ok());
+  ASSERT_TRUE(Put(store_.get(), 3, 1, 0, "abc").ok());
   ASSERT_TRUE(store_->SetVersion(3, 1, 2).ok());
   EXPECT_TRUE(store_->SetVersion(3, 1, 2).ok());
   EXPECT_EQ(store_->SetVersion(3, 1, 3).code(), Status::Code::kStale);
   EXPECT_EQ(store_->SetVersion(3, 2, 2).code(), Status::Code::kInvalid);
   EXPECT_EQ(store_->SetVersion(9, 1, 2).code(), Status::Code::kNotFound);
-  EXPECT_EQ(store_->Write(3, 1, 0, "x").code(), Status::Code::kStale);
+  EXPECT_EQ(Put(store_.get(), 3, 1, 0, "x").code(), Status::Code::kStale);
   Reopen();
   EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{3, 2}}));
   EXPECT_EQ(ReadAll(3, 2, 3), "abc");
@@ -81,7 +110,7 @@ TEST_F(BlockStoreTest, SetVersionIsCheckedIdempotentAndDurable) {
 
 TEST_F(BlockStoreTest, RoundTripAtUnalignedOffsets) {
   const std::string data = Pattern(3 * kBs + 123, 1);
-  ASSERT_TRUE(store_->Write(7, 1, 1000, data).ok());
+  ASSERT_TRUE(Put(store_.get(), 7, 1, 1000, data).ok());
   std::string expect(1000, '\0');
   expect += data;
   EXPECT_EQ(ReadAll(7, 1, static_cast<int64_t>(expect.size())), expect);
@@ -99,8 +128,8 @@ TEST_F(BlockStoreTest, RoundTripAtUnalignedOffsets) {
 
 TEST_F(BlockStoreTest, PartialWritePreservesNeighbours) {
   const std::string base = Pattern(2 * kBs, 2);
-  ASSERT_TRUE(store_->Write(1, 1, 0, base).ok());
-  ASSERT_TRUE(store_->Write(1, 1, kBs - 10, std::string(20, 'X')).ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 1, 0, base).ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 1, kBs - 10, std::string(20, 'X')).ok());
   std::string expect = base;
   expect.replace(kBs - 10, 20, std::string(20, 'X'));
   EXPECT_EQ(ReadAll(1, 1, 2 * kBs), expect);
@@ -112,7 +141,7 @@ TEST_F(BlockStoreTest, PartialWritePreservesNeighbours) {
 }
 
 TEST_F(BlockStoreTest, HolesAreAbsent) {
-  ASSERT_TRUE(store_->Write(2, 1, 5 * kBs + 7, "abc").ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, 5 * kBs + 7, "abc").ok());
   std::vector<Block> blocks;
   ASSERT_TRUE(store_->Read(2, 1, 0, 10, &blocks).ok());
   ASSERT_EQ(blocks.size(), 1u);
@@ -125,8 +154,8 @@ TEST_F(BlockStoreTest, HolesAreAbsent) {
 }
 
 TEST_F(BlockStoreTest, VersionMismatchIsStaleAndMissingIsNotFound) {
-  ASSERT_TRUE(store_->Write(3, 2, 0, "x").ok());
-  EXPECT_EQ(store_->Write(3, 1, 0, "y").code(), Status::Code::kStale);
+  ASSERT_TRUE(Put(store_.get(), 3, 2, 0, "x").ok());
+  EXPECT_EQ(Put(store_.get(), 3, 1, 0, "y").code(), Status::Code::kStale);
   std::vector<Block> blocks;
   EXPECT_EQ(store_->Read(3, 3, 0, 1, &blocks).code(), Status::Code::kStale);
   EXPECT_EQ(store_->Truncate(3, 1, 0).code(), Status::Code::kStale);
@@ -137,20 +166,20 @@ TEST_F(BlockStoreTest, VersionMismatchIsStaleAndMissingIsNotFound) {
   EXPECT_EQ(r.version, 2);
   ASSERT_TRUE(store_->Check(99, 1, &r).ok());
   EXPECT_EQ(r.state, ReplicaState::kMissing);
-  EXPECT_EQ(store_->Write(0, 1, 0, "x").code(), Status::Code::kInvalid);
-  EXPECT_EQ(store_->Write(1, 1, -1, "x").code(), Status::Code::kInvalid);
-  EXPECT_EQ(store_->Write(1, 1, BlockStore::kMaxChunkBytes, "x").code(), Status::Code::kInvalid);
+  EXPECT_EQ(Put(store_.get(), 0, 1, 0, "x").code(), Status::Code::kInvalid);
+  EXPECT_EQ(Put(store_.get(), 1, 1, -1, "x").code(), Status::Code::kInvalid);
+  EXPECT_EQ(Put(store_.get(), 1, 1, BlockStore::kMaxChunkBytes, "x").code(), Status::Code::kInvalid);
 }
 
 TEST_F(BlockStoreTest, TruncateThenExtendReadsZeros) {
   const std::string data = Pattern(3 * kBs, 3);
-  ASSERT_TRUE(store_->Write(4, 1, 0, data).ok());
+  ASSERT_TRUE(Put(store_.get(), 4, 1, 0, data).ok());
   ASSERT_TRUE(store_->Truncate(4, 1, kBs + 100).ok());
   std::vector<Block> blocks;
   ASSERT_TRUE(store_->Read(4, 1, 0, 3, &blocks).ok());
   ASSERT_EQ(blocks.size(), 2u);
   EXPECT_EQ(blocks[1].data.size(), 100u);
-  ASSERT_TRUE(store_->Write(4, 1, 3 * kBs - 1, "Z").ok());  // extend again
+  ASSERT_TRUE(Put(store_.get(), 4, 1, 3 * kBs - 1, "Z").ok());  // extend again
   std::string expect = data.substr(0, kBs + 100) + std::string(2 * kBs - 101, '\0') + "Z";
   EXPECT_EQ(ReadAll(4, 1, 3 * kBs), expect);
   ASSERT_TRUE(store_->Truncate(4, 1, 0).ok());
@@ -161,9 +190,9 @@ TEST_F(BlockStoreTest, TruncateThenExtendReadsZeros) {
 }
 
 TEST_F(BlockStoreTest, DeleteAndInventory) {
-  ASSERT_TRUE(store_->Write(10, 3, 0, Pattern(2 * kBs, 4)).ok());
-  ASSERT_TRUE(store_->Write(11, 1, 0, "a").ok());
-  ASSERT_TRUE(store_->Write(12, 2, 0, "b").ok());
+  ASSERT_TRUE(Put(store_.get(), 10, 3, 0, Pattern(2 * kBs, 4)).ok());
+  ASSERT_TRUE(Put(store_.get(), 11, 1, 0, "a").ok());
+  ASSERT_TRUE(Put(store_.get(), 12, 2, 0, "b").ok());
   EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{10, 3}, {11, 1}, {12, 2}}));
   ASSERT_TRUE(store_->DeleteChunk(10).ok());
   ASSERT_TRUE(store_->DeleteChunk(10).ok());  // idempotent
@@ -171,7 +200,7 @@ TEST_F(BlockStoreTest, DeleteAndInventory) {
   std::vector<Block> blocks;
   EXPECT_EQ(store_->Read(10, 3, 0, 2, &blocks).code(), Status::Code::kNotFound);
   // A new replica of the same id does not inherit the old blocks.
-  ASSERT_TRUE(store_->Write(10, 4, 0, "new").ok());
+  ASSERT_TRUE(Put(store_.get(), 10, 4, 0, "new").ok());
   ASSERT_TRUE(store_->Read(10, 4, 0, 2, &blocks).ok());
   ASSERT_EQ(blocks.size(), 1u);
   EXPECT_EQ(blocks[0].data, "new");
@@ -183,7 +212,7 @@ TEST_F(BlockStoreTest, DeleteAndInventory) {
 
 TEST_F(BlockStoreTest, ReopenKeepsData) {
   const std::string data = Pattern(kBs + 5, 5);
-  ASSERT_TRUE(store_->Write(20, 7, 100, data).ok());
+  ASSERT_TRUE(Put(store_.get(), 20, 7, 100, data).ok());
   ASSERT_TRUE(store_->Sync().ok());
   Reopen();
   EXPECT_EQ(store_->Inventory(), (std::vector<ChunkVersion>{{20, 7}}));
@@ -195,7 +224,7 @@ TEST_F(BlockStoreTest, ReopenKeepsData) {
 
 TEST_F(BlockStoreTest, ChecksumMismatchIsDetectedAndNeverReturned) {
   const std::string good = Pattern(2 * kBs, 6);
-  ASSERT_TRUE(store_->Write(30, 1, 0, good).ok());
+  ASSERT_TRUE(Put(store_.get(), 30, 1, 0, good).ok());
   store_.reset();
   {
     kyotocabinet::HashDB db;
@@ -223,9 +252,9 @@ TEST_F(BlockStoreTest, ChecksumMismatchIsDetectedAndNeverReturned) {
   // The good block is still served; a partial write over the bad one refuses.
   ASSERT_TRUE(store_->Read(30, 1, 0, 1, &blocks).ok());
   EXPECT_EQ(blocks.at(0).data, good.substr(0, kBs));
-  EXPECT_EQ(store_->Write(30, 1, kBs + 1, "x").code(), Status::Code::kCorruption);
+  EXPECT_EQ(Put(store_.get(), 30, 1, kBs + 1, "x").code(), Status::Code::kCorruption);
   // A full-block write repairs it.
-  ASSERT_TRUE(store_->Write(30, 1, kBs, good.substr(kBs)).ok());
+  ASSERT_TRUE(Put(store_.get(), 30, 1, kBs, good.substr(kBs)).ok());
   ASSERT_TRUE(store_->Check(30, 1, &r).ok());
   EXPECT_EQ(r.state, ReplicaState::kOk);
   StoreUsage u;
@@ -297,7 +326,7 @@ TEST_F(BlockStoreTest, ConcurrentWritersToDifferentBlocks) {
       for (int round = 0; round < 50; ++round) {
         // Each thread owns half-blocks at its own positions: RMW of shared blocks.
         const int64_t off = t * (kBs / 2);
-        EXPECT_TRUE(store_->Write(40, 1, off, std::string(kBs / 2, static_cast<char>('a' + t))).ok());
+        EXPECT_TRUE(Put(store_.get(), 40, 1, off, std::string(kBs / 2, static_cast<char>('a' + t))).ok());
       }
     });
   }
@@ -316,7 +345,7 @@ TEST_F(BlockStoreTest, ConcurrentWritersToTheSameBlockNeverTear) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 30; ++round) {
         // Unaligned: every block is written by read-modify-write.
-        EXPECT_TRUE(store_->Write(41, 1, 10, payloads[t]).ok());
+        EXPECT_TRUE(Put(store_.get(), 41, 1, 10, payloads[t]).ok());
         EXPECT_TRUE(store_->Sync().ok());
       }
     });

@@ -24,7 +24,7 @@ class DataServiceTest : public ::testing::Test {
 
   Status Call(const std::function<void(Client&)>& fn) { return node_->Call(fn); }
   Status Write(int64_t chunk, int64_t version, int64_t off, const std::string& data) {
-    return node_->Write(chunk, version, off, data);
+    return node_->Put(chunk, version, off, data);
   }
 
   ::replfs::testing::TempDir dir_{"datad-service"};
@@ -117,7 +117,7 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
   }
   // Too large a payload.
   const std::string big((16 << 20) + 1, 'b');
-  Status s = Write(1, 1, 0, big);
+  Status s = node_->Write(1, 1, 0, big);
   EXPECT_EQ(s.code(), Status::Code::kInvalid) << s.ToString();
   EXPECT_TRUE(store_->Inventory().empty());
   EXPECT_TRUE(Call([](Client& c) { c.Ping(); }).ok());  // still serving

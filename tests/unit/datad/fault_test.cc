@@ -33,8 +33,8 @@ class FaultModeTest : public FaultTest,
 
 TEST_P(FaultModeTest, ReadAndCheckDetectTheDamage) {
   const std::string data(3 * kBs, 'd');
-  ASSERT_TRUE(node_->Write(7, 2, 0, data).ok());
-  ASSERT_TRUE(node_->Write(8, 1, 0, data).ok());  // a healthy neighbour
+  ASSERT_TRUE(node_->Put(7, 2, 0, data).ok());
+  ASSERT_TRUE(node_->Put(8, 1, 0, data).ok());  // a healthy neighbour
   ASSERT_TRUE(Inject(7, 1, GetParam()).ok());
 
   std::vector<rpc::BlockData> blocks;
@@ -75,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, FaultModeTest,
                          });
 
 TEST_F(FaultTest, ArgumentsAreValidated) {
-  ASSERT_TRUE(node_->Write(9, 1, 2 * kBs, std::string(10, 'x')).ok());  // blocks 0, 1: holes
+  ASSERT_TRUE(node_->Put(9, 1, 2 * kBs, std::string(10, 'x')).ok());  // blocks 0, 1: holes
   EXPECT_EQ(Inject(10, 0, rpc::FaultMode::FLIP).code(), Status::Code::kNotFound);  // no chunk
   EXPECT_EQ(Inject(9, 0, rpc::FaultMode::FLIP).code(), Status::Code::kNotFound);   // a hole
   EXPECT_EQ(Inject(9, 1, rpc::FaultMode::ZERO).code(), Status::Code::kNotFound);
@@ -87,7 +87,7 @@ TEST_F(FaultTest, ArgumentsAreValidated) {
   EXPECT_EQ(Inject(0, 0, rpc::FaultMode::FLIP).code(), Status::Code::kInvalid);
   EXPECT_EQ(Inject(9, 2, static_cast<rpc::FaultMode::type>(42)).code(), Status::Code::kInvalid);
   // Zeroing zeros would damage nothing: refused, so the caller knows.
-  ASSERT_TRUE(node_->Write(11, 1, 0, std::string(100, '\0')).ok());
+  ASSERT_TRUE(node_->Put(11, 1, 0, std::string(100, '\0')).ok());
   EXPECT_EQ(Inject(11, 0, rpc::FaultMode::ZERO).code(), Status::Code::kInvalid);
   // Deleting twice is fine: the block stays lost.
   ASSERT_TRUE(Inject(9, 2, rpc::FaultMode::DELETE).ok());
@@ -100,7 +100,7 @@ TEST_F(FaultTest, PushChunkRefusesACorruptSourceAndReportsIt) {
   ::replfs::testing::TempDir dir2{"datad-fault-target"};
   TestNode target(dir2.path(), kBs);
   ASSERT_TRUE(target.status().ok());
-  ASSERT_TRUE(node_->Write(12, 1, 0, std::string(2 * kBs, 'p')).ok());
+  ASSERT_TRUE(node_->Put(12, 1, 0, std::string(2 * kBs, 'p')).ok());
   ASSERT_TRUE(Inject(12, 1, rpc::FaultMode::DELETE).ok());
   Status s = node_->Call([&](Client& c) { c.PushChunk(12, 1, target.addr(), 2); });
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
@@ -111,7 +111,7 @@ TEST_F(FaultTest, PushChunkCopiesTheBitmap) {
   ::replfs::testing::TempDir dir2{"datad-fault-target"};
   TestNode target(dir2.path(), kBs);
   ASSERT_TRUE(target.status().ok());
-  ASSERT_TRUE(node_->Write(13, 1, kBs, std::string(kBs + 7, 'h')).ok());  // blocks 1, 2
+  ASSERT_TRUE(node_->Put(13, 1, kBs, std::string(kBs + 7, 'h')).ok());  // blocks 1, 2
   ASSERT_TRUE(node_->Call([&](Client& c) { c.PushChunk(13, 1, target.addr(), 2); }).ok());
   // On the copy, block 0 is a hole and block 2 is written: deleting it is detected.
   EXPECT_EQ(target.Call([&](Client& c) { c.InjectFault(13, 0, rpc::FaultMode::DELETE); }).code(),

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "daemons/datad/datad.h"
+#include "tests/unit/datad/store_util.h"
 #include "tests/util/test_util.h"
 #include "thrift/rpc_status.h"
 #include "thrift/server.h"
@@ -34,7 +35,7 @@ class FakeMeta : public rpc::MetaServiceNull {
     if (!known_) net::ThrowIfError(Status::NotFound("unknown server " + usage.addr));
     ++heartbeats_;
     last_usage_ = usage;
-    reply.delete_chunks = std::move(to_delete_);
+    reply.delete_replicas = std::move(to_delete_);
     to_delete_.clear();
   }
 
@@ -45,15 +46,19 @@ class FakeMeta : public rpc::MetaServiceNull {
     ++reports_;
     report_addr_ = addr;
     inventory_ = inventory;
-    reply.delete_chunks = std::move(report_deletes_);
+    reply.delete_replicas = std::move(report_deletes_);
     report_deletes_.clear();
   }
 
   void Forget() { MutexLock l(&mu_); known_ = false; }
-  void DeleteViaReport(std::vector<int64_t> ids) { MutexLock l(&mu_); report_deletes_ = std::move(ids); }
+  void DeleteViaReport(std::vector<int64_t> ids) { MutexLock l(&mu_); report_deletes_ = Replicas(ids, INT64_MAX); }
   int reports() { MutexLock l(&mu_); return reports_; }
   std::string report_addr() { MutexLock l(&mu_); return report_addr_; }
-  void Delete(std::vector<int64_t> ids) { MutexLock l(&mu_); to_delete_ = std::move(ids); }
+  // Asks for deletes of copies of `ids` at versions <= max_version.
+  void Delete(std::vector<int64_t> ids, int64_t max_version = INT64_MAX) {
+    MutexLock l(&mu_);
+    to_delete_ = Replicas(ids, max_version);
+  }
   void Refuse(std::string why) { MutexLock l(&mu_); refuse_ = std::move(why); }
   int registrations() { MutexLock l(&mu_); return registrations_; }
   int refused() { MutexLock l(&mu_); return refused_; }
@@ -68,10 +73,20 @@ class FakeMeta : public rpc::MetaServiceNull {
   int heartbeats_ GUARDED_BY(mu_) = 0;
   int reports_ GUARDED_BY(mu_) = 0;
   std::string report_addr_ GUARDED_BY(mu_);
-  std::vector<int64_t> report_deletes_ GUARDED_BY(mu_);
+  static std::vector<rpc::ChunkReplica> Replicas(const std::vector<int64_t>& ids, int64_t version) {
+    std::vector<rpc::ChunkReplica> out;
+    for (int64_t id : ids) {
+      rpc::ChunkReplica r;
+      r.chunk_id = id;
+      r.version = version;
+      out.push_back(r);
+    }
+    return out;
+  }
+  std::vector<rpc::ChunkReplica> report_deletes_ GUARDED_BY(mu_);
   bool known_ GUARDED_BY(mu_) = false;
   std::string refuse_ GUARDED_BY(mu_);
-  std::vector<int64_t> to_delete_ GUARDED_BY(mu_);
+  std::vector<rpc::ChunkReplica> to_delete_ GUARDED_BY(mu_);
   std::vector<rpc::ChunkReplica> inventory_ GUARDED_BY(mu_);
   rpc::ServerUsage last_usage_ GUARDED_BY(mu_);
 };
@@ -109,8 +124,8 @@ class HeartbeatTest : public ::testing::Test {
 };
 
 TEST_F(HeartbeatTest, RegistersHeartbeatsDeletesAndReRegisters) {
-  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
-  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 3, 0, "one").ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, 0, "two").ok());
   MetaServer meta;
   Heartbeater hb(store_.get(), Options(meta.server->port()));
   hb.Start();
@@ -139,7 +154,7 @@ TEST_F(HeartbeatTest, RegistersHeartbeatsDeletesAndReRegisters) {
 }
 
 TEST_F(HeartbeatTest, SendsBlockReportsPeriodically) {
-  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 3, 0, "one").ok());
   MetaServer meta;
   HeartbeatOptions o = Options(meta.server->port());
   o.block_report_interval_ms = 60;
@@ -150,7 +165,7 @@ TEST_F(HeartbeatTest, SendsBlockReportsPeriodically) {
   EXPECT_EQ(meta.fake->registrations(), 1);
   EXPECT_EQ(meta.fake->report_addr(), "127.0.0.1:5555");
   // Reports follow the store: a new chunk shows up in the next one.
-  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, 0, "two").ok());
   ASSERT_TRUE(WaitFor([&] { return meta.fake->inventory().size() == 2; }, milliseconds(10000),
                       "chunk 2 reported"));
   // Heartbeats keep their own, shorter, rhythm.
@@ -160,8 +175,8 @@ TEST_F(HeartbeatTest, SendsBlockReportsPeriodically) {
 }
 
 TEST_F(HeartbeatTest, BlockReportRepliesDeleteAndNotFoundReRegisters) {
-  ASSERT_TRUE(store_->Write(1, 3, 0, "one").ok());
-  ASSERT_TRUE(store_->Write(2, 1, 0, "two").ok());
+  ASSERT_TRUE(Put(store_.get(), 1, 3, 0, "one").ok());
+  ASSERT_TRUE(Put(store_.get(), 2, 1, 0, "two").ok());
   MetaServer meta;
   HeartbeatOptions o = Options(meta.server->port());
   o.block_report_interval_ms = 20;
@@ -210,7 +225,7 @@ TEST_F(HeartbeatTest, WaitsForMetadAndKeepsRetryingAfterRefusal) {
 
 TEST_F(HeartbeatTest, CorruptChunksGoOutEarlyAndAreForgottenOnceSent) {
   MetaServer meta;
-  ASSERT_TRUE(store_->Write(21, 3, 0, std::string(4096, 'k')).ok());
+  ASSERT_TRUE(Put(store_.get(), 21, 3, 0, std::string(4096, 'k')).ok());
   HeartbeatOptions o = Options(meta.server->port());
   o.interval_ms = 60000;  // only Wake() makes a heartbeat go out in time
   Scrubber scrubber(store_.get(), nullptr, ScrubOptions{});  // not started: idle state

@@ -80,9 +80,9 @@ class ReplicationTest : public ::testing::Test {
 
 TEST_F(ReplicationTest, PrimaryForwardsToEverySecondary) {
   rpc::WriteReply reply;
-  ASSERT_TRUE(primary().Write(4, 1, 100, Pattern(3 * kBs, 1), Secondaries(), &reply).ok());
+  ASSERT_TRUE(primary().Put(4, 1, 100, Pattern(3 * kBs, 1), Secondaries(), &reply).ok());
   EXPECT_TRUE(reply.failed.empty());
-  ASSERT_TRUE(primary().Write(4, 1, 5000, Pattern(10, 2), Secondaries(), &reply).ok());
+  ASSERT_TRUE(primary().Put(4, 1, 5000, Pattern(10, 2), Secondaries(), &reply).ok());
   EXPECT_TRUE(reply.failed.empty());
   EXPECT_EQ(Blocks(primary().store(), 4, 1).size(), 4u);
   ExpectReplicasIdentical(4, 1);
@@ -92,7 +92,7 @@ TEST_F(ReplicationTest, PrimaryForwardsToEverySecondary) {
 TEST_F(ReplicationTest, DeadSecondaryIsListedAndTheWriteStillSucceeds) {
   const std::string dead = DeadAddress();
   rpc::WriteReply reply;
-  ASSERT_TRUE(primary().Write(4, 1, 0, "data", {nodes_[1]->addr(), dead}, &reply).ok());
+  ASSERT_TRUE(primary().Put(4, 1, 0, "data", {nodes_[1]->addr(), dead}, &reply).ok());
   ASSERT_EQ(reply.failed.size(), 1u);
   EXPECT_EQ(reply.failed[0].addr, dead);
   EXPECT_EQ(reply.failed[0].code, rpc::ErrorCode::UNAVAILABLE) << reply.failed[0].message;
@@ -102,17 +102,17 @@ TEST_F(ReplicationTest, DeadSecondaryIsListedAndTheWriteStillSucceeds) {
 }
 
 TEST_F(ReplicationTest, StaleSecondaryIsListed) {
-  ASSERT_TRUE(nodes_[2]->Write(4, 2, 0, "newer").ok());
+  ASSERT_TRUE(nodes_[2]->Put(4, 2, 0, "newer").ok());
   rpc::WriteReply reply;
-  ASSERT_TRUE(primary().Write(4, 1, 0, "data", Secondaries(), &reply).ok());
+  ASSERT_TRUE(primary().Put(4, 1, 0, "data", Secondaries(), &reply).ok());
   ASSERT_EQ(reply.failed.size(), 1u);
   EXPECT_EQ(reply.failed[0].addr, nodes_[2]->addr());
   EXPECT_EQ(reply.failed[0].code, rpc::ErrorCode::STALE);
 }
 
 TEST_F(ReplicationTest, FailedLocalWriteForwardsNothing) {
-  ASSERT_TRUE(primary().Write(4, 2, 0, "held at v2").ok());
-  EXPECT_EQ(primary().Write(4, 1, 0, "x", Secondaries()).code(), Status::Code::kStale);
+  ASSERT_TRUE(primary().Put(4, 2, 0, "held at v2").ok());
+  EXPECT_EQ(primary().Put(4, 1, 0, "x", Secondaries()).code(), Status::Code::kStale);
   EXPECT_TRUE(nodes_[1]->store()->Inventory().empty());
   EXPECT_TRUE(nodes_[2]->store()->Inventory().empty());
 }
@@ -128,7 +128,7 @@ TEST_F(ReplicationTest, ConcurrentWritersLeaveIdenticalReplicas) {
         const int64_t off = static_cast<int64_t>(rng() % (3 * kBs));
         const size_t len = 1 + rng() % (2 * kBs);
         rpc::WriteReply reply;
-        Status s = primary().Write(8, 1, off, Pattern(len, w * 1000 + i), Secondaries(), &reply);
+        Status s = primary().Put(8, 1, off, Pattern(len, w * 1000 + i), Secondaries(), &reply);
         EXPECT_TRUE(s.ok()) << s.ToString();
         EXPECT_TRUE(reply.failed.empty());
       }
@@ -140,7 +140,7 @@ TEST_F(ReplicationTest, ConcurrentWritersLeaveIdenticalReplicas) {
 
 TEST_F(ReplicationTest, SetVersionSemantics) {
   TestNode& n = primary();
-  ASSERT_TRUE(n.Write(5, 1, 0, "abc").ok());
+  ASSERT_TRUE(n.Put(5, 1, 0, "abc").ok());
   auto set = [&](int64_t chunk, int64_t from, int64_t to) {
     return n.Call([&](Client& c) { c.SetVersion(chunk, from, to); });
   };
@@ -155,7 +155,7 @@ TEST_F(ReplicationTest, SetVersionSemantics) {
   EXPECT_EQ(VersionOf(n.store(), 5), 2);
 
   // The old version is refused for writes and reads.
-  EXPECT_EQ(n.Write(5, 1, 0, "old").code(), Status::Code::kStale);
+  EXPECT_EQ(n.Put(5, 1, 0, "old").code(), Status::Code::kStale);
   std::vector<rpc::BlockData> blocks;
   EXPECT_EQ(n.Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 1); }).code(),
             Status::Code::kStale);
@@ -173,9 +173,9 @@ TEST_F(ReplicationTest, SetVersionSemantics) {
 // Source chunk 9 at v3: full blocks 0-1, short block 2, holes, a partial
 // block 5 and a block past the first 8 MiB batch.
 void FillSource(TestNode* n) {
-  ASSERT_TRUE(n->Write(9, 3, 0, Pattern(2 * kBs + 100, 3)).ok());
-  ASSERT_TRUE(n->Write(9, 3, 5 * kBs + 10, Pattern(50, 4)).ok());
-  ASSERT_TRUE(n->Write(9, 3, 2100 * kBs, Pattern(kBs, 5)).ok());
+  ASSERT_TRUE(n->Put(9, 3, 0, Pattern(2 * kBs + 100, 3)).ok());
+  ASSERT_TRUE(n->Put(9, 3, 5 * kBs + 10, Pattern(50, 4)).ok());
+  ASSERT_TRUE(n->Put(9, 3, 2100 * kBs, Pattern(kBs, 5)).ok());
 }
 
 Status Push(TestNode* from, int64_t chunk, int64_t version, const std::string& to,
@@ -201,14 +201,14 @@ TEST_F(ReplicationTest, PushChunkCopiesWithHolesToAnEmptyTarget) {
 TEST_F(ReplicationTest, PushChunkReplacesAStaleCopy) {
   FillSource(&primary());
   // The target's stale copy has blocks where the source has holes.
-  ASSERT_TRUE(nodes_[1]->Write(9, 2, 0, Pattern(8 * kBs, 9)).ok());
+  ASSERT_TRUE(nodes_[1]->Put(9, 2, 0, Pattern(8 * kBs, 9)).ok());
   ASSERT_TRUE(Push(&primary(), 9, 3, nodes_[1]->addr(), 4).ok());
   EXPECT_EQ(VersionOf(nodes_[1]->store(), 9), 4);
   ExpectSameBlocks(Blocks(primary().store(), 9, 4), Blocks(nodes_[1]->store(), 9, 4), "target");
 }
 
 TEST_F(ReplicationTest, PushChunkCreatesAnEmptyChunk) {
-  ASSERT_TRUE(primary().Write(11, 1, 0, "").ok());
+  ASSERT_TRUE(primary().Put(11, 1, 0, "").ok());
   ASSERT_EQ(VersionOf(primary().store(), 11), 1);
   ASSERT_TRUE(Push(&primary(), 11, 1, nodes_[2]->addr(), 2).ok());
   EXPECT_EQ(VersionOf(nodes_[2]->store(), 11), 2);
@@ -217,7 +217,7 @@ TEST_F(ReplicationTest, PushChunkCreatesAnEmptyChunk) {
 }
 
 TEST_F(ReplicationTest, PushChunkRefusesWrongVersionsAndNamesTheTarget) {
-  ASSERT_TRUE(primary().Write(9, 3, 0, "x").ok());
+  ASSERT_TRUE(primary().Put(9, 3, 0, "x").ok());
   EXPECT_EQ(Push(&primary(), 9, 2, nodes_[1]->addr(), 3).code(), Status::Code::kStale);
   EXPECT_EQ(Push(&primary(), 10, 1, nodes_[1]->addr(), 2).code(), Status::Code::kNotFound);
   const std::string dead = DeadAddress();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/unit/datad/store_util.h"
 #include "tests/util/test_util.h"
 
 namespace replfs::datad {
@@ -45,7 +46,7 @@ class ScrubberTest : public ::testing::Test {
   // `chunks` chunks of `blocks` full blocks each, ids 1..chunks.
   void Fill(int chunks, int blocks) {
     for (int c = 1; c <= chunks; ++c)
-      ASSERT_TRUE(store_->Write(c, 1, 0, std::string(blocks * kBs, static_cast<char>('a' + c))).ok());
+      ASSERT_TRUE(Put(store_.get(), c, 1, 0, std::string(blocks * kBs, static_cast<char>('a' + c))).ok());
   }
   ScrubOptions Options(int64_t rate, ScrubClock* clock = nullptr) {
     ScrubOptions o;

@@ -11,6 +11,7 @@
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/replicator.h"
 #include "daemons/datad/worker_pool.h"
+#include "tests/unit/datad/store_util.h"
 #include "thrift/client_pool.h"
 #include "thrift/server.h"
 
@@ -65,6 +66,25 @@ class TestNode {
 
   Status Call(const std::function<void(Client&)>& fn) {
     return client_->Call("test", net::Idempotency::kIdempotent, fn);
+  }
+  // CreateChunk through this node's DataService (OK if held at `version`).
+  Status Create(int64_t chunk, int64_t version) {
+    return Call([&](Client& c) { c.CreateChunk(chunk, version); });
+  }
+  // What metad's allocation does, then the write: creates the chunk (if
+  // absent) on this node and on every node in `forward`, then Write().
+  Status Put(int64_t chunk, int64_t version, int64_t off, const std::string& data,
+             const std::vector<std::string>& forward = {}, rpc::WriteReply* reply = nullptr) {
+    REPLFS_RETURN_IF_ERROR(Create(chunk, version));
+    for (const std::string& addr : forward) {
+      HostPort hp;
+      if (!ParseHostPort(addr, &hp).ok()) continue;  // the write itself reports a bad address
+      net::ClientPool<Client> peer(hp, FastOptions());
+      // A dead peer is the test's business: the write lists it as failed.
+      (void)peer.Call("test", net::Idempotency::kIdempotent,
+                      [&](Client& c) { c.CreateChunk(chunk, version); });
+    }
+    return Write(chunk, version, off, data, forward, reply);
   }
   // Write through this node's DataService; *reply (optional) gets the reply.
   Status Write(int64_t chunk, int64_t version, int64_t off, const std::string& data,

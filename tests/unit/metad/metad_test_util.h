@@ -39,6 +39,12 @@ class FakeDatad : public DatadApi {
     MutexLock l(&mu_);
     check_[addr] = st;
   }
+  Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) override {
+    MutexLock l(&mu_);
+    calls_.push_back("CreateChunk " + addr + " " + std::to_string(id) + " v" + std::to_string(version));
+    if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+    return Status::OK();
+  }
   Status SetVersion(const std::string& addr, ChunkId id, uint64_t from, uint64_t to) override {
     MutexLock l(&mu_);
     calls_.push_back("SetVersion " + addr + " " + std::to_string(id) + " " + std::to_string(from) + "->" +
@@ -91,6 +97,13 @@ class FakeDatad : public DatadApi {
   std::set<ChunkId> fail_chunks_ GUARDED_BY(mu_);
   std::map<std::string, ReplicaState> check_ GUARDED_BY(mu_);
 };
+
+// The chunk ids of deletions handed to a datad, in order.
+inline std::vector<ChunkId> Ids(const std::vector<ReplicaHeld>& deletes) {
+  std::vector<ChunkId> out;
+  for (const ReplicaHeld& d : deletes) out.push_back(d.id);
+  return out;
+}
 
 inline Config TestConfig(const std::string& dir) {
   Config c;

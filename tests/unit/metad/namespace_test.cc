@@ -221,7 +221,7 @@ TEST_F(NamespaceTest, TruncateAndPurgeDropChunksAndQueueDeletes) {
   Unlinked u;
   ASSERT_OK(ns().Unlink(kRootIno, "f", &u));
   EXPECT_EQ(core_->chunks().Total(), 0);
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->servers().Heartbeat(ServerUsage{"h:2", 1 << 30, 1 << 30, 0, 0, 0, 0, {}, {}}, &del));
   EXPECT_EQ(del.size(), 4u);
   ASSERT_OK(core_->servers().Heartbeat(ServerUsage{"h:2", 1 << 30, 1 << 30, 0, 0, 0, 0, {}, {}}, &del));

@@ -22,9 +22,9 @@ TEST_F(OpsTest, CorruptChunkInHeartbeatIsDroppedAndRepaired) {
   u.corrupt_chunks = {{c.id, 1}};
   u.scrub.running = true;
   u.scrub.progress = 0.5;
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->Heartbeat(u, &del));
-  EXPECT_EQ(del, std::vector<ChunkId>{c.id});  // the corrupt copy goes at once
+  EXPECT_EQ(Ids(del), std::vector<ChunkId>{c.id});  // the corrupt copy goes at once
   ChunkInfo now = Get(c.id);
   EXPECT_EQ(now.version, 2u);
   EXPECT_EQ(now.replicas, (Addrs{"h:1", "h:3"}));
@@ -54,7 +54,7 @@ TEST_F(OpsTest, CorruptReportOfAnOldVersionIsIgnored) {
   ChunkInfo c = NewChunk(kRootIno, "f");
   ServerUsage u = Usage("h:2");
   u.corrupt_chunks = {{c.id, 7}};
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->Heartbeat(u, &del));
   EXPECT_EQ(Get(c.id).replicas.size(), 3u);
 }
@@ -64,7 +64,7 @@ TEST_F(OpsTest, FsckShowsRememberedStaleAndMissingAndReportsCorruptMembers) {
   ASSERT_OK(core_->ReportBadReplicas(a.ino, 0, a.id, 1, {"h:3"}, Status::Code::kUnavailable, "t", &out));
   clock_.Advance(11000);  // past the grace for a replica not yet written
   Beat();
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   std::vector<ReplicaHeld> inv{{a.id, 1}};  // h:3 holds its old copy of a, not b
   ASSERT_OK(core_->BlockReport("h:3", inv, &del));
   FileReport rep;

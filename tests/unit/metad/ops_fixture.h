@@ -41,7 +41,7 @@ class OpsTest : public CoreTest {
   }
   // Every server but `skip` heartbeats.
   void Beat(const std::string& skip = "") {
-    std::vector<ChunkId> del;
+    std::vector<ReplicaHeld> del;
     for (auto a : kAll)
       if (a != skip) ASSERT_OK(core_->Heartbeat(Usage(a), &del));
   }

@@ -21,7 +21,7 @@ TEST_F(RegistryTest, BlockSizeMismatchIsRefusedClearly) {
   Status s = core_->RegisterServer(Usage("h:1", 4096), {});
   EXPECT_CODE(s, kInvalid);
   EXPECT_NE(s.message().find("block_size"), std::string::npos);
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   EXPECT_CODE(core_->servers().Heartbeat(Usage("h:1"), &del), kNotFound);
 }
 
@@ -29,7 +29,7 @@ TEST_F(RegistryTest, DownAfterSilenceAndUpOnHeartbeat) {
   ASSERT_OK(core_->RegisterServer(Usage("h:1"), {}));
   ASSERT_OK(core_->RegisterServer(Usage("h:2"), {}));
   clock_.Advance(4000);
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->servers().Heartbeat(Usage("h:2"), &del));
   EXPECT_EQ(core_->servers().CheckLiveness(), 0);
   clock_.Advance(1000);
@@ -56,13 +56,13 @@ TEST_F(RegistryTest, InventoryReconciliationQueuesUnreferencedReplicas) {
     if (std::find(c.replicas.begin(), c.replicas.end(), a) == c.replicas.end()) other = a;
   // The holder keeps its replica; an unknown id goes.
   ASSERT_OK(core_->RegisterServer(Usage(holder), {{c.id, 1}, {c.id + 100, 1}}));
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->servers().Heartbeat(Usage(holder), &del));
-  EXPECT_EQ(del, std::vector<ChunkId>{c.id + 100});
+  EXPECT_EQ(Ids(del), std::vector<ChunkId>{c.id + 100});
   // A server holding a replica metad placed elsewhere drops it.
   ASSERT_OK(core_->RegisterServer(Usage(other), {{c.id, 1}}));
   ASSERT_OK(core_->servers().Heartbeat(Usage(other), &del));
-  EXPECT_EQ(del, std::vector<ChunkId>{c.id});
+  EXPECT_EQ(Ids(del), std::vector<ChunkId>{c.id});
 }
 
 TEST_F(RegistryTest, StatusCountsHealth) {
@@ -81,7 +81,7 @@ TEST_F(RegistryTest, StatusCountsHealth) {
   EXPECT_EQ(st.servers[0].state, ServerState::kUp);
   // One server goes silent: every chunk is under-replicated.
   clock_.Advance(3000);
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   ASSERT_OK(core_->servers().Heartbeat(Usage("h:1"), &del));
   ASSERT_OK(core_->servers().Heartbeat(Usage("h:2"), &del));
   clock_.Advance(3000);

@@ -18,6 +18,7 @@ class ReplicaTest : public CoreTest {
     file_ = MkFile(kRootIno, "f");
     ASSERT_OK(core_->AllocChunk(file_.ino, 0, &chunk_));
     ASSERT_EQ(chunk_.replicas, (Addrs{"h:1", "h:2", "h:3"}));
+    datad_->ClearCalls();
   }
   ChunkInfo Current() {
     std::vector<ChunkInfo> v;
@@ -36,9 +37,9 @@ class ReplicaTest : public CoreTest {
     return u;
   }
   std::vector<ChunkId> Deletes(const std::string& addr) {
-    std::vector<ChunkId> del;
+    std::vector<ReplicaHeld> del;
     EXPECT_TRUE(core_->servers().Heartbeat(Usage(addr), &del).ok());
-    return del;
+    return Ids(del);
   }
 
   Inode file_;
@@ -128,17 +129,54 @@ TEST_F(ReplicaTest, ReportOfAFormerMemberAtTheSameVersionAnswersTheCurrentLocati
               kNotFound);
 }
 
-TEST_F(ReplicaTest, NeverWrittenChunkKeepsItsMembersWhenThePrimaryDies) {
-  // AllocChunk happened, the write to the primary failed: no member holds
-  // the chunk, so the others answer NotFound to SetVersion.
+TEST_F(ReplicaTest, NotFoundOnEveryOtherMemberCommitsNothing) {
+  // Allocation created the chunk on every member, so NotFound means the
+  // copy was lost: with the primary dead too there is no current replica
+  // to move to V+1, and nothing is committed.
   datad_->Missing("h:2");
   datad_->Missing("h:3");
   ChunkInfo out;
-  ASSERT_OK(Report({"h:1"}, Status::Code::kUnavailable, &out));
-  EXPECT_EQ(out.version, 2u);
-  EXPECT_EQ(out.replicas, (Addrs{"h:2", "h:3"}));
-  EXPECT_EQ(Current().replicas, (Addrs{"h:2", "h:3"}));
-  EXPECT_TRUE(Deletes("h:2").empty());
+  EXPECT_CODE(Report({"h:1"}, Status::Code::kUnavailable, &out), kUnavailable);
+  EXPECT_EQ(Current().version, 1u);
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2", "h:3"}));
+}
+
+TEST_F(ReplicaTest, AllocationCreatesTheChunkOnEveryMember) {
+  Inode g = MkFile(kRootIno, "g");
+  ChunkInfo c;
+  ASSERT_OK(core_->AllocChunk(g.ino, 0, &c));
+  auto calls = datad_->Calls();
+  std::sort(calls.begin(), calls.end());
+  const std::string id = std::to_string(c.id);
+  EXPECT_EQ(calls, (Addrs{"CreateChunk h:1 " + id + " v1", "CreateChunk h:2 " + id + " v1",
+                          "CreateChunk h:4 " + id + " v1"}));
+  EXPECT_EQ(c.version, 1u);
+  // Asking again returns the record, creating nothing.
+  datad_->ClearCalls();
+  ChunkInfo again;
+  ASSERT_OK(core_->AllocChunk(g.ino, 0, &again));
+  EXPECT_EQ(again.id, c.id);
+  EXPECT_TRUE(datad_->Calls().empty());
+}
+
+TEST_F(ReplicaTest, AllocationLeavesOutAServerThatCannotCreate) {
+  datad_->Fail("h:2");
+  Inode g = MkFile(kRootIno, "g");
+  ChunkInfo c;
+  ASSERT_OK(core_->AllocChunk(g.ino, 0, &c));
+  EXPECT_EQ(c.version, 2u);  // the set changed: a version change
+  EXPECT_EQ(std::count(c.replicas.begin(), c.replicas.end(), "h:2"), 0);
+  EXPECT_EQ(c.replicas.size(), 2u);
+}
+
+TEST_F(ReplicaTest, AllocationNobodyCanCreateIsForgotten) {
+  for (auto a : {"h:1", "h:2", "h:3", "h:4"}) datad_->Fail(a);
+  Inode g = MkFile(kRootIno, "g");
+  ChunkInfo c;
+  EXPECT_CODE(core_->AllocChunk(g.ino, 0, &c), kUnavailable);
+  std::vector<ChunkInfo> v;
+  ASSERT_OK(core_->GetChunks(g.ino, 0, 1, &v));
+  EXPECT_TRUE(v.empty());  // a hole again: the next write allocates anew
 }
 
 TEST_F(ReplicaTest, NotFoundBesideAnOkMemberIsALoss) {
@@ -154,10 +192,10 @@ TEST_F(ReplicaTest, MissingMemberIsNotDroppedInFavourOfADownMember) {
   ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out));  // {h:1, h:2} v2
   // h:1 goes DOWN; h:2 never received the chunk.
   clock_.Advance(20000);
-  std::vector<ChunkId> del;
+  std::vector<ReplicaHeld> del;
   for (auto a : {"h:2", "h:3", "h:4"}) ASSERT_OK(core_->servers().Heartbeat(Usage(a), &del));
   ASSERT_EQ(core_->servers().CheckLiveness(), 1);
-  std::vector<ChunkId> none;
+  std::vector<ReplicaHeld> none;
   ASSERT_OK(core_->BlockReport("h:2", {}, &none));
   EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
   // Every live member misses it: none is dropped either.
@@ -181,7 +219,7 @@ TEST_F(ReplicaTest, ReconciliationDropsStaleAndAdoptsHigherVersions) {
   EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
   EXPECT_EQ(Current().version, 1u);  // no bump: h:3 is already out of date
   // metad died mid-change: a member reports version 2 -> adopted.
-  std::vector<ChunkId> none;
+  std::vector<ReplicaHeld> none;
   ASSERT_OK(core_->BlockReport("h:1", {{chunk_.id, 2}}, &none));
   EXPECT_EQ(Current().version, 2u);
   EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
@@ -191,8 +229,24 @@ TEST_F(ReplicaTest, ReconciliationDropsStaleAndAdoptsHigherVersions) {
   EXPECT_CODE(core_->BlockReport("h:9", {}, &none), kNotFound);  // must register first
 }
 
+TEST_F(ReplicaTest, ReportBuiltBeforeAVersionChangeDropsNothing) {
+  clock_.Advance(20000);
+  ChunkInfo out;
+  ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out));  // {h:1, h:2} v2, now
+  // h:1's block report was built before the change (it still says v1) and
+  // arrives after it: h:1 is current all the same and must stay.
+  std::vector<ReplicaHeld> none;
+  ASSERT_OK(core_->BlockReport("h:1", {{chunk_.id, 1}}, &none));
+  EXPECT_EQ(Current().replicas, (Addrs{"h:1", "h:2"}));
+  EXPECT_TRUE(Deletes("h:1").empty());
+  // A report that still says v1 long after the change is the truth: stale.
+  clock_.Advance(20000);
+  ASSERT_OK(core_->BlockReport("h:1", {{chunk_.id, 1}}, &none));
+  EXPECT_EQ(Current().replicas, Addrs{"h:2"});
+}
+
 TEST_F(ReplicaTest, WipedStoreIsDroppedButNeverTheLastMember) {
-  std::vector<ChunkId> none;
+  std::vector<ReplicaHeld> none;
   // Within the grace period a missing replica may just not be written yet.
   ASSERT_OK(core_->BlockReport("h:2", {}, &none));
   EXPECT_EQ(Current().replicas.size(), 3u);

@@ -25,6 +25,7 @@ class CorruptData : public rpc::DataServiceIf {
   void Ping() override {}
   void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string&, int32_t,
              const std::vector<std::string>&) override {}
+  void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void Read(std::vector<rpc::BlockData>&, int64_t, int64_t, int32_t, int32_t) override {}
@@ -122,16 +123,20 @@ TEST_F(ServiceTest, RegisterAllocAndFsckAgainstADatad) {
   ASSERT_OK(Call([&](auto& c) { c.Mknod(f, 1, "f", rpc::FileType::REGULAR, 0644, 0, 0, 0); }));
   rpc::ChunkLocation loc;
   ASSERT_OK(Call([&](auto& c) { c.AllocChunk(loc, f.ino, 0); }));
-  EXPECT_EQ(loc.version, 1);
-  EXPECT_EQ(loc.replicas.size(), 2u);
+  // Nothing listens on :1, so it could not create the chunk and left the
+  // set at once (a version change).
+  EXPECT_EQ(loc.version, 2);
+  EXPECT_EQ(loc.replicas, std::vector<std::string>{addr});
+  EXPECT_EQ(loc.write_quorum, 2);
   rpc::FileReport rep;
   ASSERT_OK(Call([&](auto& c) { c.Fsck(rep, f.ino); }));
   ASSERT_EQ(rep.chunks.size(), 1u);
+  ASSERT_EQ(rep.chunks[0].replicas.size(), 2u);
   for (const auto& r : rep.chunks[0].replicas) {
     if (r.addr == addr) {
       EXPECT_EQ(r.state, rpc::ReplicaState::CORRUPT);
     } else {
-      EXPECT_EQ(r.state, rpc::ReplicaState::UNREACHABLE) << r.detail;  // nothing listens on :1
+      EXPECT_EQ(r.state, rpc::ReplicaState::STALE) << r.detail;  // the dropped one, remembered
     }
   }
   rpc::HeartbeatReply hb;

@@ -29,6 +29,7 @@ class FakeData : public rpc::DataServiceIf {
       ThrowIfError(Status::Corruption("payload checksum mismatch"));
     bytes += static_cast<int64_t>(data.size());
   }
+  void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void InjectFault(int64_t, int32_t, rpc::FaultMode::type) override {}
