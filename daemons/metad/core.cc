@@ -32,6 +32,7 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
   c->datad_ = datad ? std::move(datad) : std::make_unique<RpcDatadApi>(net::RpcOptions::FromConfig(config));
   ReplicaManager::Options mo;
   mo.missing_grace_ms = std::max<int64_t>(config.dead_after_ms, 10000);
+  mo.wait_change_ms = std::clamp<int64_t>(config.rpc_timeout_ms / 2, 100, 30000);
   c->replicas_ = std::make_unique<ReplicaManager>(c->chunks_.get(), c->servers_.get(), c->datad_.get(), clock, mo);
   *out = std::move(c);
   return Status::OK();

@@ -39,7 +39,8 @@ Status ReplicaManager::ReportBad(Ino ino, int64_t index, ChunkId id, uint64_t ve
                                  ChunkInfo* out) {
   const std::string what = "chunk " + std::to_string(id);
   if (bad.empty()) return Status::Invalid("ReportBadReplicas without replicas");
-  Guard g = Acquire(id);
+  Guard g;
+  REPLFS_RETURN_IF_ERROR(AcquireBounded(id, &g));
   std::vector<ChunkInfo> found;
   REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &found));
   if (found.empty() || found[0].id != id)

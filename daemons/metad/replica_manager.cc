@@ -45,6 +45,16 @@ ReplicaManager::Guard ReplicaManager::Acquire(ChunkId id) {
   return Guard(this, id);
 }
 
+Status ReplicaManager::AcquireBounded(ChunkId id, Guard* out) {
+  std::unique_lock<std::mutex> l(guard_mu_);
+  if (!guard_cv_.wait_for(l, std::chrono::milliseconds(opts_.wait_change_ms),
+                          [&] { return busy_.count(id) == 0; }))
+    return Status::Unavailable("chunk " + std::to_string(id) + " is being changed (a repair copy?); try again");
+  busy_.insert(id);
+  *out = Guard(this, id);
+  return Status::OK();
+}
+
 void ReplicaManager::TryAcquire(ChunkId id, Guard* out) {
   std::lock_guard<std::mutex> l(guard_mu_);
   if (!busy_.insert(id).second) return;

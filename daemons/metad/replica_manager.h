@@ -34,8 +34,10 @@ class ReplicaManager {
     // been built before the chunk's first write. Chunks loaded at start
     // count as changed at start.
     int64_t missing_grace_ms = 10000;
-    // How long GetChunks/AllocChunk wait for a running change of a chunk.
-    int64_t wait_change_ms = 30000;
+    // How long GetChunks/AllocChunk and a report wait for a running change
+    // of a chunk (a repair copy may hold it for a while); below the clients'
+    // RPC timeout, so a waiting handler answers before its caller gives up.
+    int64_t wait_change_ms = 5000;
   };
 
   // Exclusive right to change one chunk; released on destruction.
@@ -64,6 +66,9 @@ class ReplicaManager {
 
   // Blocks until no other change of `id` runs, then owns it.
   Guard Acquire(ChunkId id);
+  // The same, waiting at most wait_change_ms: Unavailable (retryable) if
+  // the change running meanwhile did not end.
+  Status AcquireBounded(ChunkId id, Guard* out);
   // Owns `id` if no change runs (*out held), else leaves *out empty.
   void TryAcquire(ChunkId id, Guard* out);
   // Waits until no change of any of `ids` runs, at most wait_change_ms.

@@ -111,6 +111,7 @@ inline Config TestConfig(const std::string& dir) {
   c.metad_fsync = false;
   c.metad_listen = "127.0.0.1:0";
   c.dead_after_ms = 5000;
+  c.rpc_timeout_ms = 1000;  // a report waits at most half of it for a running change
   return c;
 }
 

@@ -129,6 +129,18 @@ TEST_F(ReplicaTest, ReportOfAFormerMemberAtTheSameVersionAnswersTheCurrentLocati
               kNotFound);
 }
 
+TEST_F(ReplicaTest, ReportWaitsBoundedForARunningChange) {
+  ChunkInfo out;
+  {
+    ReplicaManager::Guard busy = core_->replicas().Acquire(chunk_.id);  // e.g. a repair copy
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_CODE(Report({"h:3"}, Status::Code::kUnavailable, &out), kUnavailable);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  }
+  ASSERT_OK(Report({"h:3"}, Status::Code::kUnavailable, &out));  // free again
+  EXPECT_EQ(out.version, 2u);
+}
+
 TEST_F(ReplicaTest, NotFoundOnEveryOtherMemberCommitsNothing) {
   // Allocation created the chunk on every member, so NotFound means the
   // copy was lost: with the primary dead too there is no current replica
