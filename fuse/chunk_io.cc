@@ -14,7 +14,7 @@ ChunkIo::ChunkIo(MetaClient* meta, const Geometry& geometry, const DataPathOptio
       geometry_(geometry),
       opts_(opts),
       pools_(std::make_unique<Pools>(opts)),
-      failures_(std::chrono::milliseconds(opts.failed_memory_ms)),
+      ranking_(std::chrono::milliseconds(opts.failed_memory_ms)),
       workers_(io_threads) {}
 
 ChunkIo::~ChunkIo() = default;
@@ -151,7 +151,7 @@ Status ChunkIo::DropDead(uint64_t ino, const ChunkLocation& loc, const std::vect
     LOG(WARNING) << "inode " << ino << " chunk " << loc.chunk_id << " on " << loc.replicas[i]
                  << ": " << res[i].ToString();
     if (res[i].IsRetryable()) {
-      failures_.MarkFailed(loc.replicas[i]);
+      ranking_.MarkFailed(loc.replicas[i]);
       dead.push_back(loc.replicas[i]);
     } else if (first_error.ok()) {
       first_error = res[i];
@@ -181,6 +181,7 @@ Status ChunkIo::TruncateTail(uint64_t ino, int64_t new_size) {
     std::vector<Status> res = FanOut(loc.replicas, [&](const std::string& addr) -> Status {
       std::shared_ptr<net::ClientPool<DataClient>> pool;
       REPLFS_RETURN_IF_ERROR(pools_->normal.Get(addr, &pool));
+      counters_->Add("Truncate");
       Status s = pool->Call(what, net::Idempotency::kIdempotent,
                             [&](DataClient& c) { c.Truncate(loc.chunk_id, loc.version, keep); });
       // A replica that never received a byte of this chunk has nothing past
@@ -206,6 +207,7 @@ Status ChunkIo::Sync(uint64_t ino) {
   std::vector<Status> res = FanOut(addrs, [&](const std::string& addr) -> Status {
     std::shared_ptr<net::ClientPool<DataClient>> pool;
     REPLFS_RETURN_IF_ERROR(pools_->normal.Get(addr, &pool));
+    counters_->Add("Sync");
     return pool->Call("Sync", net::Idempotency::kIdempotent, [](DataClient& c) { c.Sync(); });
   });
   Status first_error;
@@ -233,7 +235,7 @@ Status ChunkIo::Sync(uint64_t ino) {
 Status ChunkIo::SyncFailed(uint64_t ino, const std::string& addr, const Status& s) {
   LOG(WARNING) << "sync of inode " << ino << " on " << addr << " failed: " << s.ToString();
   if (!s.IsRetryable()) return s;
-  failures_.MarkFailed(addr);
+  ranking_.MarkFailed(addr);
   // A server that cannot be reached leaves every chunk of the file it holds
   // (it becomes stale there); the data is durable on the replicas that remain.
   std::vector<int64_t> indices;

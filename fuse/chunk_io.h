@@ -47,7 +47,8 @@
 #include "common/thread_annotations.h"
 #include "fuse/layout.h"
 #include "fuse/meta_client.h"
-#include "fuse/recent_failures.h"
+#include "fuse/replica_ranking.h"
+#include "fuse/rpc_counters.h"
 #include "fuse/thread_pool.h"
 #include "fuse/types.h"
 #include "thrift/rpc_options.h"
@@ -100,6 +101,10 @@ class ChunkIo {
 
   // Drops cached locations of `ino` (from chunk `from_index` on).
   void Invalidate(uint64_t ino, int64_t from_index = 0);
+
+  // Calls sent to datads (attempts, by method), for statistics; shared, so
+  // a reporter may outlive this object.
+  std::shared_ptr<const RpcCounters> counters() const { return counters_; }
 
   // For tests: cached locations of `ino`; servers awaiting Sync for it.
   size_t CachedLocations(uint64_t ino);
@@ -162,7 +167,8 @@ class ChunkIo {
   const Geometry geometry_;
   const DataPathOptions opts_;
   std::unique_ptr<Pools> pools_;  // thread-safe itself
-  RecentFailures failures_;       // thread-safe itself
+  const std::shared_ptr<RpcCounters> counters_ = std::make_shared<RpcCounters>();
+  ReplicaRanking ranking_;       // thread-safe itself
 
   Mutex mu_;  // protects everything below
   std::unordered_map<uint64_t, std::map<int64_t, ChunkLocation>> locations_ GUARDED_BY(mu_);

@@ -1,5 +1,6 @@
 // ChunkIo's read path: PROTOCOL.md "Data path" and "Client read path".
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 #include "fuse/chunk_io.h"
@@ -55,6 +56,7 @@ Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, int64_t first, int64_
 Status ChunkIo::ReadReplica(const std::string& addr, const ChunkLocation& loc,
                             int32_t first_block, int32_t count, bool last_pass, char* dst) {
   std::vector<rpc::BlockData> got;
+  counters_->Add("Read");
   // One try per replica: the next replica is a better retry than the same
   // one after a backoff.
   REPLFS_RETURN_IF_ERROR(Pools::Once(last_pass ? pools_->normal : pools_->fast, addr,
@@ -74,14 +76,16 @@ Status ChunkIo::ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& p
   const int32_t count = static_cast<int32_t>(piece.length / geometry_.block_size);
   Status result = Status::Unavailable("chunk " + std::to_string(loc.chunk_id) + " has no replicas");
   std::vector<std::string> corrupt, stale, missing;
-  for (const std::string& addr : failures_.Order(loc.replicas)) {
+  for (const std::string& addr : ranking_.Order(loc.replicas)) {
+    const auto t0 = std::chrono::steady_clock::now();
     Status s = ReadReplica(addr, loc, first_block, count, last_pass, dst);
     if (s.ok()) {
-      failures_.MarkOk(addr);
+      ranking_.MarkOk(addr, std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - t0));
       result = s;
       break;
     }
-    if (s.IsRetryable()) failures_.MarkFailed(addr);
+    if (s.IsRetryable()) ranking_.MarkFailed(addr);
     if (s.IsCorruption()) corrupt.push_back(addr);
     if (s.IsNotFound()) missing.push_back(addr);
     if (s.code() == Status::Code::kStale) stale.push_back(addr);

@@ -79,11 +79,12 @@ Status ChunkIo::WriteAttempt(uint64_t ino, WriteState* w) {
   const std::string& primary = loc.replicas[0];
   const std::vector<std::string> forward(loc.replicas.begin() + 1, loc.replicas.end());
   rpc::WriteReply reply;
+  counters_->Add("Write");
   Status s = Pools::Once(pools_->normal, primary, [&](DataClient& c) {
     c.Write(reply, loc.chunk_id, loc.version, w->piece.offset_in_chunk, w->bytes, w->crc, forward);
   });
   if (!s.ok()) return OnPrimaryFailure(ino, loc, s, w);
-  failures_.MarkOk(primary);
+  ranking_.MarkOk(primary);
   NoteWritten(ino, loc.index, primary);
   std::vector<std::string> failed;
   Status::Code why = Status::Code::kUnavailable;
@@ -114,7 +115,7 @@ Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const S
     case Status::Code::kUnavailable:
     case Status::Code::kTimedOut:
     case Status::Code::kIOError: {
-      if (s.IsRetryable()) failures_.MarkFailed(primary);
+      if (s.IsRetryable()) ranking_.MarkFailed(primary);
       LOG(WARNING) << "primary " << primary << " of " << w->where << " failed: " << s.ToString();
       ChunkLocation now;
       Status r = ReportBad(ino, loc, {primary}, s.code(), &now);

@@ -18,6 +18,7 @@
 #include "fuse/fuse_adapter.h"
 #include "fuse/meta_client.h"
 #include "fuse/mount_options.h"
+#include "fuse/stats_reporter.h"
 
 namespace replfs::client {
 namespace {
@@ -27,6 +28,7 @@ constexpr int kIoThreads = 16;
 
 int Main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  StatsReporter stats;  // first: blocks SIGUSR1 before any thread exists
   SetLogPrefix("replfs");
   // Thrift's own chatter goes to our debug log; our errors name the server.
   apache::thrift::GlobalOutput.setOutputFunction([](const char* msg) { LOG(DEBUG) << msg; });
@@ -91,6 +93,7 @@ int Main(int argc, char** argv) {
   return RunFuse(args, cfg, [&](std::unique_ptr<FileSystem>* out) -> Status {
     auto meta = std::make_unique<MetaClient>(meta_addr, opts);
     auto io = std::make_unique<ChunkIo>(meta.get(), geo, data, kIoThreads);
+    stats.Start(meta->counters(), io->counters());
     *out = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
     return Status::OK();
   });

@@ -1,8 +1,11 @@
 #include "fuse/meta_client.h"
 
-#include "MetaService.h"
+#include <atomic>
+#include <chrono>
 #include <limits>
 
+#include "MetaService.h"
+#include "common/log.h"
 #include "thrift/client_pool.h"
 #include "thrift/rpc_status.h"
 
@@ -79,12 +82,51 @@ net::RpcOptions MetaRpcOptions(net::RpcOptions base, bool hard) {
 struct MetaClient::Impl {
   Impl(const HostPort& addr, const net::RpcOptions& opts) : pool(addr, BudgetOnly(opts)) {}
   net::ClientPool<rpc::MetaServiceClient> pool;
+  const std::shared_ptr<RpcCounters> counters = std::make_shared<RpcCounters>();
+  // An outage: from the first transport failure to the next success. One
+  // WARNING when it starts, one INFO when it ends, and the calls that gave
+  // up meanwhile at most once per kGiveUpLogMs (with a count).
+  static constexpr int64_t kGiveUpLogMs = 5000;
+  std::atomic<bool> outage{false};
+  std::atomic<int64_t> last_give_up_log_ms{0};
+  std::atomic<int64_t> unlogged_give_ups{0};
+
+  // The one path of every metad call: the retry policy of the pool's
+  // options, each attempt counted and watched for outages.
+  Status Call(std::string_view what, Idempotency idem, const std::function<void(rpc::MetaServiceClient&)>& fn) {
+    Status s = net::RetryCall(pool.options(), idem, std::string(what) + " @" + pool.peer(), [&](bool* sent) {
+      counters->Add(what);
+      Status a = pool.CallOnce(fn, sent);
+      if (a.IsRetryable() && !outage.exchange(true)) {
+        LOG(WARNING) << "metad " << pool.peer() << " unreachable (" << a.ToString()
+                     << "); each call keeps trying for up to " << pool.options().budget_ms << " ms";
+      } else if (!a.IsRetryable() && outage.exchange(false)) {
+        LOG(INFO) << "metad " << pool.peer() << " reachable again";
+      }
+      return a;
+    });
+    if (s.IsRetryable()) NoteGiveUp(what, s);
+    return s;
+  }
+  void NoteGiveUp(std::string_view what, const Status& s) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    int64_t last = last_give_up_log_ms.load();
+    if (now - last < kGiveUpLogMs || !last_give_up_log_ms.compare_exchange_strong(last, now)) {
+      ++unlogged_give_ups;
+      return;
+    }
+    const int64_t more = unlogged_give_ups.exchange(0);
+    LOG(WARNING) << what << " failed: " << s.ToString()
+                 << (more > 0 ? " (and " + std::to_string(more) + " more calls since the last such line)" : "");
+  }
 
   // Runs `fn`; converts the result with FromRpc into *out only on success.
   template <class Rpc, class Out, class Fn>
   Status Get(std::string_view what, Idempotency idem, Out* out, Fn fn) {
     Rpc r;
-    REPLFS_RETURN_IF_ERROR(pool.Call(what, idem, [&](rpc::MetaServiceClient& c) { fn(c, r); }));
+    REPLFS_RETURN_IF_ERROR(Call(what, idem, [&](rpc::MetaServiceClient& c) { fn(c, r); }));
     *out = FromRpc(r);
     return Status::OK();
   }
@@ -96,14 +138,16 @@ MetaClient::~MetaClient() = default;
 
 const std::string& MetaClient::peer() const { return impl_->pool.peer(); }
 
+std::shared_ptr<const RpcCounters> MetaClient::counters() const { return impl_->counters; }
+
 Status MetaClient::Ping() {
-  return impl_->pool.Call("Ping", kIdem, [](rpc::MetaServiceClient& c) { c.Ping(); });
+  return impl_->Call("Ping", kIdem, [](rpc::MetaServiceClient& c) { c.Ping(); });
 }
 
 Status MetaClient::GetClusterInfo(ClusterInfo* out) {
   rpc::ClusterInfo r;
   REPLFS_RETURN_IF_ERROR(
-      impl_->pool.Call("GetClusterInfo", kIdem, [&](rpc::MetaServiceClient& c) { c.GetClusterInfo(r); }));
+      impl_->Call("GetClusterInfo", kIdem, [&](rpc::MetaServiceClient& c) { c.GetClusterInfo(r); }));
   out->chunk_size = r.chunk_size;
   out->block_size = r.block_size;
   out->replicas = r.replicas;
@@ -164,7 +208,7 @@ Status MetaClient::Symlink(uint64_t parent, const std::string& name, const std::
 Status MetaClient::ReadLink(uint64_t ino, std::string* out) {
   std::string r;
   REPLFS_RETURN_IF_ERROR(
-      impl_->pool.Call("ReadLink", kIdem, [&](rpc::MetaServiceClient& c) { c.ReadLink(r, I(ino)); }));
+      impl_->Call("ReadLink", kIdem, [&](rpc::MetaServiceClient& c) { c.ReadLink(r, I(ino)); }));
   *out = std::move(r);
   return Status::OK();
 }
@@ -175,7 +219,7 @@ Status MetaClient::Unlink(uint64_t parent, const std::string& name, Unlinked* ou
 }
 
 Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
-  return impl_->pool.Call("Rmdir", kOnce,
+  return impl_->Call("Rmdir", kOnce,
                           [&](rpc::MetaServiceClient& c) { c.Rmdir(I(parent), name); });
 }
 
@@ -197,7 +241,7 @@ Status MetaClient::Link(uint64_t ino, uint64_t new_parent, const std::string& ne
 Status MetaClient::ReadDir(uint64_t ino, const std::string& after, int max, bool plus,
                            DirPage* out) {
   rpc::DirPage r;
-  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+  REPLFS_RETURN_IF_ERROR(impl_->Call(
       "ReadDir", kIdem, [&](rpc::MetaServiceClient& c) { c.ReadDir(r, I(ino), after, max, plus); }));
   out->entries.clear();
   out->entries.reserve(r.entries.size());
@@ -215,14 +259,14 @@ Status MetaClient::ReadDir(uint64_t ino, const std::string& after, int max, bool
 
 Status MetaClient::SetXattr(uint64_t ino, const std::string& name, const std::string& value,
                             int flags) {
-  return impl_->pool.Call("SetXattr", kOnce, [&](rpc::MetaServiceClient& c) {
+  return impl_->Call("SetXattr", kOnce, [&](rpc::MetaServiceClient& c) {
     c.SetXattr(I(ino), name, value, flags);
   });
 }
 
 Status MetaClient::GetXattr(uint64_t ino, const std::string& name, std::string* out) {
   std::string r;
-  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+  REPLFS_RETURN_IF_ERROR(impl_->Call(
       "GetXattr", kIdem, [&](rpc::MetaServiceClient& c) { c.GetXattr(r, I(ino), name); }));
   *out = std::move(r);
   return Status::OK();
@@ -230,14 +274,14 @@ Status MetaClient::GetXattr(uint64_t ino, const std::string& name, std::string* 
 
 Status MetaClient::ListXattr(uint64_t ino, std::vector<std::string>* out) {
   std::vector<std::string> r;
-  REPLFS_RETURN_IF_ERROR(impl_->pool.Call(
+  REPLFS_RETURN_IF_ERROR(impl_->Call(
       "ListXattr", kIdem, [&](rpc::MetaServiceClient& c) { c.ListXattr(r, I(ino)); }));
   *out = std::move(r);
   return Status::OK();
 }
 
 Status MetaClient::RemoveXattr(uint64_t ino, const std::string& name) {
-  return impl_->pool.Call("RemoveXattr", kOnce,
+  return impl_->Call("RemoveXattr", kOnce,
                           [&](rpc::MetaServiceClient& c) { c.RemoveXattr(I(ino), name); });
 }
 
@@ -251,14 +295,14 @@ Status MetaClient::Open(uint64_t ino, int64_t session, Attr* out) {
 Status MetaClient::Release(uint64_t ino, int64_t session) {
   // Not retried once sent: a Release counted twice could purge an unlinked
   // inode that another handle of this session still reads.
-  return impl_->pool.Call("Release", kOnce,
+  return impl_->Call("Release", kOnce,
                           [&](rpc::MetaServiceClient& c) { c.Release(I(ino), session); });
 }
 
 Status MetaClient::GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                              std::vector<ChunkLocation>* out) {
   std::vector<rpc::ChunkLocation> r;
-  REPLFS_RETURN_IF_ERROR(impl_->pool.Call("GetChunks", kIdem, [&](rpc::MetaServiceClient& c) {
+  REPLFS_RETURN_IF_ERROR(impl_->Call("GetChunks", kIdem, [&](rpc::MetaServiceClient& c) {
     c.GetChunks(r, I(ino), first_index, count);
   }));
   out->clear();
@@ -287,7 +331,7 @@ Status MetaClient::CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Att
 
 Status MetaClient::StatFs(FsStat* out) {
   rpc::FsStat r;
-  REPLFS_RETURN_IF_ERROR(impl_->pool.Call("StatFs", kIdem, [&](rpc::MetaServiceClient& c) { c.StatFs(r); }));
+  REPLFS_RETURN_IF_ERROR(impl_->Call("StatFs", kIdem, [&](rpc::MetaServiceClient& c) { c.StatFs(r); }));
   out->bytes_total = r.bytes_total;
   out->bytes_free = r.bytes_free;
   out->bytes_used = r.bytes_used;

@@ -20,6 +20,7 @@
 
 #include "common/host_port.h"
 #include "common/status.h"
+#include "fuse/rpc_counters.h"
 #include "fuse/types.h"
 #include "thrift/rpc_options.h"
 
@@ -40,6 +41,9 @@ class MetaClient {
   MetaClient& operator=(const MetaClient&) = delete;
 
   const std::string& peer() const;
+  // Calls sent to metad (attempts, by method), for statistics; shared, so
+  // a reporter may outlive this client.
+  std::shared_ptr<const RpcCounters> counters() const;
 
   // Out-params are written only on success.
   Status Ping();

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "chunk_io_fixture.h"
-#include "fuse/recent_failures.h"
+#include "fuse/replica_ranking.h"
 #include "tests/util/test_util.h"
 
 namespace replfs::client::testing {
@@ -201,8 +201,23 @@ TEST_F(ChunkIoTest, MetadRestartDuringAWriteIsSurvived) {
   EXPECT_EQ(data_[2].handler->Contents(100), "abc");
 }
 
-TEST(RecentFailuresTest, FailedServersGoLastUntilTheyExpireOrSucceed) {
-  RecentFailures f(milliseconds(50));
+TEST(ReplicaRankingTest, FasterReplicasFirstAndOldSamplesForgotten) {
+  ReplicaRanking f(milliseconds(50));
+  const std::vector<std::string> all{"a", "b", "c"};
+  EXPECT_EQ(f.Order(all), all);  // nothing known: placement order
+  f.MarkOk("a", std::chrono::microseconds(50000));  // behind a slow link
+  f.MarkOk("b", std::chrono::microseconds(300));
+  f.MarkOk("c", std::chrono::microseconds(200));
+  EXPECT_EQ(f.Order(all), (std::vector<std::string>{"c", "b", "a"}));
+  f.MarkOk("c", std::chrono::microseconds(5000));  // c slowed down: averaged, not replaced
+  EXPECT_EQ(f.Order(all), (std::vector<std::string>{"b", "c", "a"}));
+  f.MarkFailed("b");  // failure beats speed
+  EXPECT_EQ(f.Order(all), (std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_GT(f.Latency("a").count(), 10000);
+}
+
+TEST(ReplicaRankingTest, FailedServersGoLastUntilTheyExpireOrSucceed) {
+  ReplicaRanking f(milliseconds(50));
   const std::vector<std::string> all{"a", "b", "c"};
   f.MarkFailed("a");
   EXPECT_EQ(f.Order(all), (std::vector<std::string>{"b", "c", "a"}));
