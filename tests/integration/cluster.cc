@@ -35,6 +35,8 @@ using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kStartTimeout = seconds(30);
+constexpr int kNetMetadPort = 9190;
+constexpr int kNetDatadPort = 2222;
 constexpr milliseconds kStopGrace = seconds(15);
 
 bool Poll(const std::function<bool()>& pred, milliseconds timeout) {
@@ -135,6 +137,45 @@ Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
   for (size_t i = 0; i < datads_.size(); ++i) {
     datads_[i].data_dir = dir() + "/datad" + std::to_string(i);
   }
+  if (opts_.network != nullptr) {
+    // Every host has the whole port space to itself: fixed ports.
+    metad_.host = HostOf("metad");
+    metad_.port = kNetMetadPort;
+    for (size_t i = 0; i < datads_.size(); ++i) {
+      datads_[i].host = HostOf("datad" + std::to_string(i));
+      datads_[i].port = kNetDatadPort + static_cast<int>(i);
+    }
+  }
+}
+
+::testing::AssertionResult Cluster::AddHosts(EmulatedNetwork* net, int datads, int clients) {
+  std::vector<std::string> hosts = {"meta"};
+  for (int i = 0; i < datads; ++i) hosts.push_back("d" + std::to_string(i));
+  for (int i = 0; i < clients; ++i) hosts.push_back("c" + std::to_string(i));
+  for (const std::string& h : hosts) {
+    auto r = net->AddHost(h);
+    if (!r) return r;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::string Cluster::HostOf(const std::string& name) const {
+  if (opts_.network == nullptr) return "";
+  if (name == "metad" || name == "fsctl") return "meta";
+  if (name.rfind("datad", 0) == 0) return "d" + name.substr(5);
+  if (name == "replfs") return "c0";
+  if (name.rfind("replfs", 0) == 0) return "c" + name.substr(6);
+  return "";
+}
+
+std::string Cluster::AddrOf(const Daemon& d) const {
+  if (opts_.network == nullptr) return Addr(d.port);
+  return opts_.network->Ip(d.host) + ":" + std::to_string(d.port);
+}
+
+std::vector<std::string> Cluster::On(const std::string& host) const {
+  if (opts_.network == nullptr || host.empty()) return {};
+  return opts_.network->Prefix(host);
 }
 
 Cluster::~Cluster() {
@@ -167,14 +208,19 @@ Cluster::~Cluster() {
   }
 }
 
-std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
-                                             const std::string& data_dir) const {
+std::vector<std::string> Cluster::DaemonArgv(const std::string& name, const Daemon& d) const {
+  std::vector<std::string> argv = On(d.host);
   if (name == "metad") {
-    return {BinaryPath("metad"), "--config",   config_path_, "--listen",
-            Addr(port),          "--data-dir", data_dir};
+    for (const std::string& a : {BinaryPath("metad"), std::string("--config"), config_path_,
+                                 std::string("--listen"), AddrOf(d), std::string("--data-dir"), d.data_dir})
+      argv.push_back(a);
+    return argv;
   }
-  return {BinaryPath("datad"), "--config",   config_path_, "--listen", Addr(port), "--meta",
-          meta_addr_,          "--data-dir", data_dir};
+  for (const std::string& a : {BinaryPath("datad"), std::string("--config"), config_path_,
+                               std::string("--listen"), AddrOf(d), std::string("--meta"), meta_addr_,
+                               std::string("--data-dir"), d.data_dir})
+    argv.push_back(a);
+  return argv;
 }
 
 ::testing::AssertionResult Cluster::Failure(const std::string& what) const {
@@ -189,15 +235,19 @@ std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
     const std::string log = dir() + "/" + name + ".log";
     {
       std::ofstream(log, std::ios::app)
-          << "=== harness: starting " << name << " on " << Addr(d->port) << " ===\n";
+          << "=== harness: starting " << name << " on " << AddrOf(*d) << " ===\n";
     }
-    d->proc = std::make_unique<ChildProcess>(name, DaemonArgv(name, d->port, d->data_dir), log);
+    d->proc = std::make_unique<ChildProcess>(name, DaemonArgv(name, *d), log);
     std::string error;
     if (!d->proc->Start(&error)) return Failure(name + ": " + error);
     ChildProcess* p = d->proc.get();
-    const bool settled = Poll([&] { return !p->Running() || Accepts(d->port); }, kStartTimeout);
+    const auto accepts = [&] {
+      if (opts_.network == nullptr) return Accepts(d->port);
+      return opts_.network->Accepts(d->host, opts_.network->Ip(d->host), d->port);
+    };
+    const bool settled = Poll([&] { return !p->Running() || accepts(); }, kStartTimeout);
     if (p->Running() && settled) return ::testing::AssertionSuccess();
-    if (p->Running()) return Failure(name + " did not listen on " + Addr(d->port) + " in time");
+    if (p->Running()) return Failure(name + " did not listen on " + AddrOf(*d) + " in time");
     const std::string tail = TailFile(log, 20);
     const bool port_taken =
         tail.find("in use") != std::string::npos || tail.find("EADDRINUSE") != std::string::npos;
@@ -211,8 +261,9 @@ std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
 ::testing::AssertionResult Cluster::StartMetad() {
   if (metad_.proc && metad_.proc->Running()) return ::testing::AssertionSuccess();
   const bool first = metad_.port == 0;
-  auto r = StartListening(&metad_, "metad", first);
-  meta_addr_ = Addr(metad_.port);
+  meta_addr_ = AddrOf(metad_);  // known before it listens: fixed ports on a network
+  auto r = StartListening(&metad_, "metad", first && opts_.network == nullptr);
+  meta_addr_ = AddrOf(metad_);
   return r;
 }
 
@@ -220,7 +271,8 @@ std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
   Daemon& d = datads_[i];
   if (d.proc && d.proc->Running()) return ::testing::AssertionSuccess();
   // A datad is known to metad by its address: it keeps its port for life.
-  return StartListening(&d, "datad" + std::to_string(i), /*may_change_port=*/d.port == 0);
+  return StartListening(&d, "datad" + std::to_string(i),
+                        /*may_change_port=*/d.port == 0 && opts_.network == nullptr);
 }
 
 ::testing::AssertionResult Cluster::Start() {
@@ -242,13 +294,15 @@ std::vector<std::string> Cluster::DaemonArgv(const std::string& name, int port,
 
 std::vector<std::string> Cluster::datad_addrs() const {
   std::vector<std::string> out;
-  for (const Daemon& d : datads_) out.push_back(Addr(d.port));
+  for (const Daemon& d : datads_) out.push_back(AddrOf(d));
   return out;
 }
 
 CommandResult Cluster::Fsctl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {BinaryPath("fsctl"), "--config", config_path_, "--meta",
-                                   meta_addr_};
+  std::vector<std::string> argv = On(HostOf("fsctl"));
+  for (const std::string& a : {BinaryPath("fsctl"), std::string("--config"), config_path_,
+                               std::string("--meta"), meta_addr_})
+    argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, seconds(180));
 }
@@ -320,11 +374,11 @@ const std::string& Cluster::mountpoint(size_t i) { return ClientAt(i).mountpoint
   Client& c = ClientAt(i);
   if (c.mounted) return ::testing::AssertionSuccess();
   const std::string name = i == 0 ? "replfs" : "replfs" + std::to_string(i);
-  c.proc = std::make_unique<ChildProcess>(
-      name,
-      std::vector<std::string>{BinaryPath("replfs"), meta_addr_, c.mountpoint, "-f", "--config",
-                               config_path_},
-      dir() + "/" + name + ".log");
+  std::vector<std::string> argv = On(HostOf(name));
+  for (const std::string& a : {BinaryPath("replfs"), meta_addr_, c.mountpoint, std::string("-f"),
+                               std::string("--config"), config_path_})
+    argv.push_back(a);
+  c.proc = std::make_unique<ChildProcess>(name, argv, dir() + "/" + name + ".log");
   std::string error;
   if (!c.proc->Start(&error)) return Failure(name + ": " + error);
   const auto replfs_mounted = [&] {
@@ -434,7 +488,7 @@ const std::string& Cluster::data_dir(const std::string& name) {
 
 std::string Cluster::DatadName(const std::string& addr) const {
   for (size_t i = 0; i < datads_.size(); ++i) {
-    if (Addr(datads_[i].port) == addr) return "datad" + std::to_string(i);
+    if (AddrOf(datads_[i]) == addr) return "datad" + std::to_string(i);
   }
   return "";
 }

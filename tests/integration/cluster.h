@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/net_emulator.h"
 #include "tests/integration/process.h"
 #include "tests/util/test_util.h"
 
@@ -39,7 +40,19 @@ class Cluster {
     // More settings, "section.key=value" each, written to the config file
     // that every process reads (metad, datads, the FUSE clients, fsctl).
     std::vector<std::string> sets;
+    // Borrowed, outlives the cluster; null: everything on loopback. With a
+    // network, every process runs in a host of its own (HostOf): metad on
+    // "meta" port 9190, datad I on "dI" port 2222+I, mount I on "cI", and
+    // fsctl on "meta" (the admin's shell). AddHosts() creates those hosts.
+    EmulatedNetwork* network = nullptr;
   };
+
+  // Adds the hosts a cluster of `datads` datads and `clients` mounts uses
+  // to `net` (before net->Start()).
+  static ::testing::AssertionResult AddHosts(EmulatedNetwork* net, int datads, int clients);
+  // The host a process runs on ("meta", "dI", "cI" for mount I); "" on
+  // loopback.
+  std::string HostOf(const std::string& name) const;
 
   explicit Cluster(Options opts);
   Cluster() : Cluster(Options()) {}
@@ -108,6 +121,12 @@ class Cluster {
   std::vector<std::string> datad_addrs() const;
   const std::string& config_path() const { return config_path_; }
   bool mounted() const { return clients_[0].mounted; }
+  // pid of mount `i`'s client process (0 if it is not running).
+  pid_t ClientPid(size_t i) { return ClientAt(i).proc ? ClientAt(i).proc->pid() : 0; }
+  // Path of mount `i`'s client log.
+  std::string ClientLog(size_t i) const {
+    return dir() + "/" + (i == 0 ? std::string("replfs") : "replfs" + std::to_string(i)) + ".log";
+  }
 
   // The tail of every process log, for failure messages.
   std::string LogTails() const;
@@ -121,7 +140,12 @@ class Cluster {
     std::unique_ptr<ChildProcess> proc;
     int port = 0;
     std::string data_dir;
+    std::string host;  // network host ("" on loopback)
   };
+  // host:port a daemon listens on and is known by.
+  std::string AddrOf(const Daemon& d) const;
+  // The argv prefix that runs a command on `host` (empty on loopback).
+  std::vector<std::string> On(const std::string& host) const;
 
   ::testing::AssertionResult StartMetad();
   ::testing::AssertionResult StartDatad(size_t i);
@@ -130,8 +154,7 @@ class Cluster {
   // (first start only), retries with another port.
   ::testing::AssertionResult StartListening(Daemon* d, const std::string& name,
                                             bool may_change_port);
-  std::vector<std::string> DaemonArgv(const std::string& name, int port,
-                                      const std::string& data_dir) const;
+  std::vector<std::string> DaemonArgv(const std::string& name, const Daemon& d) const;
   Daemon* Find(const std::string& name);
   struct Client {
     std::unique_ptr<ChildProcess> proc;
