@@ -1,5 +1,6 @@
 #include "common/log.h"
 
+#include <syslog.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,8 +14,11 @@ namespace replfs {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-std::mutex g_prefix_mu;
+std::atomic<bool> g_syslog{false};
+std::mutex g_prefix_mu;  // protects g_prefix and g_ident
 std::string g_prefix = "replfs";
+// openlog() keeps a pointer to this: assigned only before syslog is used.
+std::string g_ident;
 
 const char* LevelTag(LogLevel l) {
   switch (l) {
@@ -26,15 +30,16 @@ const char* LevelTag(LogLevel l) {
   return "?";
 }
 
-// journald understands "<N>" priority prefixes when stderr is the journal.
+// For syslog(3), and as the "<N>" prefix journald understands when stderr
+// is the journal.
 int SyslogPriority(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return 7;
-    case LogLevel::kInfo: return 6;
-    case LogLevel::kWarning: return 4;
-    case LogLevel::kError: return 3;
+    case LogLevel::kDebug: return LOG_DEBUG;
+    case LogLevel::kInfo: return LOG_INFO;
+    case LogLevel::kWarning: return LOG_WARNING;
+    case LogLevel::kError: return LOG_ERR;
   }
-  return 6;
+  return LOG_INFO;
 }
 
 }  // namespace
@@ -56,6 +61,21 @@ void SetLogPrefix(const std::string& prefix) {
   g_prefix = prefix;
 }
 
+void LogToSyslog(const std::string& ident) {
+  std::lock_guard<std::mutex> l(g_prefix_mu);
+  if (g_syslog) closelog();
+  g_ident = ident;
+  openlog(g_ident.c_str(), LOG_PID, LOG_DAEMON);
+  g_syslog = true;
+}
+
+void LogToStderr() {
+  std::lock_guard<std::mutex> l(g_prefix_mu);
+  if (!g_syslog) return;
+  g_syslog = false;
+  closelog();
+}
+
 LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(level) {
   const char* base = file;
   for (const char* p = file; *p; ++p)
@@ -64,9 +84,14 @@ LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(leve
   {
     std::lock_guard<std::mutex> l(g_prefix_mu);
     prefix = g_prefix;
+    to_syslog_ = g_syslog;
+    if (to_syslog_ && prefix == g_ident) prefix.clear();
   }
   static const bool journal = getenv("JOURNAL_STREAM") != nullptr;
-  if (journal) {
+  if (to_syslog_) {
+    if (!prefix.empty()) stream_ << prefix << ' ';
+    stream_ << LevelTag(level) << ' ' << base << ':' << line << "] ";
+  } else if (journal) {
     stream_ << '<' << SyslogPriority(level) << '>' << prefix << ' ' << LevelTag(level) << ' '
             << base << ':' << line << "] ";
   } else {
@@ -85,6 +110,10 @@ LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(leve
 }
 
 LogMessage::~LogMessage() {
+  if (to_syslog_) {
+    syslog(SyslogPriority(level_), "%s", stream_.str().c_str());
+    return;
+  }
   stream_ << '\n';
   const std::string s = stream_.str();
   // One write per line so concurrent threads do not interleave.

@@ -1,8 +1,10 @@
-// Logging to stderr (journald adds the timestamp when run under systemd).
-// Usage: LOG(INFO) << "datad " << addr << " registered";
+// Logging to stderr (journald adds the timestamp when run under systemd),
+// or to syslog for a process that lost its stderr (the FUSE client mounted
+// in the background). Usage: LOG(INFO) << "datad " << addr << " registered";
 #pragma once
 
 #include <sstream>
+#include <string>
 
 namespace replfs {
 
@@ -15,6 +17,16 @@ bool ParseLogLevel(const std::string& s, LogLevel* out);
 // Prefix every line with this program name ("metad", "datad 127.0.0.1:2222").
 void SetLogPrefix(const std::string& prefix);
 
+// From now on every line goes to syslog(3) instead of stderr: openlog(ident,
+// LOG_PID, LOG_DAEMON), priorities debug/info/warning/error = LOG_DEBUG,
+// LOG_INFO, LOG_WARNING, LOG_ERR, no timestamp (syslog adds one), the
+// prefix only when it differs from `ident`. For a daemonised process whose
+// fd 2 is /dev/null; journald receives syslog as well (`journalctl -t
+// ident`). Call it before other threads log (openlog keeps the ident).
+void LogToSyslog(const std::string& ident);
+// Back to stderr (the default).
+void LogToStderr();
+
 class LogMessage {
  public:
   LogMessage(LogLevel level, const char* file, int line);
@@ -23,6 +35,7 @@ class LogMessage {
 
  private:
   LogLevel level_;
+  bool to_syslog_ = false;  // where this line goes, decided when it starts
   std::ostringstream stream_;
 };
 

@@ -10,15 +10,31 @@ int RunCorrupt(MetaApi *api, const std::string &fs_path, CorruptRequest req,
   int code = kExitOk;
   if (!ResolveOrReport(api, fs_path, &req.ino, err, &code))
     return code;
+  FileType type = FileType::kOther;
+  Status s = api->GetType(req.ino, &type);
+  if (s.ok() && type != FileType::kRegular) {
+    err << "fsctl: corrupt: " << fs_path << ": "
+        << (type == FileType::kDirectory ? "is a directory"
+                                         : "not a regular file")
+        << " (only file blocks can be damaged)" << std::endl;
+    return kExitProblems;
+  }
   CorruptResult r;
-  Status s = api->Corrupt(req, &r);
+  if (s.ok())
+    s = api->Corrupt(req, &r);
   if (!s.ok()) {
     if (s.code() == Status::Code::kInvalid) {
+      // The refusal to damage the last good replica (PROTOCOL.md).
       err << "fsctl: corrupt refused: " << fs_path << " block " << req.block
           << ": " << s.message();
       if (!req.force)
         err << " (--force damages the last good replica too)";
       err << std::endl;
+    } else if (!IsNoAnswer(s) &&
+               (s.IsNotFound() || s.code() == Status::Code::kIsDir)) {
+      // The path resolved, so this is about the block: a hole, past the
+      // end, or (from metad) not a file. No "No such file or directory".
+      err << "fsctl: corrupt: " << fs_path << ": " << s.message() << std::endl;
     } else {
       err << DescribeError(s.WithContext(fs_path), api->addr()) << std::endl;
     }
@@ -54,7 +70,7 @@ int RunServerOp(MetaApi *api, ServerOp op, const std::string &addr,
     const char *what = op == ServerOp::kDrain     ? "drain"
                        : op == ServerOp::kUndrain ? "undrain"
                                                   : "remove";
-    if (s.IsRetryable()) {
+    if (IsNoAnswer(s)) {
       err << DescribeError(s, api->addr()) << std::endl;
     } else {
       err << "fsctl: cannot " << what << " " << addr << ": " << s.message()

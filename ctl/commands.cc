@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "ctl/fsck.h"
+#include "ctl/json.h"
 #include "ctl/prometheus.h"
 #include "ctl/status_report.h"
 
@@ -11,19 +12,21 @@ namespace replfs::ctl {
 
 std::string DescribeError(const Status &s, const std::string &meta_addr) {
   std::string line;
-  if (s.IsRetryable()) {
-    line = "cannot reach metad at " + meta_addr + ": " + s.ToString();
+  if (IsNoAnswer(s)) {
+    line = s.message(); // names metad's address already
   } else if (s.IsNotFound()) {
     line = s.message() + ": " + std::strerror(ENOENT);
   } else {
-    line = s.ToString();
+    // metad's own answer: its words, and the code it came with.
+    line = s.message() + " (metad " + meta_addr + " answered " +
+           Status::CodeName(s.code()) + ")";
   }
   std::replace(line.begin(), line.end(), '\n', ' ');
   return "fsctl: " + line;
 }
 
 int ExitCodeFor(const Status &s) {
-  return s.IsRetryable() ? kExitUnavailable : kExitProblems;
+  return IsNoAnswer(s) ? kExitUnavailable : kExitProblems;
 }
 
 bool ResolveOrReport(MetaApi *api, const std::string &fs_path, int64_t *ino,
@@ -48,7 +51,8 @@ int RunStatus(MetaApi *api, OutputFormat format, std::ostream &out,
   if (!s.ok()) {
     err << DescribeError(s, api->addr()) << std::endl;
     if (format == OutputFormat::kJson) {
-      out << UnreachableJson(api->addr(), s.ToString()).dump(2) << std::endl;
+      out << DumpJson(UnreachableJson(api->addr(), s.ToString()), 2)
+          << std::endl;
     } else if (format == OutputFormat::kPrometheus) {
       WritePrometheusUnreachable(out, api->addr());
       out.flush();
@@ -58,7 +62,7 @@ int RunStatus(MetaApi *api, OutputFormat format, std::ostream &out,
   const HealthVerdict verdict = ClassifyHealth(status);
   switch (format) {
   case OutputFormat::kJson:
-    out << StatusToJson(status, verdict, api->addr()).dump(2) << std::endl;
+    out << DumpJson(StatusToJson(status, verdict, api->addr()), 2) << std::endl;
     break;
   case OutputFormat::kPrometheus:
     WritePrometheus(out, status, verdict, api->addr());
@@ -83,7 +87,8 @@ int RunServers(MetaApi *api, bool json, std::ostream &out, std::ostream &err) {
     nlohmann::json servers = nlohmann::json::array();
     for (const ServerInfo &i : status.servers)
       servers.push_back(ServerToJson(i));
-    out << nlohmann::json{{"servers", std::move(servers)}}.dump(2) << std::endl;
+    out << DumpJson(nlohmann::json{{"servers", std::move(servers)}}, 2)
+        << std::endl;
   } else if (status.servers.empty()) {
     out << "no datads registered" << std::endl;
   } else {
@@ -99,8 +104,10 @@ int RunFsck(MetaApi *api, const std::string &fs_path, bool json,
   FsckWalker walker(api, sink.get());
   Status s = walker.Run(fs_path);
   if (!s.ok()) {
+    const std::string error = DescribeError(s, api->addr());
+    sink->Abort(walker.summary(), error.substr(std::strlen("fsctl: ")));
     out.flush();
-    err << DescribeError(s, api->addr()) << std::endl;
+    err << error << std::endl;
     return kExitUnavailable;
   }
   out.flush();

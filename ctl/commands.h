@@ -15,7 +15,7 @@ namespace replfs::ctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitProblems = 1; // degraded / fsck found problems
 inline constexpr int kExitUnavailable =
-    2; // metad unreachable, path not found, usage
+    2; // no answer from metad, path not found, usage, timeout
 
 enum class OutputFormat { kText, kJson, kPrometheus };
 
@@ -27,7 +27,9 @@ int RunStatus(MetaApi *api, OutputFormat format, std::ostream &out,
 
 // `fsctl fsck [PATH] [--json]` on a path inside the file system: 0 when every
 // replica is ok and every chunk has its goal of ok replicas on distinct
-// servers, 1 otherwise, 2 when metad is unreachable or the path is not found.
+// servers, 1 otherwise (also when metad could not check a file within its
+// budget), 2 when the walk stopped (no answer from metad, path not found);
+// the output is then closed (valid JSON with "complete": false).
 int RunFsck(MetaApi *api, const std::string &fs_path, bool json,
             std::ostream &out, std::ostream &err);
 
@@ -37,8 +39,9 @@ int RunServers(MetaApi *api, bool json, std::ostream &out, std::ostream &err);
 
 // `fsctl corrupt PATH ...`: damages one replica of one block of the file at
 // `fs_path` (req.ino is filled in here) and says which. 0 done, 1 refused
-// (last good replica without --force, no such replica or block), 2 metad
-// unreachable or path not found.
+// (last good replica without --force, not a regular file, no such replica,
+// a block in a hole or past the end), 2 no answer from metad or path not
+// found.
 int RunCorrupt(MetaApi *api, const std::string &fs_path, CorruptRequest req,
                std::ostream &out, std::ostream &err);
 
@@ -66,23 +69,30 @@ struct WaitOptions {
 };
 
 // `fsctl scrub [--server ADDR] [--wait]`: starts a full pass on `server` (""
-// = every up datad). With wait: progress until every targeted datad has no
-// pass running and one ended after the start (or was seen running and
-// stopped), then what was found and repaired. 0 done, 1 refused (unknown
-// server) or a targeted datad went down, 2 unreachable or timeout.
+// = every datad metad scrubs: up and draining ones). With wait: progress
+// until every targeted datad has no pass running and one ended after the
+// start (or was seen running and stopped); if corruption was found, a
+// bounded wait for metad to repair it; then what was found and repaired.
+// 0 done, 1 refused (unknown or down server: metad's answer), a targeted
+// datad went down, or corruption found is still unrepaired; 2 no answer from
+// metad or timeout.
 int RunScrub(MetaApi *api, const std::string &server, const WaitOptions &w,
              std::ostream &out, std::ostream &err);
 
 // `fsctl heal [--wait]`: repairs everything degraded now. With wait:
-// progress (queue, rate, ETA) until the repair queue is empty and no chunk is
-// under its goal (or the queue is empty and heal stopped), then a summary.
-// 0 healthy, 1 still degraded, 2 unreachable or timeout.
+// progress (queue, rate, ETA) until nothing is left to repair, or metad has
+// stopped healing (heal_running false: the rest cannot be repaired now) and
+// no repair finished for a settle period; then a summary naming what is
+// still degraded and why. 0 healthy, 1 still degraded, 2 no answer from
+// metad or timeout.
 int RunHeal(MetaApi *api, const WaitOptions &w, std::ostream &out,
             std::ostream &err);
 
-// One line describing a failed call, naming metad for transport failures.
+// One line describing a failed call: "fsctl: cannot reach metad at ..." (or
+// "no answer from metad ...") only when metad did not answer (IsNoAnswer);
+// an error metad answered is its message and code.
 std::string DescribeError(const Status &s, const std::string &meta_addr);
-// Exit code for a failed call: 2 when metad could not be reached, else 1.
+// Exit code for a failed call: 2 when metad did not answer, else 1.
 int ExitCodeFor(const Status &s);
 // Resolves `fs_path` to an inode; on failure writes "fsctl: PATH: No such
 // file or directory" (or DescribeError) to `err` and returns false.

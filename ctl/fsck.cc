@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ctl/format.h"
+#include "ctl/json.h"
 
 namespace replfs::ctl {
 namespace {
@@ -22,7 +23,22 @@ nlohmann::json SummaryJson(const FsckSummary &s) {
           {"chunks_below_goal", s.chunks_below_goal},
           {"chunks_unavailable", s.chunks_unavailable},
           {"skipped", s.skipped},
+          {"unchecked", s.unchecked},
           {"ok", s.clean()}};
+}
+
+std::string SummaryLine(const FsckSummary &s) {
+  std::string line =
+      std::to_string(s.files) + " files, " + std::to_string(s.chunks) +
+      " chunks, " + std::to_string(s.replicas) + " replicas (" +
+      std::to_string(s.replicas_ok) + " ok, " + std::to_string(s.replicas_bad) +
+      " bad), " + std::to_string(s.chunks_below_goal) + " chunks below goal, " +
+      std::to_string(s.chunks_unavailable) + " unavailable";
+  if (s.skipped)
+    line += ", " + std::to_string(s.skipped) + " skipped";
+  if (s.unchecked)
+    line += ", " + std::to_string(s.unchecked) + " files not checked";
+  return line;
 }
 
 class TextSink : public FsckSink {
@@ -39,9 +55,10 @@ public:
            << "  ";
       for (size_t i = 0; i < c.replicas.size(); ++i) {
         const ReplicaInfo &r = c.replicas[i];
-        out_ << (i ? ", " : "") << r.addr << " " << ReplicaStateName(r.state);
-        if (r.state != ReplicaState::kOk && !r.detail.empty())
-          out_ << " (" << r.detail << ")";
+        out_ << (i ? ", " : "") << r.addr << " " << FsckStateName(r.state);
+        const std::string detail = FsckDetail(r);
+        if (!detail.empty())
+          out_ << " (" << detail << ")";
       }
       if (c.replicas.empty())
         out_ << "no replicas";
@@ -52,14 +69,20 @@ public:
     out_.flush();
   }
 
+  void OnUnchecked(const std::string &path, int64_t ino,
+                   const std::string &why) override {
+    out_ << path << "  ino " << ino << "  NOT CHECKED: " << why << "\n";
+    out_.flush();
+  }
+
   void Finish(const FsckSummary &s) override {
-    out_ << "summary: " << s.files << " files, " << s.chunks << " chunks, "
-         << s.replicas << " replicas (" << s.replicas_ok << " ok, "
-         << s.replicas_bad << " bad), " << s.chunks_below_goal
-         << " chunks below goal, " << s.chunks_unavailable << " unavailable";
-    if (s.skipped)
-      out_ << ", " << s.skipped << " skipped";
-    out_ << ": " << (s.clean() ? "OK" : "PROBLEMS FOUND") << "\n";
+    out_ << "summary: " << SummaryLine(s) << ": "
+         << (s.clean() ? "OK" : "PROBLEMS FOUND") << "\n";
+  }
+
+  void Abort(const FsckSummary &s, const std::string &error) override {
+    out_ << "summary: INCOMPLETE, the walk stopped (" << error
+         << "); so far: " << SummaryLine(s) << "\n";
   }
 
 private:
@@ -76,9 +99,12 @@ public:
       nlohmann::json replicas = nlohmann::json::array();
       for (const ReplicaInfo &r : c.replicas) {
         nlohmann::json jr = {{"addr", r.addr},
-                             {"state", ReplicaStateName(r.state)}};
-        if (!r.detail.empty())
-          jr["detail"] = r.detail;
+                             {"state", FsckStateName(r.state)}};
+        const std::string detail = FsckDetail(r);
+        if (!detail.empty())
+          jr["detail"] = detail;
+        if (r.state == ReplicaState::kUnreachable)
+          jr["unreachable"] = true;
         replicas.push_back(std::move(jr));
       }
       chunks.push_back({{"index", c.index},
@@ -91,22 +117,56 @@ public:
                          {"size", f.size},
                          {"goal", f.goal},
                          {"chunks", chunks}};
-    out_ << (first_ ? "{\"files\":[\n" : ",\n") << jf.dump();
+    Write(jf);
+  }
+
+  void OnUnchecked(const std::string &path, int64_t ino,
+                   const std::string &why) override {
+    Write({{"path", path}, {"ino", ino}, {"error", why}});
+  }
+
+  void Finish(const FsckSummary &s) override { Close(s, {{"complete", true}}); }
+
+  void Abort(const FsckSummary &s, const std::string &error) override {
+    Close(s, {{"complete", false}, {"error", error}});
+  }
+
+private:
+  void Write(const nlohmann::json &file) {
+    out_ << (first_ ? "{\"files\":[\n" : ",\n") << DumpJson(file);
     first_ = false;
     out_.flush();
   }
 
-  void Finish(const FsckSummary &s) override {
+  // Ends the array and the document: `tail` holds the members after
+  // "summary".
+  void Close(const FsckSummary &s, const nlohmann::json &tail) {
     out_ << (first_ ? "{\"files\":[" : "\n")
-         << "],\n\"summary\":" << SummaryJson(s).dump() << "}\n";
+         << "],\n\"summary\":" << DumpJson(SummaryJson(s));
+    for (const auto &[k, v] : tail.items())
+      out_ << ",\n" << DumpJson(k) << ":" << DumpJson(v);
+    out_ << "}\n";
+    out_.flush();
   }
 
-private:
   std::ostream &out_;
   bool first_ = true;
 };
 
 } // namespace
+
+const char *FsckStateName(ReplicaState s) {
+  return s == ReplicaState::kUnreachable ? "missing" : ReplicaStateName(s);
+}
+
+std::string FsckDetail(const ReplicaInfo &r) {
+  if (r.state == ReplicaState::kOk)
+    return "";
+  if (r.state == ReplicaState::kUnreachable)
+    return r.detail.empty() ? "unreachable, not checked"
+                            : "unreachable, not checked: " + r.detail;
+  return r.detail;
+}
 
 ChunkVerdict JudgeChunk(const ChunkInfo &c, int goal) {
   ChunkVerdict v;
@@ -163,6 +223,12 @@ Status FsckWalker::CheckFile(int64_t ino, const std::string &path,
   Status s = api_->Fsck(ino, &f);
   if (s.IsNotFound() && nested) {
     ++summary_.skipped; // unlinked while we walked
+    return Status::OK();
+  }
+  if (s.code() == Status::Code::kTimedOut && !IsNoAnswer(s)) {
+    // metad ran out of its budget for this file: say so, go on with others.
+    ++summary_.unchecked;
+    sink_->OnUnchecked(path, ino, s.message());
     return Status::OK();
   }
   REPLFS_RETURN_IF_ERROR(s.WithContext(path));

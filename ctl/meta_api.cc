@@ -2,12 +2,21 @@
 #include "ctl/meta_api.h"
 
 #include <chrono>
+#include <functional>
+#include <optional>
 
 #include "MetaService.h"
+#include "ctl/format.h"
 #include "thrift/client_pool.h"
+#include "thrift/rpc_status.h"
 
 namespace replfs::ctl {
 namespace {
+
+// The words NoAnswer() puts in its messages; IsNoAnswer() looks for them
+// together with the code, which metad's own answers never combine.
+constexpr char kCannotReach[] = "cannot reach metad at ";
+constexpr char kNoAnswerFrom[] = "no answer from metad at ";
 
 using net::Idempotency;
 using Client = rpc::MetaServiceClient;
@@ -128,6 +137,32 @@ int64_t NowEpochMs() {
       .count();
 }
 
+} // namespace
+
+Status NoAnswer(const std::string &meta_addr, const std::string &what,
+                int64_t timeout_ms, const Status &transport) {
+  if (transport.code() == Status::Code::kTimedOut) {
+    return Status::TimedOut(kNoAnswerFrom + meta_addr + " to " + what +
+                            " within " + FormatDuration(timeout_ms) + " (" +
+                            transport.message() + ")");
+  }
+  return Status::Unavailable(kCannotReach + meta_addr + ": " +
+                             transport.message());
+}
+
+bool IsNoAnswer(const Status &s) {
+  switch (s.code()) {
+  case Status::Code::kUnavailable:
+    return s.message().find(kCannotReach) != std::string::npos;
+  case Status::Code::kTimedOut:
+    return s.message().find(kNoAnswerFrom) != std::string::npos;
+  default:
+    return false;
+  }
+}
+
+namespace {
+
 class ThriftMetaApi : public MetaApi {
 public:
   ThriftMetaApi(const HostPort &addr, const net::RpcOptions &opts)
@@ -137,22 +172,22 @@ public:
 
   Status GetStatus(ClusterStatus *out) override {
     rpc::ClusterStatus w;
-    REPLFS_RETURN_IF_ERROR(pool_.Call("Status", Idempotency::kIdempotent,
-                                      [&](Client &c) { c.Status(w); }));
+    REPLFS_RETURN_IF_ERROR(Call("Status", Idempotency::kIdempotent,
+                                [&](Client &c) { c.Status(w); }));
     *out = FromWire(w);
     out->fetched_at_ms = NowEpochMs();
     return Status::OK();
   }
 
   Status ResolvePath(const std::string &path, int64_t *ino) override {
-    return pool_.Call("ResolvePath", Idempotency::kIdempotent,
-                      [&](Client &c) { *ino = c.ResolvePath(path); });
+    return Call("ResolvePath", Idempotency::kIdempotent,
+                [&](Client &c) { *ino = c.ResolvePath(path); });
   }
 
   Status GetType(int64_t ino, FileType *type) override {
     rpc::Attr a;
-    REPLFS_RETURN_IF_ERROR(pool_.Call("GetAttr", Idempotency::kIdempotent,
-                                      [&](Client &c) { c.GetAttr(a, ino); }));
+    REPLFS_RETURN_IF_ERROR(Call("GetAttr", Idempotency::kIdempotent,
+                                [&](Client &c) { c.GetAttr(a, ino); }));
     *type = FromWire(a.type);
     return Status::OK();
   }
@@ -161,7 +196,7 @@ public:
                  std::vector<DirEntryInfo> *entries, bool *eof) override {
     rpc::DirPage page;
     REPLFS_RETURN_IF_ERROR(
-        pool_.Call("ReadDir", Idempotency::kIdempotent, [&](Client &c) {
+        Call("ReadDir", Idempotency::kIdempotent, [&](Client &c) {
           c.ReadDir(page, ino, after, max, /*plus=*/false);
         }));
     entries->clear();
@@ -174,16 +209,17 @@ public:
 
   Status Fsck(int64_t ino, FileInfo *out) override {
     rpc::FileReport w;
-    REPLFS_RETURN_IF_ERROR(pool_.Call("Fsck", Idempotency::kIdempotent,
-                                      [&](Client &c) { c.Fsck(w, ino); }));
+    // Not repeated once sent: metad may have spent its whole budget on it.
+    REPLFS_RETURN_IF_ERROR(Call("Fsck", Idempotency::kNotIdempotent,
+                                [&](Client &c) { c.Fsck(w, ino); }));
     *out = FromWire(w);
     return Status::OK();
   }
 
   Status GetGoal(int64_t ino, int *goal) override {
     rpc::Attr a;
-    REPLFS_RETURN_IF_ERROR(pool_.Call("GetAttr", Idempotency::kIdempotent,
-                                      [&](Client &c) { c.GetAttr(a, ino); }));
+    REPLFS_RETURN_IF_ERROR(Call("GetAttr", Idempotency::kIdempotent,
+                                [&](Client &c) { c.GetAttr(a, ino); }));
     *goal = a.goal;
     return Status::OK();
   }
@@ -192,7 +228,7 @@ public:
     rpc::CorruptResult w;
     // Not repeated: a second injection could damage a second replica.
     REPLFS_RETURN_IF_ERROR(
-        pool_.Call("Corrupt", Idempotency::kNotIdempotent, [&](Client &c) {
+        Call("Corrupt", Idempotency::kNotIdempotent, [&](Client &c) {
           c.Corrupt(w, req.ino, req.block, req.server, ToWire(req.mode),
                     req.force);
         }));
@@ -201,42 +237,64 @@ public:
   }
 
   Status StartScrub(const std::string &server) override {
-    return pool_.Call("StartScrub", Idempotency::kIdempotent,
-                      [&](Client &c) { c.StartScrub(server); });
+    return Call("StartScrub", Idempotency::kIdempotent,
+                [&](Client &c) { c.StartScrub(server); });
   }
 
   Status Heal() override {
-    return pool_.Call("Heal", Idempotency::kIdempotent,
-                      [&](Client &c) { c.Heal(); });
+    return Call("Heal", Idempotency::kIdempotent, [&](Client &c) { c.Heal(); });
   }
 
   Status Drain(const std::string &addr) override {
-    return pool_.Call("Drain", Idempotency::kIdempotent,
-                      [&](Client &c) { c.Drain(addr); });
+    return Call("Drain", Idempotency::kIdempotent,
+                [&](Client &c) { c.Drain(addr); });
   }
 
   Status Undrain(const std::string &addr) override {
-    return pool_.Call("Undrain", Idempotency::kIdempotent,
-                      [&](Client &c) { c.Undrain(addr); });
+    return Call("Undrain", Idempotency::kIdempotent,
+                [&](Client &c) { c.Undrain(addr); });
   }
 
   Status RemoveServer(const std::string &addr) override {
     // A repeat after success would answer NotFound for a removed server.
-    return pool_.Call("RemoveServer", Idempotency::kNotIdempotent,
-                      [&](Client &c) { c.RemoveServer(addr); });
+    return Call("RemoveServer", Idempotency::kNotIdempotent,
+                [&](Client &c) { c.RemoveServer(addr); });
   }
 
   Status SetGoal(int64_t ino, int goal, bool recursive,
                  int64_t *changed) override {
     int64_t n = 0;
     REPLFS_RETURN_IF_ERROR(
-        pool_.Call("SetGoal", Idempotency::kIdempotent,
-                   [&](Client &c) { n = c.SetGoal(ino, goal, recursive); }));
+        Call("SetGoal", Idempotency::kIdempotent,
+             [&](Client &c) { n = c.SetGoal(ino, goal, recursive); }));
     *changed = n;
     return Status::OK();
   }
 
 private:
+  // One call through the pool's retry loop. An RpcError is metad's answer:
+  // caught here, so the loop sees a completed call (the connection is still
+  // good) and never repeats it, and returned with metad's code and message.
+  // A transport failure left after the retries is NoAnswer().
+  Status Call(const char *what, Idempotency idem,
+              const std::function<void(Client &)> &fn) {
+    std::optional<Status> answer;
+    Status s = pool_.Call(what, idem, [&](Client &c) {
+      answer.reset();
+      try {
+        fn(c);
+      } catch (const rpc::RpcError &e) {
+        answer = net::FromRpcError(e);
+      }
+    });
+    if (answer.has_value())
+      return *answer;
+    if (!s.ok() && s.IsRetryable()) {
+      return NoAnswer(pool_.peer(), what, pool_.options().rpc_timeout_ms, s);
+    }
+    return s; // OK, or metad could not process the call (Internal)
+  }
+
   net::ClientPool<Client> pool_;
 };
 

@@ -14,6 +14,20 @@
 
 namespace replfs::ctl {
 
+// Failed calls come in two kinds, told apart because they mean different
+// things to an operator (and exit codes: 2 vs 1):
+//  - an error metad answered ("datad X is down", NotFound, a refusal): its
+//    code and message as metad sent them;
+//  - no answer from metad (connection refused or lost, no answer within the
+//    receive timeout: the call may or may not have run there). A MetaApi
+//    reports these through NoAnswer(), and only these satisfy IsNoAnswer().
+// `transport` is the failure (Unavailable or TimedOut), `what` the call
+// ("Fsck") and `timeout_ms` the receive timeout it had.
+Status NoAnswer(const std::string &meta_addr, const std::string &what,
+                int64_t timeout_ms, const Status &transport);
+// True for a Status made by NoAnswer(), also after WithContext().
+bool IsNoAnswer(const Status &s);
+
 class MetaApi {
 public:
   virtual ~MetaApi() = default;
@@ -29,13 +43,17 @@ public:
   // Entries strictly after `after`, at most `max`; *eof when no more follow.
   virtual Status ReadDir(int64_t ino, const std::string &after, int max,
                          std::vector<DirEntryInfo> *entries, bool *eof) = 0;
-  // Replica report of a regular file (metad checks every replica).
+  // Replica report of a regular file (metad checks every replica). Sent at
+  // most once: a check that timed out is not silently repeated. TimedOut
+  // answered by metad: the file is too large to check within metad's
+  // budget (the message says how far it got).
   virtual Status Fsck(int64_t ino, FileInfo *out) = 0;
   // Replication goal of an inode (Attr.goal).
   virtual Status GetGoal(int64_t ino, int *goal) = 0;
 
   // Operator actions (PROTOCOL.md "Operator tools"). On failure the out
-  // parameters are left alone.
+  // parameters are left alone. Every call: see NoAnswer() above for what a
+  // failure means.
   // Damages one replica of one block; Invalid when it would be the last good
   // replica and !req.force.
   virtual Status Corrupt(const CorruptRequest &req, CorruptResult *out) = 0;
@@ -55,9 +73,10 @@ public:
                          int64_t *changed) = 0;
 };
 
-// MetaApi over Thrift, retried under `opts`: reads and calls whose repetition
-// is harmless (StartScrub, Heal, Drain, Undrain, SetGoal) on any transient
-// failure, Corrupt and RemoveServer only when the request never left.
+// MetaApi over Thrift, retried under `opts` when metad did not answer: reads
+// and calls whose repetition is harmless (StartScrub, Heal, Drain, Undrain,
+// SetGoal) on any transport failure; Fsck, Corrupt and RemoveServer only when
+// the request never left. An error metad answered is final (never retried).
 std::unique_ptr<MetaApi> NewThriftMetaApi(const HostPort &addr,
                                           const net::RpcOptions &opts);
 

@@ -75,6 +75,7 @@ void WriteServers(std::ostream &out, const ClusterStatus &s) {
     const char *name;
     const char *type;
     const char *help;
+    // NaN: the value is unknown for this server, no sample is written.
     double (*value)(const ServerInfo &);
   };
   static constexpr Gauge kGauges[] = {
@@ -88,20 +89,23 @@ void WriteServers(std::ostream &out, const ClusterStatus &s) {
          return static_cast<double>(i.state == ServerState::kDraining);
        }},
       {"replfs_server_heartbeat_age_seconds", kGauge,
-       "Age of the datad's last heartbeat.",
+       "Age of the datad's last heartbeat (no sample: none since metad "
+       "started).",
        [](const ServerInfo &i) {
-         return static_cast<double>(i.last_heartbeat_ms) / 1000;
+         return i.last_heartbeat_ms < 0
+                    ? std::nan("")
+                    : static_cast<double>(i.last_heartbeat_ms) / 1000;
        }},
       {"replfs_server_bytes_used", kGauge,
        "Bytes of block data stored on the datad.",
        [](const ServerInfo &i) { return static_cast<double>(i.bytes_used); }},
       {"replfs_server_bytes_free", kGauge, "Free bytes on the datad's store.",
        [](const ServerInfo &i) { return static_cast<double>(i.bytes_free); }},
-      {"replfs_server_bytes_total", kGauge, "Size of the datad's store.",
+      {"replfs_server_bytes_capacity", kGauge, "Size of the datad's store.",
        [](const ServerInfo &i) { return static_cast<double>(i.bytes_total); }},
       {"replfs_server_chunks", kGauge, "Chunk replicas held by the datad.",
        [](const ServerInfo &i) { return static_cast<double>(i.chunks); }},
-      {"replfs_server_corrupt_found", kCounter,
+      {"replfs_server_corrupt_found_total", kCounter,
        "Blocks found corrupt since the datad started.",
        [](const ServerInfo &i) {
          return static_cast<double>(i.corrupt_found);
@@ -132,14 +136,19 @@ void WriteServers(std::ostream &out, const ClusterStatus &s) {
   };
   for (const Gauge &g : kGauges) {
     Family f(&out, g.name, g.type, g.help);
-    for (const ServerInfo &i : s.servers)
-      f.Sample({{"addr", i.addr}}, g.value(i));
+    for (const ServerInfo &i : s.servers) {
+      const double v = g.value(i);
+      if (!std::isnan(v))
+        f.Sample({{"addr", i.addr}}, v);
+    }
   }
 }
 
 void WriteChunks(std::ostream &out, const ClusterStatus &s) {
   const ChunkCounts &c = s.chunks;
-  Family(&out, "replfs_chunks_total", kGauge, "Chunks known to metad.")
+  // A gauge: no "_total" (Prometheus reserves it for counters).
+  Family(&out, "replfs_chunks_known", kGauge,
+         "Chunks known to metad, in any state.")
       .Sample(c.total);
   {
     Family f(&out, "replfs_chunks", kGauge, "Chunks by state.");

@@ -11,6 +11,11 @@
 namespace replfs::ctl {
 
 // Every metric family with its # HELP and # TYPE lines; label values escaped.
+// Names follow the Prometheus conventions `promtool check metrics` enforces:
+// counters end in "_total" and nothing else does (replfs_chunks_known, not
+// replfs_chunks_total), base units (seconds, bytes), snake_case. A value that
+// is unknown (the heartbeat age of a datad that has not registered since
+// metad started) has no sample rather than a made-up one.
 void WritePrometheus(std::ostream &out, const ClusterStatus &s,
                      const HealthVerdict &v, const std::string &meta_addr);
 

@@ -90,8 +90,14 @@ HealthVerdict ClassifyHealth(const ClusterStatus &s) {
   const int64_t down = std::count_if(
       s.servers.begin(), s.servers.end(),
       [](const ServerInfo &i) { return i.state == ServerState::kDown; });
-  if (up == 0)
+  const int64_t draining = static_cast<int64_t>(s.servers.size()) - up - down;
+  if (up + draining == 0) {
     unavailable.push_back("no datad is up");
+  } else if (up == 0) {
+    // Draining datads still serve reads (and repair sources): the data is
+    // there, but no new chunk can be placed.
+    degraded.push_back("every datad is draining: no new chunk can be placed");
+  }
   if (s.chunks.unavailable > 0) {
     unavailable.push_back(Plural(s.chunks.unavailable, "chunk") +
                           " unavailable");
@@ -218,7 +224,9 @@ void PrintServerTable(std::ostream &out, const ClusterStatus &s) {
        "SCRUB", "UNVERIFIED"});
   for (const ServerInfo &i : s.servers) {
     row({i.addr, ServerStateName(i.state),
-         FormatDuration(i.last_heartbeat_ms) + " ago",
+         // -1: not registered since metad started.
+         i.last_heartbeat_ms < 0 ? "never"
+                                 : FormatDuration(i.last_heartbeat_ms) + " ago",
          FormatBytes(i.bytes_used), FormatBytes(i.bytes_free),
          std::to_string(i.chunks), std::to_string(i.corrupt_found),
          DescribeScrub(i.scrub, s.fetched_at_ms),

@@ -3,9 +3,11 @@
 // Health (also the exit code of `fsctl status`):
 //   HEALTHY (0)     every datad up, every chunk healthy, no corrupt replica.
 //   DEGRADED (1)    any datad down, any chunk not healthy (under-replicated),
-//                   or any corrupt replica known. Draining alone is healthy.
-//   UNAVAILABLE (2) metad unreachable, no datad up (nothing can be written),
-//                   or any chunk unavailable (some data cannot be read).
+//                   any corrupt replica known, or every datad draining (the
+//                   data is readable, new chunks cannot be placed). Draining
+//                   alone is healthy.
+//   UNAVAILABLE (2) metad unreachable, no datad up or draining, or any chunk
+//                   unavailable (some data cannot be read).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,8 +32,9 @@ int HealthExitCode(Health h);     // 0 | 1 | 2
 
 // One entry of `servers` in `status --json` (and of `fsctl servers --json`):
 // addr, state, chunks, bytes_used, bytes_free, bytes_total, corrupt_found,
-// last_heartbeat_ms, scrub {running, progress, last_full_pass_ms,
-// oldest_unverified_ms, bytes_verified, corrupt_found_pass}.
+// last_heartbeat_ms (-1: no heartbeat since metad started), scrub {running,
+// progress, last_full_pass_ms, oldest_unverified_ms, bytes_verified,
+// corrupt_found_pass}.
 nlohmann::json ServerToJson(const ServerInfo &i);
 
 // The `status --json` object (contract in DESIGN.md): health, reasons, meta

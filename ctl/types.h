@@ -31,7 +31,8 @@ struct ServerInfo {
   int64_t bytes_free = 0;
   int64_t bytes_total = 0;
   int64_t corrupt_found = 0;     // blocks found corrupt since the datad started
-  int64_t last_heartbeat_ms = 0; // age of the last heartbeat
+  int64_t last_heartbeat_ms = 0; // age of the last heartbeat; -1: none since
+                                 // metad started (not registered yet)
   ScrubInfo scrub;
 };
 
@@ -115,8 +116,10 @@ struct CorruptResult {
   int block = 0; // block index inside the chunk
 };
 
-const char *ServerStateName(ServerState s);   // "up" | "down" | "draining"
-const char *ReplicaStateName(ReplicaState s); // "ok" | "corrupt" | ...
-const char *FaultModeName(FaultMode m);       // "flip" | "zero" | "delete"
+const char *ServerStateName(ServerState s); // "up" | "down" | "draining"
+// "ok" | "corrupt" | "missing" | "stale" | "unreachable" (fsck prints the
+// last as "missing": FsckStateName in fsck.h).
+const char *ReplicaStateName(ReplicaState s);
+const char *FaultModeName(FaultMode m); // "flip" | "zero" | "delete"
 
 } // namespace replfs::ctl

@@ -1,5 +1,6 @@
-// fsctl's long operations: scrub and heal, optionally waited for with
-// progress by polling Status.
+// `fsctl scrub`: starts passes and optionally waits for them (and for the
+// repairs of what they found) with progress, by polling Status. Heal is in
+// heal_command.cc.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -66,22 +67,59 @@ std::string ScrubProgressText(const std::vector<ScrubTarget> &targets,
          std::to_string(corrupt) + " corrupt found";
 }
 
+int64_t CorruptFound(const std::vector<ScrubTarget> &targets) {
+  int64_t found = 0;
+  for (const ScrubTarget &t : targets)
+    found += t.lost ? 0 : t.last.corrupt_found_pass;
+  return found;
+}
+
+// How long the summary waits for metad to repair what the passes found.
+constexpr int64_t kRepairWaitMs = 60'000;
+
+// Corruption a pass finds reaches metad in the datad's heartbeats, and metad
+// drops the bad replica and queues its repair. Polls until metad knows no
+// corrupt replica, at least once after the answer that showed the passes
+// done (a heartbeat is recorded a moment before its corrupt list is
+// handled), for at most kRepairWaitMs and never past `until_ms`. *now is the
+// last answer; false (with *s) when metad did not answer.
+bool WaitForRepairs(MetaApi *api, const WaitOptions &w, int64_t until_ms,
+                    int64_t repaired_before, ProgressPrinter *progress,
+                    ClusterStatus *now, Status *s) {
+  until_ms = std::min(until_ms, w.clock->NowMs() + kRepairWaitMs);
+  while (w.clock->NowMs() < until_ms) {
+    w.clock->SleepMs(w.poll_ms);
+    *s = api->GetStatus(now);
+    if (!s->ok())
+      return false;
+    progress->Update("scrub", 1.0,
+                     "passes done; waiting for repair: " +
+                         std::to_string(now->chunks.corrupt_replicas) +
+                         " corrupt replicas known, " +
+                         std::to_string(now->repair_queued) + " queued, " +
+                         std::to_string(now->repair_done - repaired_before) +
+                         " repaired");
+    if (now->chunks.corrupt_replicas == 0)
+      break;
+  }
+  return true;
+}
+
 void PrintScrubSummary(const std::vector<ScrubTarget> &targets,
                        const ClusterStatus &before, const ClusterStatus &after,
                        std::ostream &out) {
-  int64_t found = 0;
   for (const ScrubTarget &t : targets) {
     if (t.lost) {
       out << "  " << t.addr << ": went down, pass not confirmed\n";
       continue;
     }
-    found += t.last.corrupt_found_pass;
     out << "  " << t.addr << ": pass done, " << t.last.corrupt_found_pass
         << " corrupt blocks found, " << FormatBytes(t.last.bytes_verified)
         << " verified\n";
   }
-  out << "scrub: " << found << " corrupt blocks found; repaired "
-      << after.repair_done - before.repair_done << " chunks meanwhile; "
+  out << "scrub: " << CorruptFound(targets)
+      << " corrupt blocks found; repaired "
+      << after.repair_done - before.repair_done << " chunks; "
       << after.repair_queued << " repairs queued, "
       << after.chunks.corrupt_replicas << " corrupt replicas known"
       << std::endl;
@@ -105,15 +143,17 @@ int RunScrub(MetaApi *api, const std::string &server, const WaitOptions &w,
     return kExitProblems;
   }
   if (!s.ok()) {
-    err << DescribeError(s, api->addr()) << std::endl;
+    // e.g. metad's "datad X is down": its answer, not an unreachable metad.
+    err << DescribeError(s.WithContext("scrub"), api->addr()) << std::endl;
     return ExitCodeFor(s);
   }
   std::vector<ScrubTarget> targets;
   if (!server.empty()) {
     targets.emplace_back(server);
   } else {
+    // The servers metad starts a pass on: up ones, draining ones included.
     for (const ServerInfo &i : before.servers) {
-      if (i.state == ServerState::kUp)
+      if (i.state != ServerState::kDown)
         targets.emplace_back(i.addr);
     }
   }
@@ -149,101 +189,25 @@ int RunScrub(MetaApi *api, const std::string &server, const WaitOptions &w,
     }
     w.clock->SleepMs(w.poll_ms);
   }
-  progress.Finish();
-  PrintScrubSummary(targets, before, now, out);
-  const bool lost = std::any_of(targets.begin(), targets.end(),
-                                [](const ScrubTarget &t) { return t.lost; });
-  return lost ? kExitProblems : kExitOk;
-}
-
-namespace {
-
-std::string HealProgressText(const ClusterStatus &s, int64_t repaired) {
-  return std::to_string(s.repair_queued) + " queued (" +
-         FormatBytes(s.repair_bytes_queued) + "), " +
-         FormatRate(s.repair_bytes_per_s) + ", ETA " +
-         FormatEta(s.repair_bytes_queued, s.repair_bytes_per_s) + ", " +
-         std::to_string(repaired) + " repaired, " +
-         std::to_string(s.chunks.under_replicated) + " under goal";
-}
-
-// Heal has nothing left to do: every chunk at its goal, or an empty queue
-// with heal no longer running for long enough that metad's rescan is in.
-bool HealFinished(const ClusterStatus &s, int64_t elapsed_ms,
-                  int64_t settle_ms) {
-  if (s.repair_queued > 0)
-    return false;
-  if (s.chunks.under_replicated == 0 && s.chunks.unavailable == 0)
-    return true;
-  return !s.heal_running && elapsed_ms >= settle_ms;
-}
-
-} // namespace
-
-int RunHeal(MetaApi *api, const WaitOptions &w, std::ostream &out,
-            std::ostream &err) {
-  ClusterStatus before;
-  Status s = api->GetStatus(&before);
-  if (!s.ok()) {
+  const int64_t found = CorruptFound(targets);
+  if (found > 0 && !WaitForRepairs(api, w, start_ms + w.timeout_ms,
+                                   before.repair_done, &progress, &now, &s)) {
+    progress.Finish();
     err << DescribeError(s, api->addr()) << std::endl;
     return kExitUnavailable;
   }
-  const int64_t start_ms = w.clock->NowMs();
-  s = api->Heal();
-  if (!s.ok()) {
-    err << DescribeError(s, api->addr()) << std::endl;
-    return ExitCodeFor(s);
-  }
-  out << "heal started: " << before.chunks.under_replicated
-      << " chunks under goal, " << before.chunks.unavailable << " unavailable, "
-      << before.repair_queued << " queued" << std::endl;
-  if (!w.wait)
-    return kExitOk;
-
-  // An empty queue right after Heal() may predate metad's rescan.
-  const int64_t settle_ms = std::max<int64_t>(3000, 2 * w.poll_ms);
-  ProgressPrinter progress(&out, w.clock, w.tty, w.plain_every_ms);
-  ClusterStatus now;
-  for (;;) {
-    s = api->GetStatus(&now);
-    if (!s.ok()) {
-      progress.Finish();
-      err << DescribeError(s, api->addr()) << std::endl;
-      return kExitUnavailable;
-    }
-    const int64_t repaired = now.repair_done - before.repair_done;
-    const int64_t total = repaired + now.repair_queued;
-    const double fraction =
-        total > 0 ? static_cast<double>(repaired) / static_cast<double>(total)
-                  : 1.0;
-    const std::string text = HealProgressText(now, repaired);
-    progress.Update("heal", fraction, text);
-    const int64_t elapsed = w.clock->NowMs() - start_ms;
-    if (HealFinished(now, elapsed, settle_ms))
-      break;
-    if (elapsed >= w.timeout_ms) {
-      progress.Finish();
-      err << "fsctl: heal not finished after " << FormatDuration(w.timeout_ms)
-          << " (" << text << ")" << std::endl;
-      return kExitUnavailable;
-    }
-    w.clock->SleepMs(w.poll_ms);
-  }
   progress.Finish();
-  const HealthVerdict v = ClassifyHealth(now);
-  out << "heal: " << now.repair_done - before.repair_done
-      << " chunks repaired in " << FormatDuration(w.clock->NowMs() - start_ms)
-      << "; cluster " << HealthName(v.health);
-  if (!v.reasons.empty()) {
-    out << ", still degraded:";
-    const char *sep = " ";
-    for (const std::string &r : v.reasons) {
-      out << sep << r;
-      sep = ", ";
-    }
+  PrintScrubSummary(targets, before, now, out);
+  const bool unrepaired = found > 0 && now.chunks.corrupt_replicas > 0;
+  if (unrepaired) {
+    out << "scrub: " << now.chunks.corrupt_replicas
+        << " corrupt replicas still wait for repair (fsctl heal --wait "
+           "repairs them now and says why not)"
+        << std::endl;
   }
-  out << std::endl;
-  return v.health == Health::kHealthy ? kExitOk : kExitProblems;
+  const bool lost = std::any_of(targets.begin(), targets.end(),
+                                [](const ScrubTarget &t) { return t.lost; });
+  return lost || unrepaired ? kExitProblems : kExitOk;
 }
 
 } // namespace replfs::ctl

@@ -108,10 +108,120 @@ Status CheckName(std::string_view name) {
 }
 
 FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
-                       const ClusterInfo& info)
-    : meta_(std::move(meta)), io_(std::move(io)), info_(info), session_(RandomSession()) {}
+                       const ClusterInfo& info, std::chrono::milliseconds renewal)
+    : meta_(std::move(meta)),
+      io_(std::move(io)),
+      info_(info),
+      session_(RandomSession()),
+      renewal_(renewal) {
+  if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
+}
 
-FileSystem::~FileSystem() = default;
+FileSystem::~FileSystem() {
+  {
+    MutexLock l(&stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  // Normally none: the kernel closed every file before the session ended.
+  std::vector<LeaseHold> left;
+  {
+    MutexLock l(&mu_);
+    left.swap(stray_);
+    for (auto& [ino, st] : open_)
+      for (int64_t lease : st.leases) left.push_back(LeaseHold{ino, lease});
+  }
+  if (left.empty()) return;
+  ReleaseHolds(std::move(left));
+  MutexLock l(&mu_);
+  if (!stray_.empty()) {
+    LOG(WARNING) << "metad unreachable at unmount: " << stray_.size()
+                 << " renewal hold(s) stay until it restarts";
+  }
+}
+
+bool FileSystem::Stopping() {
+  MutexLock l(&stop_mu_);
+  return stop_;
+}
+
+void FileSystem::RenewLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> l(stop_mu_.native());
+      if (stop_cv_.wait_for(l, renewal_, [this]() NO_THREAD_SAFETY_ANALYSIS { return stop_; }))
+        return;
+    }
+    RenewOpenHolds();
+  }
+}
+
+void FileSystem::ReleaseHolds(std::vector<LeaseHold> holds) {
+  size_t i = 0;
+  for (; i < holds.size(); ++i) {
+    Status s = meta_->Release(holds[i].ino, holds[i].lease);
+    if (s.IsRetryable()) {
+      LOG(WARNING) << "releasing renewal holds at metad: " << s.ToString() << " (retried later)";
+      break;
+    }
+    if (!s.ok()) {
+      LOG(WARNING) << "releasing a renewal hold of inode " << holds[i].ino << ": " << s.ToString();
+    }
+  }
+  if (i == holds.size()) return;
+  MutexLock l(&mu_);
+  stray_.insert(stray_.end(), holds.begin() + static_cast<std::ptrdiff_t>(i), holds.end());
+}
+
+int FileSystem::RenewOpenHolds() {
+  std::vector<uint64_t> open;
+  std::vector<LeaseHold> release;
+  {
+    MutexLock l(&mu_);
+    for (const auto& [ino, st] : open_)
+      if (st.handles > 0) open.push_back(ino);
+    release.swap(stray_);
+  }
+  // The RPCs run without mu_; what changed meanwhile is sorted out below.
+  const int64_t lease = RandomSession();
+  std::vector<std::pair<uint64_t, bool>> opened;  // ino, whether certainly held
+  for (uint64_t ino : open) {
+    if (Stopping()) break;  // unmounting: the destructor releases what is held
+    Attr a;
+    Status s = meta_->Open(ino, lease, &a);
+    if (s.ok()) {
+      opened.emplace_back(ino, true);
+      continue;
+    }
+    if (s.IsNotFound()) continue;  // purged after all: metad undid the Open
+    // The Open may have executed: it is recorded, to be released like the
+    // others (releasing a hold that does not exist is harmless).
+    opened.emplace_back(ino, false);
+    LOG(WARNING) << "announcing open inode " << ino << " to metad again: " << s.ToString();
+    if (s.IsRetryable()) break;
+  }
+  int renewed = 0;
+  {
+    MutexLock l(&mu_);
+    for (const auto& [ino, held] : opened) {
+      auto it = open_.find(ino);
+      if (it == open_.end() || it->second.handles <= 0) {
+        release.push_back(LeaseHold{ino, lease});  // closed meanwhile
+        continue;
+      }
+      std::vector<int64_t>& leases = it->second.leases;
+      if (held) {
+        for (int64_t old : leases) release.push_back(LeaseHold{ino, old});
+        leases.clear();
+        ++renewed;
+      }
+      leases.push_back(lease);
+    }
+  }
+  ReleaseHolds(std::move(release));
+  return renewed;
+}
 
 void FileSystem::ApplyLocal(Attr* a) {
   if (a->type != FileType::kRegular) return;
@@ -143,9 +253,17 @@ Status FileSystem::Commit(uint64_t ino) {
   MutexLock l(&mu_);
   auto it = open_.find(ino);
   if (it == open_.end()) return Status::OK();
-  it->second.meta_size = a.size;
-  // A write that landed during the commit keeps the state dirty.
-  if (it->second.write_seq == seq) it->second.dirty = false;
+  OpenState& st = it->second;
+  st.meta_size = a.size;
+  // A write that landed during the commit keeps the state dirty (and the
+  // high-water mark, which covers it). Otherwise metad now has everything:
+  // the mark restarts at zero, so that after another client shrinks the
+  // file the next small write here does not commit the old end again (metad
+  // keeps max(size, committed size)) and grow the file back.
+  if (st.write_seq == seq) {
+    st.dirty = false;
+    st.written_end = 0;
+  }
   return Status::OK();
 }
 
@@ -251,11 +369,16 @@ Status FileSystem::Open(uint64_t ino, Attr* out) {
 }
 
 Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
-                          const Caller& who, Attr* out) {
+                          const Caller& who, Attr* out, bool exclusive) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr made;
-  REPLFS_RETURN_IF_ERROR(
-      meta_->Mknod(parent, std::string(name), FileType::kRegular, mode & 07777, who, 0, &made));
+  Status s =
+      meta_->Mknod(parent, std::string(name), FileType::kRegular, mode & 07777, who, 0, &made);
+  if (s.code() == Status::Code::kExists && !exclusive) {
+    return Status::Stale("'" + std::string(name) +
+                         "' exists (made by another client): look it up again");
+  }
+  REPLFS_RETURN_IF_ERROR(s);
   return Open(made.ino, out);
 }
 
@@ -305,9 +428,25 @@ Status FileSystem::Release(uint64_t ino) {
   if (!r.ok()) {
     LOG(WARNING) << "release of inode " << ino << " failed: " << r.ToString();
   }
-  MutexLock l(&mu_);
-  auto it = open_.find(ino);
-  if (it != open_.end() && --it->second.handles <= 0) open_.erase(it);
+  std::vector<LeaseHold> leases;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end() && --it->second.handles <= 0) {
+      for (int64_t lease : it->second.leases) leases.push_back(LeaseHold{ino, lease});
+      open_.erase(it);
+    }
+  }
+  // The last close also drops what RenewOpenHolds holds (metad unreachable:
+  // the next round tries again).
+  if (!leases.empty()) {
+    if (r.IsRetryable()) {
+      MutexLock l(&mu_);
+      stray_.insert(stray_.end(), leases.begin(), leases.end());
+    } else {
+      ReleaseHolds(std::move(leases));
+    }
+  }
   return s.ok() ? r : s;
 }
 

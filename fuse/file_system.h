@@ -4,16 +4,21 @@
 // (CommitWrite) at flush, fsync and release.
 //
 // Thread-safe: called concurrently by the FUSE worker threads. Per-inode open
-// state lives under mu_, which is never held across an RPC.
+// state lives under mu_, which is never held across an RPC. A thread of its
+// own announces the open inodes to metad again now and then, so that they
+// survive a metad restart (RenewOpenHolds).
 #pragma once
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +32,10 @@ namespace replfs::client {
 
 // Names longer than this are ENAMETOOLONG without asking metad.
 inline constexpr size_t kMaxNameBytes = 255;
+// How often open inodes are announced to metad again (RenewOpenHolds).
+// metad keeps orphans for 60 s after it starts (Namespace::Options::
+// orphan_grace_ms): three rounds, so one slow or failed round is harmless.
+inline constexpr std::chrono::milliseconds kOpenRenewalInterval{20000};
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -42,8 +51,13 @@ Status CheckName(std::string_view name);
 class FileSystem {
  public:
   // Owns `meta` and `io` (io borrows meta; both live as long as this).
+  // Runs RenewOpenHolds every `renewal` on a thread of its own (never with
+  // a zero interval).
   FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
-             const ClusterInfo& info);
+             const ClusterInfo& info,
+             std::chrono::milliseconds renewal = kOpenRenewalInterval);
+  // Stops the renewal thread (waiting for a round in progress), then
+  // releases the renewal holds still left at metad (best effort).
   ~FileSystem();
   FileSystem(const FileSystem&) = delete;
   FileSystem& operator=(const FileSystem&) = delete;
@@ -78,8 +92,17 @@ class FileSystem {
 
   // Files. Every successful Open/Create is paired with one Release.
   Status Open(uint64_t ino, Attr* out);
+  // open(2) with O_CREAT: makes `name` and opens it. If the name exists:
+  // Exists when `exclusive` (O_EXCL); otherwise Stale. The kernel sends a
+  // create only when it believes the name absent (a negative entry it
+  // cached, or a lookup that raced with another client's create), and
+  // ESTALE makes the VFS redo the whole open once with a fresh lookup
+  // (LOOKUP_REVAL): the existing file is then opened with the kernel's own
+  // permission checks, symlink following, EISDIR and O_TRUNC, which a
+  // create reply could not give (the kernel skips them for a file it
+  // believes it created).
   Status Create(uint64_t parent, std::string_view name, uint32_t mode, const Caller& who,
-                Attr* out);
+                Attr* out, bool exclusive = true);
   Status Read(uint64_t ino, int64_t offset, int64_t size, std::string* out);
   Status Write(uint64_t ino, int64_t offset, std::string_view data);
   // Sync() the datads written and CommitWrite size/mtime.
@@ -94,6 +117,25 @@ class FileSystem {
 
   Status StatFs(struct statvfs* out);
 
+  // metad counts open handles in memory only, so a restart of metad forgets
+  // that this mount holds an unlinked file open (it keeps such orphans for
+  // a grace period after its start, then purges those nobody opened). A
+  // round opens every inode open here under a fresh lease session (one
+  // random session id per round), then releases the inode's holds of
+  // earlier rounds. While metad runs, holds overlap and never reach zero;
+  // after a restart the new round's Open is the inode's only hold, and
+  // releasing the old sessions is a no-op ("not held"). The last close
+  // releases the inode's holds with its own Release. A lease session is
+  // used for one round only, so a Release sent again (after a failure) can
+  // never drop a newer hold; an Open that metad executed twice (retried
+  // after a timeout) leaves one hold behind, which keeps an unlinked inode
+  // until metad restarts (a leak, never a loss). Costs one Open and one
+  // Release per open inode per round. A round stops at the first error
+  // that says metad is unreachable; what it could not release is released
+  // by a later round. Returns the number of inodes renewed. Run by the
+  // renewal thread; public for tests.
+  int RenewOpenHolds() LOCKS_EXCLUDED(mu_);
+
   // The kernel forgot `ino`: drop what is cached about it (unless open).
   void Forget(uint64_t ino);
 
@@ -106,8 +148,21 @@ class FileSystem {
     int64_t written_end = 0;  // end of the furthest uncommitted write
     int64_t mtime_ns = 0;     // time of the last uncommitted write
     uint64_t write_seq = 0;   // bumped per write; a commit clears dirty only if unchanged
+    std::vector<int64_t> leases;  // lease sessions of RenewOpenHolds holding it at metad
   };
 
+  // One Open at metad under a lease session of RenewOpenHolds.
+  struct LeaseHold {
+    uint64_t ino = 0;
+    int64_t lease = 0;
+  };
+
+  void RenewLoop() NO_THREAD_SAFETY_ANALYSIS;  // waits on stop_cv_ through stop_mu_.native()
+  bool Stopping() LOCKS_EXCLUDED(stop_mu_);
+  // Releases `holds` at metad, stopping at the first error that says metad
+  // is unreachable; what was not released goes to stray_ (for the next
+  // round, or the destructor).
+  void ReleaseHolds(std::vector<LeaseHold> holds) LOCKS_EXCLUDED(mu_);
   // Records a fresh attr from metad and overlays uncommitted writes on it.
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
   // Reports uncommitted writes to metad (no-op when clean).
@@ -119,8 +174,16 @@ class FileSystem {
   const ClusterInfo info_;
   const int64_t session_;
 
-  Mutex mu_;  // protects open_
+  Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);
+  // Renewal holds of closed inodes not released yet (metad was unreachable).
+  std::vector<LeaseHold> stray_ GUARDED_BY(mu_);
+
+  const std::chrono::milliseconds renewal_;
+  Mutex stop_mu_;  // protects stop_
+  std::condition_variable_any stop_cv_;
+  bool stop_ GUARDED_BY(stop_mu_) = false;
+  std::thread renewer_;  // last: started when everything above exists
 };
 
 }  // namespace replfs::client

@@ -7,6 +7,7 @@
 
 #include "fuse/fuse_adapter.h"
 
+#include <fcntl.h>
 #include <linux/fs.h>  // RENAME_NOREPLACE, RENAME_EXCHANGE
 #include <unistd.h>
 
@@ -29,7 +30,11 @@ class Adapter {
   void Start(fuse_session* se, std::unique_ptr<FileSystem> fs) {
     fs_ = std::move(fs);
     invalidator_ = std::make_unique<Invalidator>([se](uint64_t ino) {
-      int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+      // Attributes only (off < 0): every inode queued here changed its
+      // nlink/ctime through another name (link, unlink, rename), not its
+      // bytes, so its page cache stays. Data another client wrote is
+      // dropped at open (keep_cache = 0) and by FUSE_CAP_AUTO_INVAL_DATA.
+      int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
       // ENOENT: the kernel no longer caches it, nothing to do.
       if (rc != 0 && rc != -ENOENT) {
         LOG(WARNING) << "invalidating inode " << ino << ": " << std::strerror(-rc);
@@ -43,7 +48,8 @@ class Adapter {
   FileSystem& fs() { return *fs_; }
   LookupCounts& lookups() { return lookups_; }
   ParentHints& parents() { return parents_; }
-  void Invalidate(uint64_t ino) { invalidator_->Queue(ino); }
+  // The kernel's cached attributes of `ino` are stale (not its data).
+  void InvalidateAttrs(uint64_t ino) { invalidator_->Queue(ino); }
   double attr_timeout() const { return attr_timeout_; }
   double entry_timeout() const { return entry_timeout_; }
 
@@ -93,10 +99,12 @@ fuse_entry_param MakeEntry(Adapter& a, const Attr& attr) {
   return e;
 }
 
-// Hands `attr` to the kernel as a new reference (lookup count + 1).
-Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const Attr& attr) {
+// Hands `attr`, the entry `name` of `parent`, to the kernel as a new
+// reference (lookup count + 1).
+Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
+                  const Attr& attr) {
   fuse_entry_param e = MakeEntry(a, attr);
-  if (attr.type == FileType::kDirectory) a.parents().Set(attr.ino, parent);
+  if (attr.type == FileType::kDirectory) a.parents().Set(attr.ino, parent, name);
   a.lookups().Add(attr.ino);
   // An interrupted request never reaches the kernel: no forget will come.
   if (fuse_reply_entry(req, &e) != 0) a.lookups().Forget(attr.ino, 1);
@@ -137,7 +145,7 @@ void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       return Status::OK();
     }
     REPLFS_RETURN_IF_ERROR(s);
-    return ReplyEntry(req, a, parent, attr);
+    return ReplyEntry(req, a, parent, name, attr);
   });
 }
 
@@ -211,7 +219,7 @@ void OnMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, d
   Dispatch(req, "mknod", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Mknod(parent, name, mode, rdev, Who(req), &attr));
-    return ReplyEntry(req, a, parent, attr);
+    return ReplyEntry(req, a, parent, name, attr);
   });
 }
 
@@ -219,7 +227,7 @@ void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Dispatch(req, "mkdir", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Mkdir(parent, name, mode, Who(req), &attr));
-    return ReplyEntry(req, a, parent, attr);
+    return ReplyEntry(req, a, parent, name, attr);
   });
 }
 
@@ -227,7 +235,7 @@ void OnSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char
   Dispatch(req, "symlink", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Symlink(parent, name, target, Who(req), &attr));
-    return ReplyEntry(req, a, parent, attr);
+    return ReplyEntry(req, a, parent, name, attr);
   });
 }
 
@@ -245,7 +253,7 @@ void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Unlinked u;
     REPLFS_RETURN_IF_ERROR(a.fs().Unlink(parent, name, &u));
     // Still reachable by another name: its cached nlink/ctime are wrong now.
-    if (u.ino != 0 && u.nlink > 0) a.Invalidate(u.ino);
+    if (u.ino != 0 && u.nlink > 0) a.InvalidateAttrs(u.ino);
     fuse_reply_err(req, 0);
     return Status::OK();
   });
@@ -254,6 +262,7 @@ void OnUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void OnRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Dispatch(req, "rmdir", [&](Adapter& a) -> Status {
     REPLFS_RETURN_IF_ERROR(a.fs().Rmdir(parent, name));
+    a.parents().Removed(parent, name);
     fuse_reply_err(req, 0);
     return Status::OK();
   });
@@ -270,7 +279,9 @@ void OnRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
     if (f.noreplace && f.exchange) return Status::Invalid("RENAME_NOREPLACE with RENAME_EXCHANGE");
     Unlinked u;
     REPLFS_RETURN_IF_ERROR(a.fs().Rename(parent, name, newparent, newname, f, &u));
-    if (u.ino != 0 && u.nlink > 0) a.Invalidate(u.ino);
+    // The kernel moves its dentry without asking again: move the ".." hint.
+    a.parents().Renamed(parent, name, newparent, newname, f.exchange);
+    if (u.ino != 0 && u.nlink > 0) a.InvalidateAttrs(u.ino);
     fuse_reply_err(req, 0);
     return Status::OK();
   });
@@ -280,8 +291,8 @@ void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* ne
   Dispatch(req, "link", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Link(ino, newparent, newname, &attr));
-    a.Invalidate(ino);  // nlink and ctime changed under every other name
-    return ReplyEntry(req, a, newparent, attr);
+    a.InvalidateAttrs(ino);  // nlink and ctime changed under every other name
+    return ReplyEntry(req, a, newparent, newname, attr);
   });
 }
 
@@ -301,7 +312,10 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   Dispatch(req, "create", [&](Adapter& a) -> Status {
     if (!S_ISREG(mode)) return Status::Invalid("create of a non-regular file");
     Attr attr;
-    REPLFS_RETURN_IF_ERROR(a.fs().Create(parent, name, mode, Who(req), &attr));
+    // Without O_EXCL an existing name answers ESTALE: the kernel looks it
+    // up again and opens it (FileSystem::Create).
+    REPLFS_RETURN_IF_ERROR(
+        a.fs().Create(parent, name, mode, Who(req), &attr, (fi->flags & O_EXCL) != 0));
     fi->fh = 0;
     fi->keep_cache = 0;
     fuse_entry_param e = MakeEntry(a, attr);
@@ -399,7 +413,7 @@ Status FillDir(fuse_req_t req, Adapter& a, fuse_ino_t dir, fuse_file_info* fi, s
       if (need > size - pos) break;
       if (p.ino != 0) {
         a.lookups().Add(p.ino);
-        if (e.attr->type == FileType::kDirectory) a.parents().Set(p.ino, dir);
+        if (e.attr->type == FileType::kDirectory) a.parents().Set(p.ino, dir, e.name);
       }
     } else {
       struct stat st {};
@@ -568,6 +582,9 @@ int RunFuse(const MountArgs& args, const Config& cfg, const FileSystemFactory& m
       std::cerr << "replfs: cannot mount on " << args.mountpoint << "\n";
     } else {
       fuse_daemonize(args.foreground ? 1 : 0);
+      // In the background fd 2 is /dev/null now: log to syslog (the
+      // journal) instead, before any worker thread starts.
+      if (!args.foreground) LogToSyslog("replfs");
       std::unique_ptr<FileSystem> fs;
       Status s = make_fs(&fs);
       if (!s.ok()) {

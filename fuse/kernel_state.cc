@@ -99,20 +99,62 @@ Status DirListing::EntryAt(size_t index, DirEntry* out, bool* end) {
   return Status::OK();
 }
 
-void ParentHints::Set(uint64_t dir, uint64_t parent) {
+void ParentHints::UnindexLocked(uint64_t dir, const Where& w) {
+  if (w.name.empty()) return;
+  auto it = by_name_.find(NameKey(w.parent, w.name));
+  if (it != by_name_.end() && it->second == dir) by_name_.erase(it);
+}
+
+void ParentHints::Set(uint64_t dir, uint64_t parent, std::string_view name) {
   MutexLock l(&mu_);
-  parents_[dir] = parent;
+  Where& w = parents_[dir];
+  UnindexLocked(dir, w);
+  w.parent = parent;
+  w.name = std::string(name);
+  if (!w.name.empty()) by_name_[NameKey(parent, w.name)] = dir;
 }
 
 uint64_t ParentHints::Get(uint64_t dir) {
   MutexLock l(&mu_);
   auto it = parents_.find(dir);
-  return it == parents_.end() ? dir : it->second;
+  return it == parents_.end() ? dir : it->second.parent;
 }
 
 void ParentHints::Erase(uint64_t dir) {
   MutexLock l(&mu_);
-  parents_.erase(dir);
+  auto it = parents_.find(dir);
+  if (it == parents_.end()) return;
+  UnindexLocked(dir, it->second);
+  parents_.erase(it);
+}
+
+void ParentHints::Renamed(uint64_t parent, std::string_view name, uint64_t new_parent,
+                          std::string_view new_name, bool exchange) {
+  MutexLock l(&mu_);
+  const NameKey from(parent, std::string(name)), to(new_parent, std::string(new_name));
+  uint64_t src = 0, dst = 0;
+  if (auto it = by_name_.find(from); it != by_name_.end()) {
+    src = it->second;
+    by_name_.erase(it);
+  }
+  if (auto it = by_name_.find(to); it != by_name_.end()) {
+    dst = it->second;
+    by_name_.erase(it);
+  }
+  if (src != 0) {
+    parents_[src] = Where{new_parent, to.second};
+    by_name_[to] = src;
+  }
+  // Replaced (not exchanged): dst is gone; its forget will erase the rest.
+  if (dst != 0 && exchange) {
+    parents_[dst] = Where{parent, from.second};
+    by_name_[from] = dst;
+  }
+}
+
+void ParentHints::Removed(uint64_t parent, std::string_view name) {
+  MutexLock l(&mu_);
+  by_name_.erase(NameKey(parent, std::string(name)));
 }
 
 }  // namespace replfs::client

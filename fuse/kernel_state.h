@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -82,17 +85,37 @@ class DirListing {
   bool eof_ GUARDED_BY(mu_) = false;
 };
 
-// Remembers the parent of each directory the kernel was told about, for the
-// ".." entry of readdir (directories have exactly one parent). Thread-safe.
+// Remembers the parent (and name) of each directory the kernel was told
+// about, for the ".." entry of readdir (directories have exactly one
+// parent). Renames through this mount move the hint with the directory;
+// what other mounts do is learnt at the next lookup. Thread-safe.
 class ParentHints {
  public:
-  void Set(uint64_t dir, uint64_t parent);
+  // `dir` is the entry `name` of `parent` ("" when the name is unknown).
+  void Set(uint64_t dir, uint64_t parent, std::string_view name = {});
   uint64_t Get(uint64_t dir);  // the dir itself when unknown (root: 1)
   void Erase(uint64_t dir);
+  // A rename of (parent, name) to (new_parent, new_name) succeeded: a
+  // directory known under the old name is now under the new one. With
+  // `exchange` the one under the new name moves to the old name; otherwise
+  // a directory the new name held was replaced (and is gone).
+  void Renamed(uint64_t parent, std::string_view name, uint64_t new_parent,
+               std::string_view new_name, bool exchange);
+  // The entry (parent, name) was removed (rmdir).
+  void Removed(uint64_t parent, std::string_view name);
 
  private:
-  Mutex mu_;
-  std::unordered_map<uint64_t, uint64_t> parents_ GUARDED_BY(mu_);
+  struct Where {
+    uint64_t parent = 0;
+    std::string name;
+  };
+  using NameKey = std::pair<uint64_t, std::string>;
+  // Removes the by-name record of `dir` (if it still names `dir`).
+  void UnindexLocked(uint64_t dir, const Where& w) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Mutex mu_;  // protects everything below
+  std::unordered_map<uint64_t, Where> parents_ GUARDED_BY(mu_);
+  std::map<NameKey, uint64_t> by_name_ GUARDED_BY(mu_);  // (parent, name) -> dir
 };
 
 }  // namespace replfs::client

@@ -13,6 +13,7 @@ Status MetaCore::Corrupt(Ino ino, int64_t block, const std::string& server, Faul
   if (block < 0) return Status::Invalid("block must be >= 0");
   Inode in;
   REPLFS_RETURN_IF_ERROR(ns_->GetAttr(ino, &in));
+  if (in.type == FileType::kDirectory) return Status::IsDir("inode " + std::to_string(ino) + " is a directory");
   if (in.type != FileType::kRegular) return Status::NotFound("inode " + std::to_string(ino) + " is not a regular file");
   const int64_t bs = config_.block_size, cs = config_.chunk_size;
   if (block > INT64_MAX / bs) return Status::Invalid("block number too large");
@@ -20,14 +21,24 @@ Status MetaCore::Corrupt(Ino ino, int64_t block, const std::string& server, Faul
   const int32_t in_chunk = static_cast<int32_t>(block * bs % cs / bs);
   std::vector<ChunkInfo> found;
   REPLFS_RETURN_IF_ERROR(GetChunks(ino, index, 1, &found));
-  if (found.empty())
-    return Status::NotFound("block " + std::to_string(block) + " of inode " + std::to_string(ino) +
-                            " lies in a hole (chunk " + std::to_string(index) + " is not allocated)");
+  if (found.empty()) {
+    // NotFound, saying which case it is (not kInvalid: that is the refusal
+    // to damage the last good replica). A chunk past the committed size
+    // (a write not yet flushed) is still damaged if it exists.
+    const std::string what_block = "block " + std::to_string(block);
+    if (block * bs >= in.size) {
+      return Status::NotFound(what_block + " is beyond the end of the file (" + std::to_string(in.size) +
+                              " bytes, " + std::to_string(in.size / bs + (in.size % bs != 0)) + " blocks of " +
+                              std::to_string(bs) + " bytes)");
+    }
+    return Status::NotFound(what_block + " is a hole (chunk " + std::to_string(index) +
+                            " of the file is not allocated)");
+  }
   const ChunkInfo c = found[0];
   const std::string what = "chunk " + std::to_string(c.id);
   if (c.replicas.empty()) return Status::Unavailable(what + " has no replica");
   const std::string target = server.empty() ? c.replicas[0] : server;
-  if (!Contains(c.replicas, target)) return Status::Invalid(target + " holds no replica of " + what);
+  if (!Contains(c.replicas, target)) return Status::NotFound(target + " holds no replica of " + what);
   bool other_ok = false;
   for (const auto& a : c.replicas) {
     if (a == target || !servers_->IsUp(a)) continue;

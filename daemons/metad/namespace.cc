@@ -2,11 +2,18 @@
 // attribute changes are in namespace_modify.cc; xattrs in namespace_xattr.cc.
 #include "daemons/metad/namespace.h"
 
+#include <chrono>
+
 #include "common/log.h"
 #include "daemons/metad/ns_txn.h"
 #include "daemons/metad/records.h"
 
 namespace replfs::metad {
+namespace {
+
+constexpr uint32_t kSetgidBit = 02000;  // S_ISGID
+
+}  // namespace
 
 Status ValidateName(std::string_view name) {
   if (name.empty()) return Status::Invalid("empty name");
@@ -20,6 +27,15 @@ Status ValidateName(std::string_view name) {
 
 Namespace::Namespace(MetaStore* store, ChunkMap* chunks, Options opts)
     : store_(store), chunks_(chunks), opts_(opts) {}
+
+Namespace::~Namespace() {
+  {
+    MutexLock l(&sweep_mu_);
+    stop_sweep_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+}
 
 void Namespace::CountInode(FileType type, int delta) {
   inodes_ += delta;
@@ -61,11 +77,41 @@ Status Namespace::Init() {
     return bad.ok();
   }));
   REPLFS_RETURN_IF_ERROR(bad);
-  for (Ino ino : orphans) REPLFS_RETURN_IF_ERROR(PurgeIfUnused(ino));
-  if (!orphans.empty()) {
+  if (orphans.empty()) return Status::OK();
+  if (opts_.orphan_grace_ms <= 0) {
+    for (Ino ino : orphans) REPLFS_RETURN_IF_ERROR(PurgeIfUnused(ino));
     LOG(INFO) << "purged " << orphans.size() << " orphaned inode(s)";
+    return Status::OK();
   }
+  LOG(INFO) << orphans.size() << " orphaned inode(s) (unlinked while open) kept for "
+            << opts_.orphan_grace_ms << " ms for their clients to open them again";
+  sweeper_ = std::thread([this, orphans = std::move(orphans)]() mutable {
+    SweepOrphans(std::move(orphans));
+  });
   return Status::OK();
+}
+
+void Namespace::SweepOrphans(std::vector<Ino> inos) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.orphan_grace_ms);
+  {
+    std::unique_lock<std::mutex> l(sweep_mu_.native());
+    const auto stopping = [this]() NO_THREAD_SAFETY_ANALYSIS { return stop_sweep_; };
+    if (sweep_cv_.wait_until(l, deadline, stopping)) return;
+  }
+  // Purging takes the store's lock (then mu_), never sweep_mu_.
+  int purged = 0;
+  for (Ino ino : inos) {
+    bool gone = false;
+    Status s = PurgeIfUnused(ino, &gone);
+    if (!s.ok()) {
+      LOG(ERROR) << "purging orphaned " << InoName(ino) << ": " << s.ToString()
+                 << " (retried at the next start)";
+    }
+    purged += gone;
+  }
+  LOG(INFO) << "orphan grace over: purged " << purged << " of " << inos.size()
+            << " orphaned inode(s), the rest are open again";
 }
 
 Status Namespace::GetAttr(Ino ino, Inode* out) const {
@@ -116,6 +162,13 @@ Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* 
     // Files and directories inherit the directory's goal (an old directory
     // without one: the cluster default).
     if (in.type == FileType::kRegular || is_dir) in.goal = dir->goal > 0 ? dir->goal : opts_.goal;
+    // A setgid directory hands its group to everything made in it, and its
+    // setgid bit to new subdirectories (Linux inode_init_owner; clearing
+    // S_ISGID of a new file the caller may not own is the kernel's job).
+    if (dir->mode & kSetgidBit) {
+      in.gid = dir->gid;
+      if (is_dir) in.mode |= kSetgidBit;
+    }
     inodes.Add(in);
     if (is_dir) ++dir->nlink;
     TouchDir(inodes, dir, now);

@@ -8,10 +8,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -33,18 +35,32 @@ class Namespace {
   struct Options {
     int goal = 3;                  // replication goal of new regular files
     int64_t chunk_size = 64 << 20; // for truncation
+    // Orphans left by a previous run are kept this long after Init, so that
+    // clients that still have them open can announce their handles again
+    // (the FUSE client re-opens what it holds open every 20 s:
+    // FileSystem::RenewOpenHolds); then those nobody opened are purged.
+    // 0: purge at Init.
+    int64_t orphan_grace_ms = 60000;
   };
   // `store` and `chunks` outlive this object.
   Namespace(MetaStore* store, ChunkMap* chunks, Options opts);
+  // Stops the orphan sweep (orphans not yet swept stay for the next start).
+  ~Namespace();
+  Namespace(const Namespace&) = delete;
+  Namespace& operator=(const Namespace&) = delete;
 
-  // Creates the root on a new store, purges orphans left by a previous run
-  // and counts inodes. Call once before serving.
+  // Creates the root on a new store and counts inodes; orphans left by a
+  // previous run are purged after opts.orphan_grace_ms unless opened again
+  // by then (a background sweep). Call once before serving.
   Status Init();
 
   // Out-parameters are only meaningful when OK is returned.
   Status Lookup(Ino parent, std::string_view name, Inode* out) const;
   Status GetAttr(Ino ino, Inode* out) const;
   Status SetAttr(const SetAttrRequest& req, Inode* out);
+  // Creation: `uid`/`gid` are the caller's. In a directory with S_ISGID the
+  // new entry takes the directory's gid instead, and a new subdirectory
+  // also gets S_ISGID (POSIX/Linux setgid-directory semantics).
   Status Mknod(Ino parent, std::string_view name, FileType type, uint32_t mode, uint32_t uid,
                uint32_t gid, int64_t rdev, Inode* out);
   Status Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid, uint32_t gid, Inode* out);
@@ -68,6 +84,8 @@ class Namespace {
 
   // Open handles, per session, in memory: an unlinked inode stays (an
   // orphan) until its last Release. Release of a handle not held is OK.
+  // After a restart the counts are gone: an orphan survives only if some
+  // session opens it again within the orphan grace (see Options).
   Status Open(Ino ino, int64_t session, Inode* out);
   Status Release(Ino ino, int64_t session);
   int OpenCount(Ino ino) const;
@@ -94,7 +112,12 @@ class Namespace {
   // when none is left. Fills *out.
   Status DropLinkInTxn(Txn& t, TxnInodes& inodes, Ino ino, Unlinked* out);
   Status PurgeInTxn(Txn& t, const Inode& in);
-  Status PurgeIfUnused(Ino ino);
+  // Purges `ino` if it has no link and no open handle; *purged (optional)
+  // says whether it did.
+  Status PurgeIfUnused(Ino ino, bool* purged = nullptr);
+  // The orphan sweep: waits for the grace to end (or Stop), then purges the
+  // orphans of `inos` nobody opened.
+  void SweepOrphans(std::vector<Ino> inos) NO_THREAD_SAFETY_ANALYSIS;
   Status RenameInTxn(Txn& t, Ino parent, std::string_view name, Ino new_parent,
                      std::string_view new_name, RenameFlags flags, Unlinked* out);
   Status CheckNotAncestor(TxnInodes& inodes, Ino dir, Ino maybe_descendant);
@@ -112,6 +135,11 @@ class Namespace {
   mutable Mutex mu_;  // protects open_
   // ino -> session -> open handles.
   std::map<Ino, std::map<int64_t, int>> open_ GUARDED_BY(mu_);
+
+  Mutex sweep_mu_;  // protects stop_sweep_
+  std::condition_variable_any sweep_cv_;
+  bool stop_sweep_ GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;  // the orphan sweep, when Init found orphans
 };
 
 }  // namespace replfs::metad

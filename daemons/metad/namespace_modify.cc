@@ -43,8 +43,10 @@ Status Namespace::DropLinkInTxn(Txn& t, TxnInodes& inodes, Ino ino, Unlinked* ou
   return PurgeInTxn(t, copy);
 }
 
-Status Namespace::PurgeIfUnused(Ino ino) {
-  return store_->Mutate([&](Txn& t) -> Status {
+Status Namespace::PurgeIfUnused(Ino ino, bool* purged) {
+  bool done = false;
+  REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
+    done = false;  // a retried transaction starts over
     TxnInodes inodes(t);
     Inode* in = nullptr;
     Status s = inodes.Get(ino, &in);
@@ -52,8 +54,11 @@ Status Namespace::PurgeIfUnused(Ino ino) {
     REPLFS_RETURN_IF_ERROR(s);
     if (in->nlink > 0) return t.Delete(OrphanKey(ino));
     if (OpenCount(ino) > 0) return Status::OK();
+    done = true;
     return PurgeInTxn(t, *in);
-  });
+  }));
+  if (purged != nullptr) *purged = done;
+  return Status::OK();
 }
 
 Status Namespace::Unlink(Ino parent, std::string_view name, Unlinked* out) {

@@ -111,6 +111,50 @@ TEST_F(FsctlTest, FsckOfASparseFileListsOnlyWrittenChunks) {
   EXPECT_EQ(j["files"][0]["chunks"][0]["index"], 3);
 }
 
+// Names are bytes: one that is not UTF-8 must not break fsck --json.
+TEST_F(FsctlTest, FsckJsonSurvivesANameThatIsNotUtf8) {
+  const std::string bad = "caf\xe9-\xff";
+  ASSERT_TRUE(WriteFile(M(bad), "latin-1 name"));
+  ASSERT_TRUE(WriteFile(M("plain"), "x"));
+  CommandResult r = cluster().Fsctl({"fsck", "/", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  nlohmann::json j = ParseOrFail(r);
+  ASSERT_EQ(j["files"].size(), 2u) << r.out;
+  EXPECT_EQ(j["files"][0]["path"].get<std::string>().rfind("/caf", 0), 0u) << r.out;
+  EXPECT_EQ(j["files"][1]["path"], "/plain");
+  EXPECT_EQ(j["complete"], true);
+  // The human form prints the name as it is.
+  r = cluster().Fsctl({"fsck", "/"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find("/" + bad + "  ino"), std::string::npos) << r.out;
+}
+
+// corrupt names what is wrong with the target instead of ENOENT.
+TEST_F(FsctlTest, CorruptOfADirectoryOrAHoleSaysWhy) {
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  CommandResult r = cluster().Fsctl({"corrupt", "/d"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("/d: is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("No such file"), std::string::npos) << r.err;
+
+  // One byte at 3 chunks + 7: chunks 0..2 are holes.
+  const int fd = open(M("sparse").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(pwrite(fd, "x", 1, 3 * kChunk + 7), 1) << ErrnoText(errno);
+  ASSERT_EQ(close(fd), 0);
+  r = cluster().Fsctl({"corrupt", "/sparse", "--block", "0"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("block 0 is a hole"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("No such file"), std::string::npos) << r.err;
+  r = cluster().Fsctl({"corrupt", "/sparse", "--block", "1000000"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("block 1000000 is beyond the end of the file"), std::string::npos) << r.err;
+  // A path that really does not exist still says so (exit 2).
+  r = cluster().Fsctl({"corrupt", "/nope"});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+}
+
 TEST_F(FsctlTest, StatusExitCodesFollowHealth) {
   ASSERT_TRUE(WriteFile(M("f"), std::string(100000, 'f')));
 
@@ -151,7 +195,7 @@ TEST_F(FsctlTest, StatusExitCodesFollowHealth) {
   r = cluster().Fsctl({"status"});
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(r.exit_code, 2) << r.Describe();
-  EXPECT_NE(r.err.find(cluster().meta_addr()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot reach metad at " + cluster().meta_addr()), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   EXPECT_LT(took, seconds(10));
   r = cluster().Fsctl({"status", "--json"});

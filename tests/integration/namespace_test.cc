@@ -1,5 +1,7 @@
 // Namespace semantics through the kernel: hard links, symlinks, xattrs,
-// attributes (chmod/chown/utimens), rename cases, name length limits.
+// attributes (chmod/chown/utimens), rename cases, name length limits, ".."
+// after renames, setgid directories, O_CREAT racing another mount's create.
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -294,6 +296,125 @@ TEST_F(NamespaceTest, CommonErrnos) {
   EXPECT_EQ(ErrnoOf(unlink(M("d").c_str())), EISDIR);
   ASSERT_EQ(unlink(M("d/x").c_str()), 0);
   EXPECT_EQ(rmdir(M("d").c_str()), 0) << ErrnoText(errno);
+}
+
+// The inode readdir reports for ".." of `dir` (0 if it has none).
+ino_t DotDotOf(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  EXPECT_NE(d, nullptr) << dir << ": " << ErrnoText(errno);
+  if (d == nullptr) return 0;
+  ino_t ino = 0;
+  while (dirent* e = readdir(d)) {
+    if (std::string(e->d_name) == "..") ino = e->d_ino;
+  }
+  closedir(d);
+  return ino;
+}
+
+TEST_F(NamespaceTest, DotDotFollowsRenamedDirectories) {
+  ASSERT_EQ(mkdir(M("a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(M("a/b").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(M("c").c_str(), 0755), 0);
+  EXPECT_EQ(DotDotOf(M("a/b")), Stat(M("a")).st_ino);
+  ASSERT_EQ(rename(M("a/b").c_str(), M("c/b").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(DotDotOf(M("c/b")), Stat(M("c")).st_ino) << "'..' still names the old parent";
+  // Renamed in place, then moved under the root.
+  ASSERT_EQ(rename(M("c/b").c_str(), M("c/bb").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(DotDotOf(M("c/bb")), Stat(M("c")).st_ino);
+  ASSERT_EQ(rename(M("c/bb").c_str(), M("top").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(DotDotOf(M("top")), Stat(cluster().mountpoint()).st_ino);
+
+  // RENAME_EXCHANGE of two directories with different parents.
+  ASSERT_EQ(mkdir(M("x").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(M("x/p").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(M("y").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(M("y/q").c_str(), 0755), 0);
+  const ino_t p = Stat(M("x/p")).st_ino, q = Stat(M("y/q")).st_ino;
+  ASSERT_EQ(renameat2(AT_FDCWD, M("x/p").c_str(), AT_FDCWD, M("y/q").c_str(), RENAME_EXCHANGE), 0)
+      << ErrnoText(errno);
+  ASSERT_EQ(Stat(M("y/q")).st_ino, p);
+  ASSERT_EQ(Stat(M("x/p")).st_ino, q);
+  EXPECT_EQ(DotDotOf(M("y/q")), Stat(M("y")).st_ino);
+  EXPECT_EQ(DotDotOf(M("x/p")), Stat(M("x")).st_ino);
+
+  // Over an empty directory: the survivor's ".." is the target's parent.
+  ASSERT_EQ(mkdir(M("x/p/victim").c_str(), 0755), 0);
+  ASSERT_EQ(rename(M("y/q").c_str(), M("x/p/victim").c_str()), 0) << ErrnoText(errno);
+  EXPECT_EQ(Stat(M("x/p/victim")).st_ino, p);
+  EXPECT_EQ(DotDotOf(M("x/p/victim")), Stat(M("x/p")).st_ino);
+}
+
+TEST_F(NamespaceTest, SetgidDirectoryHandsDownItsGroup) {
+  constexpr gid_t kGroup = 4321;  // not the caller's (root's) group
+  ASSERT_EQ(mkdir(M("shared").c_str(), 0775), 0);
+  ASSERT_EQ(chown(M("shared").c_str(), 0, kGroup), 0) << ErrnoText(errno);
+  ASSERT_EQ(chmod(M("shared").c_str(), 02775), 0) << ErrnoText(errno);
+  ASSERT_TRUE(WriteFile(M("shared/f"), "f"));
+  ASSERT_EQ(mkdir(M("shared/sub").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("f", M("shared/l").c_str()), 0);
+  ASSERT_EQ(mkfifo(M("shared/p").c_str(), 0600), 0);
+  for (const char* n : {"shared/f", "shared/sub", "shared/l", "shared/p"}) {
+    EXPECT_EQ(Stat(M(n)).st_gid, kGroup) << n;
+    EXPECT_EQ(Stat(M(n)).st_uid, 0u) << n;
+  }
+  EXPECT_EQ(Stat(M("shared/f")).st_mode & 07777, 0644u);
+  EXPECT_EQ(Stat(M("shared/sub")).st_mode & 07777, 02755u) << "subdirectory lost S_ISGID";
+  ASSERT_TRUE(WriteFile(M("shared/sub/deeper"), "d"));
+  EXPECT_EQ(Stat(M("shared/sub/deeper")).st_gid, kGroup);
+  // Elsewhere the caller's group.
+  ASSERT_TRUE(WriteFile(M("plain"), "p"));
+  EXPECT_EQ(Stat(M("plain")).st_gid, 0u);
+}
+
+// Two mounts; names stay cached for a minute, negative entries included.
+class CreateRaceTest : public ClusterTest {
+ protected:
+  Cluster::Options options() const override {
+    Cluster::Options o;
+    o.sets = {"client.entry_timeout=60"};
+    return o;
+  }
+  std::string M1(const std::string& rel) { return cluster().mountpoint(1) + "/" + rel; }
+};
+
+TEST_F(CreateRaceTest, OpenWithCreateOpensWhatAnotherMountCreated) {
+  ASSERT_TRUE(cluster().Mount(1));
+  struct stat st {};
+  // Mount 0 caches that these names do not exist.
+  for (const char* n : {"late", "trunc", "excl", "dir"})
+    ASSERT_EQ(ErrnoOf(stat(M(n).c_str(), &st)), ENOENT) << n;
+  ASSERT_TRUE(WriteFile(M1("late"), "from mount 1"));
+  ASSERT_TRUE(WriteFile(M1("trunc"), "to be truncated"));
+  ASSERT_TRUE(WriteFile(M1("excl"), "x"));
+  ASSERT_EQ(mkdir(M1("dir").c_str(), 0755), 0);
+  const ino_t late = Stat(M1("late")).st_ino;
+
+  // O_CREAT without O_EXCL opens the existing file (it used to be EEXIST).
+  int fd = open(M("late").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_ino, late);
+  EXPECT_EQ(st.st_mode & 07777, 0644u) << "the existing file's mode, not the one asked";
+  char buf[64] = {};
+  EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 12) << ErrnoText(errno);
+  EXPECT_EQ(std::string(buf), "from mount 1");
+  ASSERT_EQ(close(fd), 0);
+
+  // O_TRUNC applies to the existing file.
+  fd = open(M("trunc").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 0);
+  ASSERT_EQ(write(fd, "new", 3), 3);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_EQ(Contents(M("trunc")), "new");
+  EXPECT_EQ(Contents(M1("trunc")), "new");
+
+  // O_EXCL still fails, and a directory is still one.
+  EXPECT_EQ(ErrnoOf(open(M("excl").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644) < 0 ? -1 : 0),
+            EEXIST);
+  EXPECT_EQ(ErrnoOf(open(M("dir").c_str(), O_WRONLY | O_CREAT, 0644) < 0 ? -1 : 0), EISDIR);
+  EXPECT_EQ(Contents(M("excl")), "x");
 }
 
 }  // namespace

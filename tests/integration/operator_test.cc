@@ -645,7 +645,19 @@ TEST_F(OperatorTest, StatusJsonHasTheDocumentedFieldsAndPrometheusParses) {
   }
   EXPECT_EQ(values["replfs_up{meta=\"" + cluster().meta_addr() + "\"}"], "1") << p.out;
   EXPECT_EQ(values["replfs_health{state=\"healthy\"}"], "1") << p.out;
-  EXPECT_EQ(values["replfs_chunks_total"], "4") << p.out;
+  EXPECT_EQ(values["replfs_chunks_known"], "4") << p.out;
+  // Prometheus naming (promtool check metrics): "_total" exactly on counters.
+  for (const std::string& tline : {std::string("counter"), std::string("gauge")}) {
+    std::istringstream types(p.out);
+    std::string l;
+    while (std::getline(types, l)) {
+      std::smatch tm;
+      if (!std::regex_match(l, tm, type) || tm[2] != tline) continue;
+      const std::string n = tm[1];
+      const bool total = n.size() > 6 && n.compare(n.size() - 6, 6, "_total") == 0;
+      EXPECT_EQ(total, tline == "counter") << l;
+    }
+  }
   for (const std::string& a : cluster().datad_addrs()) {
     bool found = false;
     for (const auto& [k, v] : values) {
@@ -680,6 +692,59 @@ TEST_F(OperatorTest, StatusJsonHasTheDocumentedFieldsAndPrometheusParses) {
 }
 
 // ---- heal --------------------------------------------------------------------------
+
+// 3 datads, goal 3, one killed: there is no server to copy to. `heal --wait`
+// ends as soon as metad stops healing (not at its timeout), says what is
+// left and why, and exits 1. The same state shows an error metad answers
+// (scrub of the down datad) reported as metad's answer, not "cannot reach
+// metad", and fsck listing the down server's replicas as missing.
+TEST_F(OperatorTest, HealWaitWithNoServerToCopyToEndsPromptlyAndSaysWhy) {
+  const uint64_t seed = TestSeed();
+  WriteAndSettle("f", seed);
+  const std::string victim = cluster().datad_addrs()[2];
+  ASSERT_TRUE(cluster().Kill9("datad2"));
+  ASSERT_TRUE(WaitServerState(victim, "down", seconds(20)));
+
+  const auto start = std::chrono::steady_clock::now();
+  CommandResult c = cluster().Fsctl({"heal", "--wait", "--timeout", "120"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::cout << c.out << std::endl;
+  EXPECT_EQ(c.exit_code, 1) << c.Describe() << cluster().LogTails();
+  EXPECT_LT(took, seconds(30)) << "heal --wait waited for nothing: " << c.Describe();
+  EXPECT_TRUE(Contains(c.out, "heal started")) << c.out;
+  EXPECT_TRUE(Contains(c.out, "still degraded")) << c.out;
+  EXPECT_TRUE(Contains(c.out, "chunks below goal: only 2 datads up and not draining for goal 3, "
+                              "so no server to copy to"))
+      << c.out;
+  EXPECT_TRUE(Contains(c.out, "why: down: " + victim)) << c.out;
+  EXPECT_FALSE(Contains(c.err, "not finished")) << c.err;
+
+  // metad answers "datad X is down": exit 1 with its words, not exit 2.
+  c = cluster().Fsctl({"scrub", "--server", victim});
+  EXPECT_EQ(c.exit_code, 1) << c.Describe();
+  EXPECT_TRUE(Contains(c.err, "datad " + victim + " is down")) << c.err;
+  EXPECT_FALSE(Contains(c.err, "cannot reach metad")) << c.err;
+
+  // fsck: the replicas on the down server are "missing", saying why.
+  c = cluster().Fsctl({"fsck", "/f", "--json"});
+  EXPECT_EQ(c.exit_code, 1) << c.Describe();
+  nlohmann::json j = nlohmann::json::parse(c.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << c.out;
+  int listed = 0;
+  for (const auto& chunk : j["files"][0]["chunks"]) {
+    for (const auto& r : chunk["replicas"]) {
+      const std::string state = r.value("state", "");
+      EXPECT_TRUE(state == "ok" || state == "corrupt" || state == "missing" || state == "stale") << r.dump();
+      if (r.value("addr", "") != victim) continue;
+      ++listed;
+      EXPECT_EQ(state, "missing") << r.dump();
+      EXPECT_TRUE(Contains(r.value("detail", ""), "down")) << r.dump();
+      EXPECT_EQ(r.value("unreachable", false), true) << r.dump();
+    }
+  }
+  EXPECT_GE(listed, 1) << c.out;
+  Verify("f", seed, "with one of three datads down");
+}
 
 TEST_F(FourDatadTest, HealWaitAfterADatadWasKilledEndsHealthy) {
   const uint64_t seed = TestSeed();

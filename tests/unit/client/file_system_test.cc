@@ -74,6 +74,97 @@ TEST_F(FileSystemTest, TruncateTrimsReplicasThenTellsMetad) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+TEST_F(FileSystemTest, WriteAfterAnotherClientTruncatedCommitsOnlyItsOwnEnd) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "shrunk", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(10000, 'a')).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  ASSERT_EQ(meta_.handler->Size(a.ino), 10000);
+  // Another mount truncates the file while this one keeps it open.
+  rpc::SetAttrRequest trunc;
+  trunc.ino = static_cast<int64_t>(a.ino);
+  trunc.__set_size(0);
+  rpc::Attr after;
+  meta_.handler->SetAttr(after, trunc);
+  // A small write here must not resurrect the old size.
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 3);
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+}
+
+TEST_F(FileSystemTest, CreateOfAnExistingNameIsStaleUnlessExclusive) {
+  Attr first, again;
+  ASSERT_TRUE(fs_->Create(1, "raced", 0644, Caller{}, &first).ok());
+  // O_EXCL: EEXIST. Plain O_CREAT: ESTALE, so the kernel looks the name up
+  // again and opens the existing file itself.
+  EXPECT_EQ(fs_->Create(1, "raced", 0644, Caller{}, &again, /*exclusive=*/true).code(),
+            Status::Code::kExists);
+  EXPECT_EQ(fs_->Create(1, "raced", 0644, Caller{}, &again, /*exclusive=*/false).code(),
+            Status::Code::kStale);
+  EXPECT_EQ(StatusToErrno(Status::Stale("x")), ESTALE);
+  EXPECT_EQ(meta_.handler->opens.load(), 1);  // the failed creates opened nothing
+  ASSERT_TRUE(fs_->Release(first.ino).ok());
+}
+
+TEST_F(FileSystemTest, OpenInodesAreAnnouncedAgainEachRound) {
+  Attr a, b;
+  ASSERT_TRUE(fs_->Create(1, "held", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Create(1, "closed", 0644, Caller{}, &b).ok());
+  ASSERT_TRUE(fs_->Release(b.ino).ok());
+  ASSERT_EQ(meta_.handler->opens.load(), 2);
+  ASSERT_EQ(meta_.handler->releases.load(), 1);
+  // First round: one new lease hold, nothing to release yet.
+  EXPECT_EQ(fs_->RenewOpenHolds(), 1);
+  EXPECT_EQ(meta_.handler->opens.load(), 3);
+  EXPECT_EQ(meta_.handler->releases.load(), 1);
+  // Each later round opens again before it releases the previous hold, so
+  // a live metad never sees the inode unheld.
+  EXPECT_EQ(fs_->RenewOpenHolds(), 1);
+  EXPECT_EQ(meta_.handler->opens.load(), 4);
+  EXPECT_EQ(meta_.handler->releases.load(), 2);
+  // The last close releases the renewal hold with its own handle.
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_EQ(meta_.handler->releases.load(), 4);
+  EXPECT_EQ(fs_->RenewOpenHolds(), 0);
+  EXPECT_EQ(meta_.handler->opens.load(), 4);
+  EXPECT_EQ(meta_.handler->releases.load(), 4);
+}
+
+TEST_F(FileSystemTest, RenewalHoldsSurviveAnUnreachableMetadAndGoAtUnmount) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "h", 0644, Caller{}, &a).ok());
+  EXPECT_EQ(fs_->RenewOpenHolds(), 1);
+  meta_.Stop();
+  EXPECT_EQ(fs_->RenewOpenHolds(), 0);  // gives up, keeps the hold it has
+  meta_.Restart();
+  const int releases = meta_.handler->releases.load();
+  EXPECT_EQ(fs_->RenewOpenHolds(), 1);
+  // Both the old hold and the one the failed round may have made go.
+  EXPECT_EQ(meta_.handler->releases.load(), releases + 2);
+  const int before = meta_.handler->releases.load();
+  fs_.reset();  // gone with the file still open: its renewal hold goes too
+  EXPECT_EQ(meta_.handler->releases.load(), before + 1);
+}
+
+TEST_F(FileSystemTest, CloseWhileMetadIsDownLeavesTheHoldToTheNextRound) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "c", 0644, Caller{}, &a).ok());
+  EXPECT_EQ(fs_->RenewOpenHolds(), 1);
+  meta_.Stop();
+  EXPECT_FALSE(fs_->Release(a.ino).ok());
+  meta_.Restart();
+  const int releases = meta_.handler->releases.load();
+  EXPECT_EQ(fs_->RenewOpenHolds(), 0);
+  EXPECT_EQ(meta_.handler->releases.load(), releases + 1);
+  EXPECT_EQ(fs_->RenewOpenHolds(), 0);
+  EXPECT_EQ(meta_.handler->releases.load(), releases + 1);
+}
+
 TEST_F(FileSystemTest, LongNamesFailBeforeAnyRpc) {
   Attr a;
   const std::string longname(256, 'n');

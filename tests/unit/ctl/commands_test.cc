@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -129,21 +130,78 @@ TEST_F(CommandsTest, ScrubWaitsForEveryPassThenSummarises) {
   done.servers[1].scrub = {false, 1, start + 6000, 0, 2 << 20, 0};
   done.servers[2].scrub = {false, 1, start + 7000, 0, 2 << 20, 0};
   done.repair_done = 1;
-  api_.statuses = {before, half, half, done};
+  // The corrupt block reached metad with the pass: dropped, then repaired.
+  ClusterStatus dropped = done;
+  dropped.chunks.corrupt_replicas = 1;
+  dropped.repair_queued = 1;
+  dropped.repair_done = 0;
+  ClusterStatus repaired = done;
+  repaired.repair_done = 1;
+  api_.statuses = {before, half, half, dropped, dropped, repaired};
   Outcome r = Capture(
       [&](auto &o, auto &e) { return RunScrub(&api_, "", wait_, o, e); });
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(api_.status_calls, 4u);
+  EXPECT_EQ(api_.status_calls, 6u); // waited for the repair
   EXPECT_NE(r.out.find("scrub:  23.3%, 0/3 datads done"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("127.0.0.1:2222: pass done, 1 corrupt blocks found"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(
-      r.out.find("scrub: 1 corrupt blocks found; repaired 1 chunks meanwhile"),
-      std::string::npos)
+  EXPECT_NE(r.out.find("scrub: 1 corrupt blocks found; repaired 1 chunks; 0 "
+                       "repairs queued, 0 corrupt replicas known"),
+            std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find('\r'), std::string::npos);
+}
+
+TEST_F(CommandsTest, ScrubSummaryWaitIsBoundedAndSaysWhatIsLeft) {
+  ClusterStatus before = HealthyStatus();
+  ClusterStatus done = before;
+  for (ServerInfo &i : done.servers)
+    i.scrub = {false, 1, clock_.now_ms + 1, 0, 1 << 20, 0};
+  done.servers[1].scrub.corrupt_found_pass = 2;
+  done.chunks.corrupt_replicas = 2; // never repaired (no target)
+  api_.statuses = {before, done};
+  Outcome r = Capture(
+      [&](auto &o, auto &e) { return RunScrub(&api_, "", wait_, o, e); });
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("2 corrupt replicas still wait for repair"),
+            std::string::npos)
+      << r.out;
+  EXPECT_LE(clock_.sleeps, 61); // about a minute of polls, not the timeout
+  EXPECT_GE(clock_.sleeps, 30);
+}
+
+TEST_F(CommandsTest, ScrubTracksDrainingServersToo) {
+  ClusterStatus before = HealthyStatus();
+  before.servers[2].state = ServerState::kDraining;
+  ClusterStatus done = before;
+  for (size_t i = 0; i < 2; ++i)
+    done.servers[i].scrub.last_full_pass_ms = clock_.now_ms + 1;
+  ClusterStatus all = done;
+  all.servers[2].scrub.last_full_pass_ms = clock_.now_ms + 1;
+  api_.statuses = {before, done, all};
+  Outcome r = Capture(
+      [&](auto &o, auto &e) { return RunScrub(&api_, "", wait_, o, e); });
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("scrub started on 3 datads"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(api_.status_calls, 3u); // waited for the draining one
+  EXPECT_NE(r.out.find("127.0.0.1:4444: pass done"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(CommandsTest, ScrubOfADownServerIsMetadsAnswerNotUnreachable) {
+  api_.statuses = {HealthyStatus()};
+  api_.action_answer = Status::Unavailable("datad 127.0.0.1:2222 is down");
+  Outcome r = Capture([&](auto &o, auto &e) {
+    return RunScrub(&api_, "127.0.0.1:2222", wait_, o, e);
+  });
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("datad 127.0.0.1:2222 is down"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("cannot reach"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 TEST_F(CommandsTest, ScrubOneServerOnTtyAndSeenRunningCounts) {
@@ -226,19 +284,62 @@ TEST_F(CommandsTest, HealWaitsUntilHealthy) {
   EXPECT_NE(r.out.find("cluster HEALTHY"), std::string::npos) << r.out;
 }
 
+// Like the real metad with 3 datads, goal 3 and one down: both chunks stay
+// queued (the queue counts every chunk off goal), heal runs one round that
+// finds no server to copy to, and stops.
 TEST_F(CommandsTest, HealEndsStillDegradedWhenNothingMoves) {
-  ClusterStatus stuck = Degraded(0, 2, 0, false);
-  stuck.servers[0].state = ServerState::kDown;
-  api_.statuses = {stuck};
+  ClusterStatus healing = Degraded(2, 2, 0, true);
+  healing.servers[0].state = ServerState::kDown;
+  ClusterStatus stuck = healing;
+  stuck.heal_running = false;
+  api_.statuses = {stuck, healing, stuck};
+  wait_.timeout_ms = 600'000;
   Outcome r =
       Capture([&](auto &o, auto &e) { return RunHeal(&api_, wait_, o, e); });
   EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err; // not a timeout
   EXPECT_NE(
       r.out.find(
           "still degraded: 1 of 3 datads down, 2 chunks under-replicated"),
       std::string::npos)
       << r.out;
-  EXPECT_GE(clock_.sleeps, 3); // waited for metad's rescan first
+  EXPECT_NE(r.out.find("why: 2 chunks below goal: only 2 datads up and not "
+                       "draining for goal 3, so no server to copy to"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("why: down: 127.0.0.1:2222"), std::string::npos)
+      << r.out;
+  EXPECT_GE(clock_.sleeps, 3); // a short settle first
+  EXPECT_LE(clock_.sleeps, 5); // and no more
+}
+
+TEST_F(CommandsTest, HealWaitsWhileRepairsStillFinishAfterHealStopped) {
+  // metad's heal ended, the background rounds still repair one by one.
+  api_.statuses = {Degraded(3, 3, 0, false), Degraded(3, 3, 0, false),
+                   Degraded(2, 2, 1, false), Degraded(1, 1, 2, false),
+                   Degraded(0, 0, 3, false)};
+  Outcome r =
+      Capture([&](auto &o, auto &e) { return RunHeal(&api_, wait_, o, e); });
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("heal: 3 chunks repaired"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cluster HEALTHY"), std::string::npos) << r.out;
+}
+
+TEST_F(CommandsTest, HealExplainsChunksWithNothingToCopyFrom) {
+  ClusterStatus lost = Degraded(1, 0, 0, false);
+  lost.chunks.unavailable = 1;
+  lost.chunks.healthy = 4;
+  lost.chunks.under_by_good = {{0, 1}};
+  lost.servers[2].state = ServerState::kDown;
+  api_.statuses = {lost};
+  Outcome r =
+      Capture([&](auto &o, auto &e) { return RunHeal(&api_, wait_, o, e); });
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("why: 1 chunk with no live replica: nothing to copy "
+                       "from until a datad holding them comes back (down: "
+                       "127.0.0.1:4444)"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(CommandsTest, HealTimeoutAndUnreachable) {
@@ -300,7 +401,16 @@ TEST_F(CommandsTest, ServerOps) {
   EXPECT_EQ(r.err, "fsctl: cannot remove h:1: 3 chunks have their last live "
                    "replica there\n");
 
-  api_.action_answer = Status::Unavailable("refused");
+  // metad's own Unavailable is an answer: exit 1, its words.
+  api_.action_answer = Status::Unavailable("store is read-only");
+  r = Capture([&](auto &o, auto &e) {
+    return RunServerOp(&api_, ServerOp::kRemove, "h:1", o, e);
+  });
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "fsctl: cannot remove h:1: store is read-only\n");
+
+  // No answer at all: exit 2, naming metad.
+  api_.action_answer = api_.NoAnswerError();
   r = Capture([&](auto &o, auto &e) {
     return RunServerOp(&api_, ServerOp::kRemove, "h:1", o, e);
   });
@@ -308,6 +418,59 @@ TEST_F(CommandsTest, ServerOps) {
   EXPECT_NE(r.err.find("cannot reach metad at 127.0.0.1:9190"),
             std::string::npos)
       << r.err;
+}
+
+TEST(ErrorsTest, OnlyCallsWithoutAnAnswerAreUnreachable) {
+  const Status refused =
+      NoAnswer("m:1", "Status", 5000, Status::Unavailable("connect: refused"));
+  const Status slow =
+      NoAnswer("m:1", "Fsck", 120'000, Status::TimedOut("EAGAIN"));
+  EXPECT_TRUE(IsNoAnswer(refused));
+  EXPECT_TRUE(IsNoAnswer(slow));
+  EXPECT_TRUE(IsNoAnswer(refused.WithContext("/f")));
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(slow.code(), Status::Code::kTimedOut);
+  EXPECT_EQ(DescribeError(refused, "m:1"),
+            "fsctl: cannot reach metad at m:1: connect: refused");
+  EXPECT_EQ(
+      DescribeError(slow, "m:1"),
+      "fsctl: no answer from metad at m:1 to Fsck within 2m 00s (EAGAIN)");
+  EXPECT_EQ(ExitCodeFor(refused), kExitUnavailable);
+  EXPECT_EQ(ExitCodeFor(slow), kExitUnavailable);
+
+  // What metad answered, retryable codes included.
+  const Status down = Status::Unavailable("datad 127.0.0.1:2222 is down");
+  const Status budget = Status::TimedOut("fsck of inode 5 checked 3 of 9");
+  EXPECT_FALSE(IsNoAnswer(down));
+  EXPECT_FALSE(IsNoAnswer(budget));
+  EXPECT_EQ(ExitCodeFor(down), kExitProblems);
+  EXPECT_EQ(ExitCodeFor(budget), kExitProblems);
+  EXPECT_EQ(DescribeError(down, "m:1"),
+            "fsctl: datad 127.0.0.1:2222 is down (metad m:1 answered "
+            "Unavailable)");
+  EXPECT_EQ(DescribeError(Status::NotFound("/x"), "m:1"),
+            "fsctl: /x: No such file or directory");
+}
+
+TEST_F(CommandsTest, CorruptOnADirectoryOrAHoleSaysSo) {
+  api_.AddDir(1, "d");
+  Outcome r = Capture(
+      [&](auto &o, auto &e) { return RunCorrupt(&api_, "/d", {}, o, e); });
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "fsctl: corrupt: /d: is a directory (only file blocks can "
+                   "be damaged)\n");
+  EXPECT_TRUE(api_.corrupt_requests.empty()); // never asked metad
+
+  api_.corrupt_answer = Status::NotFound("block 9 is a hole (chunk 0 of the "
+                                         "file is not allocated)");
+  CorruptRequest req;
+  req.block = 9;
+  r = Capture(
+      [&](auto &o, auto &e) { return RunCorrupt(&api_, "/f", req, o, e); });
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "fsctl: corrupt: /f: block 9 is a hole (chunk 0 of the "
+                   "file is not allocated)\n");
+  EXPECT_EQ(r.err.find("No such file"), std::string::npos);
 }
 
 TEST_F(CommandsTest, SetReplAndGetRepl) {

@@ -40,14 +40,22 @@ public:
   }
   void Forget(int64_t ino) { files_.erase(ino); }
 
+  // Every call fails as a call without an answer (connection refused).
   bool unreachable = false;
   int readdir_calls = 0;
+  int readdir_fail_at = -1; // this ReadDir call (1, 2, ...) gets no answer
+
+  // What a transport failure looks like through the real MetaApi.
+  Status NoAnswerError() const {
+    return NoAnswer(addr_, "call", 5000,
+                    Status::Unavailable("connection refused"));
+  }
 
   const std::string &addr() const override { return addr_; }
   // Answers statuses[0], statuses[1], ... and then repeats the last one.
   Status GetStatus(ClusterStatus *out) override {
     if (unreachable)
-      return Status::Unavailable("connection refused");
+      return NoAnswerError();
     if (statuses.empty())
       return Status::Internal("no status scripted");
     *out = statuses[std::min(status_calls, statuses.size() - 1)];
@@ -56,7 +64,7 @@ public:
   }
   Status ResolvePath(const std::string &path, int64_t *ino) override {
     if (unreachable)
-      return Status::Unavailable("connection refused");
+      return NoAnswerError();
     int64_t cur = 1;
     size_t pos = 1;
     while (pos < path.size()) {
@@ -88,6 +96,8 @@ public:
   Status ReadDir(int64_t ino, const std::string &after, int max,
                  std::vector<DirEntryInfo> *entries, bool *eof) override {
     ++readdir_calls;
+    if (readdir_calls == readdir_fail_at)
+      return NoAnswerError();
     const auto &d = dirs_.at(ino);
     entries->clear();
     for (auto it = d.upper_bound(after); it != d.end(); ++it) {
@@ -101,6 +111,9 @@ public:
     return Status::OK();
   }
   Status Fsck(int64_t ino, FileInfo *out) override {
+    auto answer = fsck_answers.find(ino);
+    if (answer != fsck_answers.end())
+      return answer->second;
     auto it = files_.find(ino);
     if (it == files_.end())
       return Status::NotFound("ino " + std::to_string(ino));
@@ -149,6 +162,7 @@ public:
   }
 
   // Scripted answers and what was asked.
+  std::map<int64_t, Status> fsck_answers; // ino -> error Fsck answers
   std::vector<ClusterStatus> statuses;
   size_t status_calls = 0;
   Status

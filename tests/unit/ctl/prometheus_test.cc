@@ -159,8 +159,12 @@ TEST(PrometheusTest, ParsesAndCarriesTheCounts) {
   EXPECT_EQ(Value(e, "replfs_server_bytes_used", {{"addr", "127.0.0.1:2222"}}),
             300 << 20);
   EXPECT_EQ(Value(e, "replfs_server_chunks", {{"addr", "127.0.0.1:2222"}}), 5);
-  EXPECT_EQ(
-      Value(e, "replfs_server_corrupt_found", {{"addr", "127.0.0.1:2222"}}), 3);
+  EXPECT_EQ(Value(e, "replfs_server_corrupt_found_total",
+                  {{"addr", "127.0.0.1:2222"}}),
+            3);
+  EXPECT_EQ(e.type.at("replfs_server_corrupt_found_total"), "counter");
+  EXPECT_EQ(Value(e, "replfs_chunks_known"), 5);
+  EXPECT_EQ(e.type.count("replfs_chunks_total"), 0u);
   EXPECT_EQ(
       Value(e, "replfs_server_scrub_progress", {{"addr", "127.0.0.1:2222"}}),
       0.5);
@@ -174,6 +178,107 @@ TEST(PrometheusTest, ParsesAndCarriesTheCounts) {
   EXPECT_EQ(Value(e, "replfs_repair_done_total"), 9);
   EXPECT_EQ(Value(e, "replfs_repair_bytes_per_second"), 1000);
   EXPECT_EQ(e.type.at("replfs_repair_done_total"), "counter");
+}
+
+// The naming rules of `promtool check metrics` (client_golang's promlint),
+// checked on every family fsctl writes.
+std::vector<std::string> LintProblems(const Exposition &e) {
+  static const std::regex kCamel("[a-z][A-Z]");
+  static const char *const kAbbreviations[] = {"s",  "ms", "us", "ns", "sec",
+                                               "b",  "kb", "mb", "gb", "tb",
+                                               "pb", "m",  "h",  "d"};
+  static const char *const kNonBaseUnits[] = {
+      "minutes",     "hours",     "days",       "weeks",        "bits",
+      "inches",      "yards",     "miles",      "calories",     "pounds",
+      "ounces",      "kelvins",   "fahrenheit", "milliseconds", "microseconds",
+      "nanoseconds", "kilobytes", "megabytes",  "gigabytes"};
+  const auto ends = [](const std::string &n, const std::string &suffix) {
+    return n.size() >= suffix.size() &&
+           n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  const auto has_word = [&](const std::string &n, const std::string &w) {
+    return n.find("_" + w + "_") != std::string::npos || ends(n, "_" + w);
+  };
+  std::vector<std::string> problems;
+  for (const auto &[name, type] : e.type) {
+    const auto bad = [&](const std::string &why) {
+      problems.push_back(name + ": " + why);
+    };
+    if (type == "counter" && !ends(name, "_total"))
+      bad("counter metrics should have \"_total\" suffix");
+    if (type != "counter" && ends(name, "_total"))
+      bad("non-counter metrics should not have \"_total\" suffix");
+    for (const char *reserved : {"_count", "_sum", "_bucket"}) {
+      if (ends(name, reserved))
+        bad(std::string("reserved suffix ") + reserved);
+    }
+    for (const char *t : {"counter", "gauge", "histogram", "summary"}) {
+      if (has_word(name, t))
+        bad(std::string("metric name should not include type '") + t + "'");
+    }
+    for (const char *a : kAbbreviations) {
+      if (has_word(name, a))
+        bad("metric names should not contain abbreviated units");
+    }
+    for (const char *u : kNonBaseUnits) {
+      if (has_word(name, u))
+        bad(std::string("use a base unit instead of ") + u);
+    }
+    if (std::regex_search(name, kCamel) || name.find(':') != std::string::npos)
+      bad("not snake_case");
+    if (!e.help.count(name) || e.help.at(name).size() < 2)
+      bad("no help text");
+    if (type == "gauge" || type == "counter")
+      continue;
+    bad("unexpected type " + type);
+  }
+  return problems;
+}
+
+TEST(PrometheusTest, NamesFollowThePrometheusConventions) {
+  ClusterStatus s = HealthyStatus();
+  s.servers[0].corrupt_found = 2;
+  std::ostringstream out;
+  WritePrometheus(out, s, ClassifyHealth(s), "127.0.0.1:9190");
+  Exposition e;
+  Parse(out.str(), &e);
+  ASSERT_FALSE(HasFailure()) << out.str();
+  std::string all;
+  for (const std::string &p : LintProblems(e))
+    all += p + "\n";
+  EXPECT_EQ(all, "") << out.str();
+
+  // The checker itself catches what it is there for.
+  Exposition wrong;
+  wrong.type = {{"x_chunks_total", "gauge"},
+                {"x_found", "counter"},
+                {"x_age_ms", "gauge"}};
+  wrong.help = {
+      {"x_chunks_total", " h"}, {"x_found", " h"}, {"x_age_ms", " h"}};
+  EXPECT_EQ(LintProblems(wrong).size(), 3u);
+}
+
+TEST(PrometheusTest, NoHeartbeatSinceMetadStartedHasNoAgeSample) {
+  ClusterStatus s = HealthyStatus();
+  s.servers[1].state = ServerState::kDown;
+  s.servers[1].last_heartbeat_ms = -1;
+  std::ostringstream out;
+  WritePrometheus(out, s, ClassifyHealth(s), "127.0.0.1:9190");
+  Exposition e;
+  Parse(out.str(), &e);
+  ASSERT_FALSE(HasFailure()) << out.str();
+  int ages = 0;
+  for (const Sample &x : e.samples) {
+    if (x.name != "replfs_server_heartbeat_age_seconds")
+      continue;
+    ++ages;
+    EXPECT_GE(x.value, 0) << x.labels.at("addr");
+    EXPECT_NE(x.labels.at("addr"), "127.0.0.1:3333");
+  }
+  EXPECT_EQ(ages, 2) << out.str();
+  EXPECT_EQ(out.str().find("-0.001"), std::string::npos) << out.str();
+  // The server itself is still there.
+  EXPECT_EQ(Value(e, "replfs_server_up", {{"addr", "127.0.0.1:3333"}}), 0);
 }
 
 TEST(PrometheusTest, UnreachableParses) {

@@ -24,6 +24,38 @@ TEST(HealthTest, DrainingAloneIsHealthy) {
   EXPECT_EQ(ClassifyHealth(s).health, Health::kHealthy);
 }
 
+// Draining datads still serve every replica they hold: the data is
+// readable, only new chunks have nowhere to go.
+TEST(HealthTest, EveryDatadDrainingIsDegradedNotUnavailable) {
+  ClusterStatus s = Healthy();
+  for (ServerInfo &i : s.servers)
+    i.state = ServerState::kDraining;
+  s.chunks.healthy = 0;
+  s.chunks.under_replicated = s.chunks.total; // no good replica left
+  s.chunks.under_by_good = {{0, s.chunks.total}};
+  HealthVerdict v = ClassifyHealth(s);
+  EXPECT_EQ(v.health, Health::kDegraded);
+  ASSERT_FALSE(v.reasons.empty());
+  EXPECT_EQ(v.reasons[0],
+            "every datad is draining: no new chunk can be placed");
+  // One of them down too: still DEGRADED.
+  s.servers[0].state = ServerState::kDown;
+  EXPECT_EQ(ClassifyHealth(s).health, Health::kDegraded);
+}
+
+TEST(StatusTextTest, ServerWithoutAHeartbeatSinceMetadStartedSaysNever) {
+  ClusterStatus s = Healthy();
+  s.servers[2].state = ServerState::kDown;
+  s.servers[2].last_heartbeat_ms = -1;
+  std::ostringstream out;
+  PrintServerTable(out, s);
+  const std::string text = out.str();
+  EXPECT_EQ(text.find("- ago"), std::string::npos) << text;
+  const std::string row = text.substr(text.find("127.0.0.1:4444"));
+  EXPECT_NE(row.find("never"), std::string::npos) << text;
+  EXPECT_NE(text.find("0.1s ago"), std::string::npos) << text; // the others
+}
+
 TEST(HealthTest, DegradedCases) {
   ClusterStatus down = Healthy();
   down.servers[1].state = ServerState::kDown;

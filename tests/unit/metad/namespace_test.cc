@@ -70,6 +70,46 @@ TEST_F(NamespaceTest, LinkCountsOfFilesAndDirectories) {
   EXPECT_EQ(ns().directories(), 1);
 }
 
+TEST_F(NamespaceTest, SetgidDirectoryHandsDownItsGroup) {
+  Inode plain = MkDir(kRootIno, "plain");
+  Inode shared;
+  ASSERT_OK(ns().Mkdir(kRootIno, "shared", 0775, 1, 2, &shared));
+  SetAttrRequest r;
+  r.ino = shared.ino;
+  r.has_mode = true;
+  r.mode = 02775;
+  r.has_gid = true;
+  r.gid = 500;
+  ASSERT_OK(ns().SetAttr(r, &shared));
+
+  // Caller uid 7, gid 8 everywhere below.
+  Inode f, d, l, n;
+  ASSERT_OK(ns().Mknod(shared.ino, "f", FileType::kRegular, 0644, 7, 8, 0, &f));
+  ASSERT_OK(ns().Mkdir(shared.ino, "d", 0755, 7, 8, &d));
+  ASSERT_OK(ns().Symlink(shared.ino, "l", "f", 7, 8, &l));
+  ASSERT_OK(ns().Mknod(shared.ino, "p", FileType::kFifo, 0600, 7, 8, 0, &n));
+  for (const Inode& in : {f, d, l, n}) {
+    EXPECT_EQ(in.uid, 7u) << in.ino;
+    EXPECT_EQ(in.gid, 500u) << in.ino;
+    EXPECT_EQ(Attr(in.ino).gid, 500u) << in.ino;  // as stored
+  }
+  EXPECT_EQ(f.mode, 0644u);           // files do not get S_ISGID
+  EXPECT_EQ(d.mode, 02755u);          // subdirectories do
+  EXPECT_EQ(Attr(d.ino).mode, 02755u);
+  // ... and pass it on.
+  Inode deeper;
+  ASSERT_OK(ns().Mknod(d.ino, "g", FileType::kRegular, 0600, 7, 8, 0, &deeper));
+  EXPECT_EQ(deeper.gid, 500u);
+
+  // Without S_ISGID: the caller's group, mode as asked.
+  Inode pf, pd;
+  ASSERT_OK(ns().Mknod(plain.ino, "f", FileType::kRegular, 0644, 7, 8, 0, &pf));
+  ASSERT_OK(ns().Mkdir(plain.ino, "d", 0755, 7, 8, &pd));
+  EXPECT_EQ(pf.gid, 8u);
+  EXPECT_EQ(pd.gid, 8u);
+  EXPECT_EQ(pd.mode, 0755u);
+}
+
 TEST_F(NamespaceTest, ParentTimesChangeOnEntryChanges) {
   Inode before = Attr(kRootIno);
   MkFile(kRootIno, "f");
@@ -137,16 +177,88 @@ TEST_F(NamespaceTest, UnlinkOfOpenFileKeepsItUntilLastRelease) {
   EXPECT_EQ(ns().OpenCount(f.ino), 0);
 }
 
-TEST_F(NamespaceTest, OrphansArePurgedAtRestart) {
+TEST_F(NamespaceTest, OrphansSurviveARestartForTheirClientsToOpenAgain) {
   Inode f = MkFile(kRootIno, "f");
   Inode got;
   ASSERT_OK(ns().Open(f.ino, 1, &got));
   Unlinked u;
   ASSERT_OK(ns().Unlink(kRootIno, "f", &u));
-  Reopen();
+  Reopen();  // open counts are gone; the orphan is in its grace period
+  ASSERT_OK(ns().GetAttr(f.ino, &got));
+  EXPECT_EQ(got.nlink, 0u);
+  EXPECT_CODE(ns().Lookup(kRootIno, "f", &got), kNotFound);
+  ASSERT_OK(ns().Open(f.ino, 1, &got));  // the client announces its handle again
+  ASSERT_OK(ns().Release(f.ino, 1));     // ... and its last Release purges it
   EXPECT_CODE(ns().GetAttr(f.ino, &got), kNotFound);
   // Inode numbers are never reused.
   EXPECT_GT(MkFile(kRootIno, "g").ino, f.ino);
+}
+
+// A Namespace of its own, with a short orphan grace.
+class OrphanGraceTest : public ::testing::Test {
+ protected:
+  void Start(int64_t grace_ms) {
+    ns_.reset();
+    chunks_.reset();
+    store_.reset();
+    ASSERT_OK(MetaStore::Open(dir_.path(), /*fsync=*/false, &store_));
+    chunks_ = std::make_unique<ChunkMap>(store_.get(), 2, 64 << 10);
+    ASSERT_OK(chunks_->Load());
+    Namespace::Options o;
+    o.orphan_grace_ms = grace_ms;
+    ns_ = std::make_unique<Namespace>(store_.get(), chunks_.get(), o);
+    ASSERT_OK(ns_->Init());
+  }
+  // Creates, opens (session 9) and unlinks a file: an orphan.
+  Ino Orphan(const std::string& name) {
+    Inode in, got;
+    EXPECT_TRUE(ns_->Mknod(kRootIno, name, FileType::kRegular, 0644, 0, 0, 0, &in).ok());
+    EXPECT_TRUE(ns_->Open(in.ino, 9, &got).ok());
+    Unlinked u;
+    EXPECT_TRUE(ns_->Unlink(kRootIno, name, &u).ok());
+    return in.ino;
+  }
+  bool Exists(Ino ino) {
+    Inode got;
+    return ns_->GetAttr(ino, &got).ok();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<ChunkMap> chunks_;
+  std::unique_ptr<Namespace> ns_;
+};
+
+TEST_F(OrphanGraceTest, AfterTheGraceOrphansNobodyOpenedArePurged) {
+  Start(60000);
+  const Ino kept = Orphan("kept"), dropped = Orphan("dropped");
+  Start(300);  // a restart: every handle is forgotten
+  ASSERT_TRUE(Exists(kept));
+  ASSERT_TRUE(Exists(dropped));
+  Inode got;
+  ASSERT_OK(ns_->Open(kept, 9, &got));  // reclaimed within the grace
+  testing::WaitFor([&] { return !Exists(dropped); }, std::chrono::seconds(10),
+                   "unclaimed orphan purged");
+  EXPECT_TRUE(Exists(kept));
+  EXPECT_EQ(ns_->files(), 1);
+  ASSERT_OK(ns_->Release(kept, 9));
+  EXPECT_FALSE(Exists(kept));
+  EXPECT_EQ(ns_->files(), 0);
+}
+
+TEST_F(OrphanGraceTest, NoGraceMeansPurgedAtStartAndStopEndsAPendingSweep) {
+  Start(60000);
+  const Ino a = Orphan("a");
+  Start(0);
+  EXPECT_FALSE(Exists(a));
+  const Ino b = Orphan("b");
+  Start(60000);
+  ASSERT_TRUE(Exists(b));
+  const auto t0 = std::chrono::steady_clock::now();
+  ns_.reset();  // does not wait for the grace
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  Start(0);  // the orphan waited for this start
+  EXPECT_FALSE(Exists(b));
 }
 
 TEST_F(NamespaceTest, XattrFlagsNamespacesAndLimits) {
