@@ -121,7 +121,7 @@ Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const S
       Status r = ReportBad(ino, loc, {primary}, s.code(), &now);
       if (!r.ok()) {
         w->refresh = true;
-        return r.IsRetryable() || r.code() == Status::Code::kStale
+        return r.IsRetryable() || r.code() == Status::Code::kStale || r.IsNotFound()
                    ? Status::Unavailable("reporting " + primary + ": " + r.ToString())
                    : r;
       }
@@ -147,9 +147,13 @@ Status ChunkIo::FinishWrite(uint64_t ino, const ChunkLocation& loc,
   ChunkLocation now;
   Status r = ReportBad(ino, loc, failed, why, &now);
   if (!r.ok()) {
-    if (r.IsRetryable() || r.code() == Status::Code::kStale)
+    // NotFound: the chunk is no longer the file's (another client truncated
+    // it away): the next attempt locates the range again, allocating a new
+    // chunk (a file that is gone fails there).
+    if (r.IsNotFound()) Invalidate(ino, loc.index);
+    if (r.IsRetryable() || r.code() == Status::Code::kStale || r.IsNotFound())
       return Status::Unavailable("reporting failed secondaries: " + r.ToString());
-    return r;  // e.g. the file is gone
+    return r;
   }
   // The write counts only if every member of the set metad answers applied
   // it. A member that is new to us (repair added it while we wrote) or one

@@ -68,6 +68,36 @@ Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
   return Status::OK();
 }
 
+Status MetaCore::SetAttr(const SetAttrRequest& r, Inode* out) {
+  if (!r.has_size || r.size < 0) return ns_->SetAttr(r, out);
+  const int64_t cs = config_.chunk_size;
+  const int64_t first = r.size / cs + (r.size % cs != 0);
+  std::vector<ChunkInfo> doomed;
+  if (!chunks_->GetChunks(r.ino, first, INT64_MAX - first, &doomed).ok() || doomed.empty())
+    return ns_->SetAttr(r, out);  // no chunk to fence (or no inode: SetAttr says so)
+  std::vector<ReplicaManager::Guard> guards(doomed.size());
+  std::map<std::string, std::vector<ChunkId>> by_server;
+  for (size_t i = 0; i < doomed.size(); ++i) {
+    REPLFS_RETURN_IF_ERROR(replicas_->AcquireBounded(doomed[i].id, &guards[i]));
+    for (const auto& a : doomed[i].replicas) by_server[a].push_back(doomed[i].id);
+  }
+  std::vector<std::string> servers;
+  for (const auto& [a, ids] : by_server) servers.push_back(a);
+  const std::vector<Status> st = replicas_->CallEach(servers, [&](const std::string& addr) {
+    for (ChunkId id : by_server[addr]) REPLFS_RETURN_IF_ERROR(datad_->DeleteChunk(addr, id));
+    return Status::OK();
+  });
+  for (size_t i = 0; i < servers.size(); ++i)
+    if (!st[i].ok())
+      LOG(INFO) << "truncation of inode " << r.ino << ": " << servers[i]
+                << " did not delete its chunks now (" << st[i].ToString() << "); it will when it answers";
+  Status s = ns_->SetAttr(r, out);
+  if (!s.ok())
+    LOG(ERROR) << "truncation of inode " << r.ino << " to " << r.size << " failed after " << doomed.size()
+               << " chunk(s) past the new end were deleted on their datads: " << s.ToString();
+  return s;
+}
+
 Status MetaCore::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) {
   REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, first, count, out));
   std::vector<ChunkId> ids;

@@ -44,6 +44,14 @@ class MetaCore {
   // Chunk (ino, index), created on the UP servers if absent. Like
   // GetChunks, waits for a running version change of the chunk.
   Status AllocChunk(Ino ino, int64_t index, ChunkInfo* out);
+  // Namespace::SetAttr. With a size, the chunks it drops are fenced first:
+  // deleted on their replicas (in parallel, once each, under their change
+  // guards), so that a client still writing into one through a location
+  // cached before the truncation gets NOT_FOUND and allocates a new chunk,
+  // instead of writing into a chunk metad is about to forget (its write
+  // would be acknowledged and lost). Replicas on DOWN servers are deleted
+  // later (heartbeat replies). Makes RPCs: call with no lock held.
+  Status SetAttr(const SetAttrRequest& r, Inode* out);
   Status GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out);
   // Attr.allocated_bytes: bytes of the file that lie in allocated chunks.
   int64_t AllocatedBytes(const Inode& in) const;

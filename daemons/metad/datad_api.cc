@@ -79,6 +79,11 @@ Status RpcDatadApi::CreateChunk(const std::string& addr, ChunkId id, uint64_t ve
   });
 }
 
+Status RpcDatadApi::DeleteChunk(const std::string& addr, ChunkId id) {
+  return CallOn(pools_->once, addr, "DeleteChunk " + std::to_string(id),
+                [&](rpc::DataServiceClient& c) { c.DeleteChunk(static_cast<int64_t>(id)); });
+}
+
 Status RpcDatadApi::SetVersion(const std::string& addr, ChunkId id, uint64_t old_version, uint64_t new_version) {
   return CallOn(pools_->normal, addr, "SetVersion " + std::to_string(id), [&](rpc::DataServiceClient& c) {
     c.SetVersion(static_cast<int64_t>(id), static_cast<int64_t>(old_version), static_cast<int64_t>(new_version));

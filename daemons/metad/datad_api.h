@@ -24,6 +24,8 @@ class DatadApi {
   // datad that cannot create it is left out of the chunk). OK if it now
   // holds the chunk at `version`.
   virtual Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) = 0;
+  // DataService.DeleteChunk, tried once (absent is OK).
+  virtual Status DeleteChunk(const std::string& addr, ChunkId id) = 0;
   // DataService.SetVersion: OK if the replica is now at new_version; Stale
   // (other version), NotFound (absent) or a transport error otherwise.
   virtual Status SetVersion(const std::string& addr, ChunkId id, uint64_t old_version,
@@ -46,6 +48,7 @@ class RpcDatadApi : public DatadApi {
   ~RpcDatadApi() override;
   ReplicaReport Check(const std::string& addr, ChunkId id, uint64_t version) override;
   Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) override;
+  Status DeleteChunk(const std::string& addr, ChunkId id) override;
   Status SetVersion(const std::string& addr, ChunkId id, uint64_t old_version,
                     uint64_t new_version) override;
   // Uses a receive timeout long enough to copy a whole chunk.

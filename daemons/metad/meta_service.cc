@@ -158,7 +158,7 @@ void MetaServiceHandler::SetAttr(rpc::Attr& out, const rpc::SetAttrRequest& req)
   if (r.has_mode && (req.mode & ~07777)) ThrowIfError(replfs::Status::Invalid("mode has bits beyond 07777"));
   if (r.has_size) ThrowIfError(CheckNonNegative(req.size, "size"));
   Inode in;
-  ThrowIfError(core_->ns().SetAttr(r, &in));
+  ThrowIfError(core_->SetAttr(r, &in));
   ToAttr(in, &out);
 }
 

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "tests/integration/cluster.h"
+#include "tests/integration/fault_util.h"
 #include "tests/integration/fs_util.h"
 
 namespace replfs::testing {
@@ -275,8 +276,16 @@ TEST_F(DataTest, SmallWriteAfterAnotherMountTruncatedDoesNotRegrowTheFile) {
                         seconds(30)))
       << "mount 1 never saw the write";
   EXPECT_EQ(st.st_size, 3) << "the writer's old high-water mark came back";
-  // (Not the bytes: the writer still has the location of the chunk that
-  // metad dropped at the truncation cached, and writes there.)
+  // The writer's location of the chunk metad dropped at the truncation is
+  // stale: metad deleted that chunk on its datads first, so the write got
+  // NOT_FOUND and went into a new chunk.
+  std::string got;
+  DropPageCache(other);
+  ASSERT_TRUE(ReadFile(other, &got));
+  EXPECT_EQ(got, "abc") << "acknowledged bytes lost";
+  DropPageCache(path);
+  ASSERT_TRUE(ReadFile(path, &got));
+  EXPECT_EQ(got, "abc");
 }
 
 }  // namespace

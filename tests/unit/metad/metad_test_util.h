@@ -45,6 +45,12 @@ class FakeDatad : public DatadApi {
     if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
     return Status::OK();
   }
+  Status DeleteChunk(const std::string& addr, ChunkId id) override {
+    MutexLock l(&mu_);
+    calls_.push_back("DeleteChunk " + addr + " " + std::to_string(id));
+    if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+    return Status::OK();
+  }
   Status SetVersion(const std::string& addr, ChunkId id, uint64_t from, uint64_t to) override {
     MutexLock l(&mu_);
     calls_.push_back("SetVersion " + addr + " " + std::to_string(id) + " " + std::to_string(from) + "->" +

@@ -129,6 +129,32 @@ TEST_F(ReplicaTest, ReportOfAFormerMemberAtTheSameVersionAnswersTheCurrentLocati
               kNotFound);
 }
 
+TEST_F(ReplicaTest, TruncationDeletesTheDroppedChunksOnTheirDatadsBeforeForgettingThem) {
+  ChunkInfo second;
+  ASSERT_OK(core_->AllocChunk(file_.ino, 1, &second));
+  datad_->ClearCalls();
+  SetAttrRequest r;
+  r.ino = file_.ino;
+  r.has_size = true;
+  r.size = core_->config().chunk_size;  // keeps chunk 0, drops chunk 1
+  Inode got;
+  ASSERT_OK(core_->SetAttr(r, &got));
+  auto calls = datad_->Calls();
+  std::sort(calls.begin(), calls.end());
+  std::vector<std::string> want;
+  for (const auto& a : second.replicas) want.push_back("DeleteChunk " + a + " " + std::to_string(second.id));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(calls, want);
+  std::vector<ChunkInfo> left;
+  ASSERT_OK(core_->GetChunks(file_.ino, 0, 10, &left));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, chunk_.id);
+  // A truncation that drops nothing calls nobody.
+  datad_->ClearCalls();
+  ASSERT_OK(core_->SetAttr(r, &got));
+  EXPECT_TRUE(datad_->Calls().empty());
+}
+
 TEST_F(ReplicaTest, ReportWaitsBoundedForARunningChange) {
   ChunkInfo out;
   {
