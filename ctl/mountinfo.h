@@ -5,21 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "common/mountinfo.h"
 #include "common/status.h"
 
 namespace replfs::ctl {
 
 inline constexpr char kReplfsFsType[] = "fuse.replfs";
 
-struct MountEntry {
-  std::string mount_point; // unescaped ("/mnt/my fs")
-  std::string fs_type;     // "fuse.replfs"
-  std::string source;      // for replfs: the metad address
-};
-
-// Parses the text of a mountinfo file (proc(5)); lines that do not parse are
-// skipped. Octal escapes (\040 ...) in mount points and sources are decoded.
-std::vector<MountEntry> ParseMountInfo(const std::string &text);
+using replfs::MountEntry;
+using replfs::ParseMountInfo;
 
 // Where an fsck target lives.
 struct FsTarget {

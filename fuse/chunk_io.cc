@@ -277,6 +277,12 @@ std::vector<std::string> ChunkIo::ServersToSync(uint64_t ino) {
   return out;
 }
 
+void ChunkIo::Prime(uint64_t ino, const std::vector<ChunkLocation>& locations) {
+  MutexLock l(&mu_);
+  for (const ChunkLocation& loc : locations)
+    if (loc.chunk_id != 0) CacheLocked(ino, loc);
+}
+
 void ChunkIo::Invalidate(uint64_t ino, int64_t from_index) {
   MutexLock l(&mu_);
   auto it = locations_.find(ino);

@@ -101,6 +101,8 @@ class ChunkIo {
 
   // Drops cached locations of `ino` (from chunk `from_index` on).
   void Invalidate(uint64_t ino, int64_t from_index = 0);
+  // Caches locations metad sent along with something else (an Open).
+  void Prime(uint64_t ino, const std::vector<ChunkLocation>& locations);
 
   // Calls sent to datads (attempts, by method), for statistics; shared, so
   // a reporter may outlive this object.

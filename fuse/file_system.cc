@@ -108,11 +108,13 @@ Status CheckName(std::string_view name) {
 }
 
 FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
-                       const ClusterInfo& info, std::chrono::milliseconds renewal)
+                       const ClusterInfo& info, std::chrono::milliseconds renewal,
+                       std::chrono::milliseconds attr_ttl)
     : meta_(std::move(meta)),
       io_(std::move(io)),
       info_(info),
       session_(RandomSession()),
+      xattr_hints_(attr_ttl),
       renewal_(renewal) {
   if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
 }
@@ -224,6 +226,7 @@ int FileSystem::RenewOpenHolds() {
 }
 
 void FileSystem::ApplyLocal(Attr* a) {
+  xattr_hints_.Note(a->ino, a->xattrs);
   if (a->type != FileType::kRegular) return;
   MutexLock l(&mu_);
   auto it = open_.find(a->ino);
@@ -354,11 +357,14 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
 }
 
 Status FileSystem::Open(uint64_t ino, Attr* out) {
-  REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out));
+  std::vector<ChunkLocation> locations;
+  REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
   // Close-to-open: what other clients wrote and closed before this open is
   // read from the chunks' current replicas, not from locations cached
-  // earlier (the first read asks metad once for the range it needs).
+  // earlier; the Open brought the first chunks' locations along, so the
+  // first reads need no metad call.
   io_->Invalidate(ino);
+  io_->Prime(ino, locations);
   {
     MutexLock l(&mu_);
     OpenState& st = open_[ino];
@@ -454,20 +460,28 @@ Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_vie
                             int flags) {
   if (flags & ~3) return Status::Invalid("unknown setxattr flags " + std::to_string(flags));
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  xattr_hints_.Forget(ino);
   return meta_->SetXattr(ino, std::string(name), std::string(value), flags);
 }
 
 Status FileSystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  if (xattr_hints_.KnownEmpty(ino))
+    return Status::NoData("xattr '" + std::string(name) + "' does not exist");
   return meta_->GetXattr(ino, std::string(name), out);
 }
 
 Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
+  if (xattr_hints_.KnownEmpty(ino)) {
+    out->clear();
+    return Status::OK();
+  }
   return meta_->ListXattr(ino, out);
 }
 
 Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
+  xattr_hints_.Forget(ino);
   return meta_->RemoveXattr(ino, std::string(name));
 }
 

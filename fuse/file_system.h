@@ -26,6 +26,7 @@
 #include "common/thread_annotations.h"
 #include "fuse/chunk_io.h"
 #include "fuse/meta_client.h"
+#include "fuse/xattr_hints.h"
 #include "fuse/types.h"
 
 namespace replfs::client {
@@ -36,6 +37,9 @@ inline constexpr size_t kMaxNameBytes = 255;
 // metad keeps orphans for 60 s after it starts (Namespace::Options::
 // orphan_grace_ms): three rounds, so one slow or failed round is harmless.
 inline constexpr std::chrono::milliseconds kOpenRenewalInterval{20000};
+// Chunk locations an open asks metad for along with the Open (the first
+// reads then need no GetChunks): 16 chunks, 1 GiB at the default size.
+inline constexpr int32_t kOpenChunks = 16;
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -52,10 +56,12 @@ class FileSystem {
  public:
   // Owns `meta` and `io` (io borrows meta; both live as long as this).
   // Runs RenewOpenHolds every `renewal` on a thread of its own (never with
-  // a zero interval).
+  // a zero interval). `attr_ttl`: how long the kernel may cache attributes
+  // (attr_timeout); "no xattrs" answers are trusted that long (XattrHints).
   FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
              const ClusterInfo& info,
-             std::chrono::milliseconds renewal = kOpenRenewalInterval);
+             std::chrono::milliseconds renewal = kOpenRenewalInterval,
+             std::chrono::milliseconds attr_ttl = std::chrono::milliseconds(1000));
   // Stops the renewal thread (waiting for a round in progress), then
   // releases the renewal holds still left at metad (best effort).
   ~FileSystem();
@@ -173,6 +179,7 @@ class FileSystem {
   const std::unique_ptr<ChunkIo> io_;
   const ClusterInfo info_;
   const int64_t session_;
+  XattrHints xattr_hints_;  // thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

@@ -11,12 +11,15 @@
 #include <linux/fs.h>  // RENAME_NOREPLACE, RENAME_EXCHANGE
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 
 #include "common/log.h"
 #include "fuse/kernel_state.h"
+#include "fuse/mount_tuning.h"
 
 namespace replfs::client {
 namespace {
@@ -28,6 +31,7 @@ class Adapter {
 
   // Called once, before the loop starts. `se` outlives the invalidator.
   void Start(fuse_session* se, std::unique_ptr<FileSystem> fs) {
+    se_ = se;
     fs_ = std::move(fs);
     invalidator_ = std::make_unique<Invalidator>([se](uint64_t ino) {
       // Attributes only (off < 0): every inode queued here changed its
@@ -48,6 +52,14 @@ class Adapter {
   FileSystem& fs() { return *fs_; }
   LookupCounts& lookups() { return lookups_; }
   ParentHints& parents() { return parents_; }
+  SentAttrs& sent() { return sent_; }
+  // Invalidates the kernel's cached attributes of `ino` now, from inside a
+  // request handler: only for requests during which the kernel holds no
+  // lock of that inode (open); attributes only, so no page lock either.
+  void InvalidateAttrsNow(uint64_t ino) {
+    const int rc = fuse_lowlevel_notify_inval_inode(se_, ino, -1, 0);
+    if (rc != 0 && rc != -ENOENT) LOG(WARNING) << "invalidating inode " << ino << ": " << std::strerror(-rc);
+  }
   // The kernel's cached attributes of `ino` are stale (not its data).
   void InvalidateAttrs(uint64_t ino) { invalidator_->Queue(ino); }
   double attr_timeout() const { return attr_timeout_; }
@@ -60,6 +72,8 @@ class Adapter {
   std::unique_ptr<Invalidator> invalidator_;
   LookupCounts lookups_;
   ParentHints parents_;
+  SentAttrs sent_;
+  fuse_session* se_ = nullptr;  // set by Start, before the loop
 };
 
 Adapter& A(fuse_req_t req) { return *static_cast<Adapter*>(fuse_req_userdata(req)); }
@@ -94,6 +108,7 @@ fuse_entry_param MakeEntry(Adapter& a, const Attr& attr) {
   e.ino = attr.ino;
   e.generation = 0;  // inode numbers are never reused
   AttrToStat(attr, a.fs().block_size(), &e.attr);
+  a.sent().Note(attr.ino, attr.size, attr.mtime_ns);
   e.attr_timeout = a.attr_timeout();
   e.entry_timeout = a.entry_timeout();
   return e;
@@ -114,6 +129,7 @@ Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
 Status ReplyAttr(fuse_req_t req, Adapter& a, const Attr& attr) {
   struct stat st;
   AttrToStat(attr, a.fs().block_size(), &st);
+  a.sent().Note(attr.ino, attr.size, attr.mtime_ns);
   fuse_reply_attr(req, &st, a.attr_timeout());
   return Status::OK();
 }
@@ -130,6 +146,11 @@ void OnInit(void*, fuse_conn_info* conn) {
                   FUSE_CAP_EXPORT_SUPPORT);
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  // Every directory page with attributes (metad sends them anyway): with
+  // the kernel's "auto" mode only the first page of a listing is a
+  // readdirplus, and `ls -l` then costs one lookup per later entry.
+  if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -154,6 +175,7 @@ void ForgetOne(Adapter& a, uint64_t ino, uint64_t n) {
   if (a.lookups().Forget(ino, n)) {
     a.fs().Forget(ino);
     a.parents().Erase(ino);
+    a.sent().Erase(ino);
   }
 }
 
@@ -300,6 +322,12 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Dispatch(req, "open", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Open(ino, &attr));
+    // Close-to-open: attributes the kernel cached before another client
+    // wrote and closed the file (its size!) must not outlive this open.
+    if (a.sent().Differs(ino, attr.size, attr.mtime_ns)) {
+      a.InvalidateAttrsNow(ino);
+      a.sent().Note(ino, attr.size, attr.mtime_ns);
+    }
     fi->fh = 0;
     fi->keep_cache = 0;  // close-to-open: drop pages another client may have changed
     if (fuse_reply_open(req, fi) != 0) (void)a.fs().Release(ino);  // interrupted
@@ -578,9 +606,15 @@ int RunFuse(const MountArgs& args, const Config& cfg, const FileSystemFactory& m
   if (fuse_set_signal_handlers(se) != 0) {
     std::cerr << "replfs: cannot install signal handlers\n";
   } else {
+    // Before mounting: once mounted, nothing may stat the mount point until
+    // the session loop serves it (that is why mountinfo is used below).
+    char real[PATH_MAX];
+    const std::string mnt = realpath(args.mountpoint.c_str(), real) ? real : args.mountpoint;
     if (fuse_session_mount(se, args.mountpoint.c_str()) != 0) {
       std::cerr << "replfs: cannot mount on " << args.mountpoint << "\n";
     } else {
+      Status ra = SetMountReadahead(mnt, kReadaheadKb);
+      if (!ra.ok()) LOG(INFO) << "readahead of " << mnt << " left at the kernel's default: " << ra.ToString();
       fuse_daemonize(args.foreground ? 1 : 0);
       // In the background fd 2 is /dev/null now: log to syslog (the
       // journal) instead, before any worker thread starts.

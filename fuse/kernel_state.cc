@@ -32,6 +32,22 @@ uint64_t LookupCounts::Get(uint64_t ino) {
   return it == counts_.end() ? 0 : it->second;
 }
 
+void SentAttrs::Note(uint64_t ino, int64_t size, int64_t mtime_ns) {
+  MutexLock l(&mu_);
+  sent_[ino] = {size, mtime_ns};
+}
+
+bool SentAttrs::Differs(uint64_t ino, int64_t size, int64_t mtime_ns) {
+  MutexLock l(&mu_);
+  auto it = sent_.find(ino);
+  return it == sent_.end() || it->second != std::make_pair(size, mtime_ns);
+}
+
+void SentAttrs::Erase(uint64_t ino) {
+  MutexLock l(&mu_);
+  sent_.erase(ino);
+}
+
 Invalidator::Invalidator(std::function<void(uint64_t)> notify)
     : notify_(std::move(notify)), thread_([this] { Run(); }) {}
 

@@ -37,6 +37,24 @@ class LookupCounts {
   std::unordered_map<uint64_t, uint64_t> counts_ GUARDED_BY(mu_);
 };
 
+// The size and mtime last handed to the kernel for each inode it holds
+// (entries and getattr replies), so that an open can tell whether the
+// kernel's cached attributes may be older than what metad just answered
+// (another client wrote and closed the file): the open then invalidates
+// them before it is answered, and a read past the old end of file asks for
+// the new size (close-to-open). Thread-safe.
+class SentAttrs {
+ public:
+  void Note(uint64_t ino, int64_t size, int64_t mtime_ns);
+  // True if the kernel may hold other values for `ino` (also when unknown).
+  bool Differs(uint64_t ino, int64_t size, int64_t mtime_ns);
+  void Erase(uint64_t ino);
+
+ private:
+  Mutex mu_;
+  std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> sent_ GUARDED_BY(mu_);
+};
+
 // Runs `notify(ino)` for queued inodes on its own thread, so that request
 // handlers never call into the kernel's invalidation path themselves (which
 // can deadlock on inode locks the kernel holds for the request). Duplicate
@@ -69,7 +87,7 @@ class Invalidator {
 // anyway, so holding mu_ across the page fetch costs no concurrency).
 class DirListing {
  public:
-  static constexpr int kPageSize = 256;
+  static constexpr int kPageSize = 1024;  // entries per ReadDir call to metad
 
   // `fs` outlives this object.
   DirListing(FileSystem* fs, uint64_t ino, uint64_t parent);

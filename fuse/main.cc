@@ -94,7 +94,9 @@ int Main(int argc, char** argv) {
     auto meta = std::make_unique<MetaClient>(meta_addr, opts);
     auto io = std::make_unique<ChunkIo>(meta.get(), geo, data, kIoThreads);
     stats.Start(meta->counters(), io->counters());
-    *out = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
+    *out = std::make_unique<FileSystem>(
+        std::move(meta), std::move(io), info, kOpenRenewalInterval,
+        std::chrono::milliseconds(static_cast<int64_t>(cfg.attr_timeout_s * 1000)));
     return Status::OK();
   });
 }

@@ -46,6 +46,7 @@ Attr FromRpc(const rpc::Attr& a) {
   o.rdev = static_cast<uint64_t>(a.rdev);
   o.goal = a.goal;
   o.allocated_bytes = a.allocated_bytes;
+  o.xattrs = a.xattrs;
   return o;
 }
 
@@ -285,11 +286,20 @@ Status MetaClient::RemoveXattr(uint64_t ino, const std::string& name) {
                           [&](rpc::MetaServiceClient& c) { c.RemoveXattr(I(ino), name); });
 }
 
-Status MetaClient::Open(uint64_t ino, int64_t session, Attr* out) {
+Status MetaClient::Open(uint64_t ino, int64_t session, Attr* out, int32_t chunks,
+                        std::vector<ChunkLocation>* locations) {
   // metad counts handles per session. Retrying an Open that did execute
   // errs towards keeping an unlinked inode until metad restarts (a leak),
   // which beats failing open() on a transient error.
-  return impl_->Get<rpc::Attr>("Open", kIdem, out, [&](auto& c, auto& r) { c.Open(r, I(ino), session); });
+  rpc::OpenReply r;
+  REPLFS_RETURN_IF_ERROR(impl_->Call(
+      "Open", kIdem, [&](rpc::MetaServiceClient& c) { c.Open(r, I(ino), session, chunks); }));
+  *out = FromRpc(r.attr);
+  if (locations != nullptr) {
+    locations->clear();
+    for (const rpc::ChunkLocation& l : r.chunks) locations->push_back(FromRpc(l));
+  }
+  return Status::OK();
 }
 
 Status MetaClient::Release(uint64_t ino, int64_t session) {

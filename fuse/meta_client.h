@@ -68,7 +68,11 @@ class MetaClient {
   Status GetXattr(uint64_t ino, const std::string& name, std::string* out);
   Status ListXattr(uint64_t ino, std::vector<std::string>* out);
   Status RemoveXattr(uint64_t ino, const std::string& name);
-  Status Open(uint64_t ino, int64_t session, Attr* out);
+  // With `chunks` > 0, *locations (if not null) receives the locations of
+  // the file's existing chunks among its first `chunks` (metad sends at
+  // most 64).
+  Status Open(uint64_t ino, int64_t session, Attr* out, int32_t chunks = 0,
+              std::vector<ChunkLocation>* locations = nullptr);
   Status Release(uint64_t ino, int64_t session);
   Status GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                    std::vector<ChunkLocation>* out);

@@ -27,6 +27,7 @@ struct Attr {
   uint64_t rdev = 0;
   int goal = 0;
   int64_t allocated_bytes = 0;  // bytes the file's chunks cover (st_blocks)
+  int32_t xattrs = -1;          // how many xattrs it has; -1 unknown
 };
 
 struct DirEntry {

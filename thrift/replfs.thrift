@@ -63,6 +63,7 @@ struct Attr {
   11: i64 rdev,
   12: i32 goal,       // replication goal of a regular file
   13: i64 allocated_bytes,  // bytes of [0, size) in allocated chunks: st_blocks
+  14: i32 xattrs = -1,      // how many xattrs it has; -1 unknown (ask)
 }
 
 struct DirEntry {
@@ -112,6 +113,11 @@ struct ChunkLocation {
   // Acknowledgements a write of this chunk needs: min(min_write_replicas,
   // the chunk's goal), so a goal-1 file can be written.
   5: i32 write_quorum,
+}
+
+struct OpenReply {
+  1: Attr attr,
+  2: list<ChunkLocation> chunks,   // existing chunks among the first asked for
 }
 
 struct FsStat {
@@ -322,7 +328,10 @@ service MetaService {
   void RemoveXattr(1: i64 ino, 2: string name) throws (1: RpcError e),
 
   // Open handles keep an unlinked inode alive until its last Release.
-  Attr Open(1: i64 ino, 2: i64 session) throws (1: RpcError e),
+  // The reply carries the locations of the file's existing chunks among
+  // its first `chunks` (at most 64), so the first reads after an open need
+  // no GetChunks.
+  OpenReply Open(1: i64 ino, 2: i64 session, 3: i32 chunks) throws (1: RpcError e),
   void Release(1: i64 ino, 2: i64 session) throws (1: RpcError e),
 
   // Data placement.

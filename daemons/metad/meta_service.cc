@@ -36,6 +36,7 @@ void FillAttr(const Inode& in, rpc::Attr* a) {
   a->ctime_ns = in.ctime_ns;
   a->rdev = in.rdev;
   a->goal = in.goal;
+  a->xattrs = in.xattrs == kXattrsUnknown ? -1 : static_cast<int32_t>(in.xattrs);
 }
 
 void ToLocation(const ChunkInfo& c, int min_write_replicas, rpc::ChunkLocation* l) {
@@ -269,11 +270,20 @@ void MetaServiceHandler::RemoveXattr(int64_t ino, const std::string& name) {
   ThrowIfError(core_->ns().RemoveXattr(static_cast<Ino>(ino), name));
 }
 
-void MetaServiceHandler::Open(rpc::Attr& out, int64_t ino, int64_t session) {
+void MetaServiceHandler::Open(rpc::OpenReply& out, int64_t ino, int64_t session, int32_t chunks) {
   ThrowIfError(CheckIno(ino));
+  if (chunks < 0 || chunks > kMaxOpenChunks)
+    ThrowIfError(replfs::Status::Invalid("Open: chunks must be 0.." + std::to_string(kMaxOpenChunks)));
   Inode in;
   ThrowIfError(core_->ns().Open(static_cast<Ino>(ino), session, &in));
-  ToAttr(in, &out);
+  ToAttr(in, &out.attr);
+  out.chunks.clear();
+  if (chunks == 0 || in.type != FileType::kRegular) return;
+  std::vector<ChunkInfo> found;
+  ThrowIfError(core_->GetChunks(static_cast<Ino>(ino), 0, chunks, &found));
+  out.chunks.resize(found.size());
+  for (size_t i = 0; i < found.size(); ++i)
+    ToLocation(found[i], core_->config().EffectiveMinWriteReplicas(), &out.chunks[i]);
 }
 
 void MetaServiceHandler::Release(int64_t ino, int64_t session) {

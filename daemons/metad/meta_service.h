@@ -13,6 +13,8 @@ inline constexpr int32_t kMaxReadDir = 10000;
 inline constexpr int64_t kMaxGetChunks = 4096;
 inline constexpr int64_t kMaxRpcBytes = 8 << 20;
 inline constexpr size_t kMaxInventory = 50'000'000;
+// Chunk locations an Open may ask for.
+inline constexpr int32_t kMaxOpenChunks = 64;
 
 class MetaServiceHandler : public rpc::MetaServiceIf {
  public:
@@ -40,7 +42,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void GetXattr(std::string& out, int64_t ino, const std::string& name) override;
   void ListXattr(std::vector<std::string>& out, int64_t ino) override;
   void RemoveXattr(int64_t ino, const std::string& name) override;
-  void Open(rpc::Attr& out, int64_t ino, int64_t session) override;
+  void Open(rpc::OpenReply& out, int64_t ino, int64_t session, int32_t chunks) override;
   void Release(int64_t ino, int64_t session) override;
   void GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t ino, int64_t first_index,
                  int64_t count) override;

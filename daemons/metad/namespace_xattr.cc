@@ -43,6 +43,7 @@ Status Namespace::SetXattr(Ino ino, std::string_view name, std::string_view valu
     if (s.IsNotFound() && (flags & kXattrReplace))
       return Status::NoData("xattr '" + std::string(name) + "' does not exist");
     REPLFS_RETURN_IF_ERROR(t.Put(XattrKey(ino, name), value));
+    if (s.IsNotFound() && in->xattrs != kXattrsUnknown) ++in->xattrs;
     in->ctime_ns = NowNs();
     inodes.MarkDirty(ino);
     return inodes.Flush();
@@ -80,6 +81,7 @@ Status Namespace::RemoveXattr(Ino ino, std::string_view name) {
     if (s.IsNotFound()) return Status::NoData("xattr '" + std::string(name) + "' does not exist");
     REPLFS_RETURN_IF_ERROR(s);
     REPLFS_RETURN_IF_ERROR(t.Delete(XattrKey(ino, name)));
+    if (in->xattrs != kXattrsUnknown && in->xattrs > 0) --in->xattrs;
     in->ctime_ns = NowNs();
     inodes.MarkDirty(ino);
     return inodes.Flush();

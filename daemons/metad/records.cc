@@ -69,6 +69,7 @@ class Reader {
     pos_ += n;
     return Status::OK();
   }
+  bool AtEnd() const { return pos_ == v_.size(); }
   Status Done() {
     if (pos_ != v_.size()) return Status::Corruption(std::string(what_) + " record has trailing bytes");
     return Status::OK();
@@ -139,6 +140,7 @@ std::string EncodeInode(const Inode& in) {
   w.U32(static_cast<uint32_t>(in.goal));
   w.U64(in.parent);
   w.Str(in.symlink_target);
+  w.U32(in.xattrs);
   return w.Take();
 }
 
@@ -163,6 +165,9 @@ Status DecodeInode(std::string_view v, Inode* out) {
   out->goal = static_cast<int32_t>(goal);
   REPLFS_RETURN_IF_ERROR(r.U64(&out->parent));
   REPLFS_RETURN_IF_ERROR(r.Str(&out->symlink_target));
+  // Added later: records written before carry no count.
+  out->xattrs = kXattrsUnknown;
+  if (!r.AtEnd()) REPLFS_RETURN_IF_ERROR(r.U32(&out->xattrs));
   return r.Done();
 }
 

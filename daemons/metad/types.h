@@ -46,7 +46,11 @@ struct Inode {
   int32_t goal = 0;            // replication goal (files; directories: inherited by new children)
   Ino parent = 0;              // directories only: the directory holding it
   std::string symlink_target;  // symlinks only
+  // How many xattrs it has; kXattrsUnknown for records written before the
+  // count was kept (clients then always ask).
+  uint32_t xattrs = 0;
 };
+inline constexpr uint32_t kXattrsUnknown = UINT32_MAX;
 
 struct DirEntry {
   std::string name;

@@ -197,9 +197,14 @@ void FakeMeta::Mknod(rpc::Attr& r, int64_t parent, const std::string& name,
   r = a;
 }
 
-void FakeMeta::Open(rpc::Attr& r, int64_t ino, int64_t) {
+void FakeMeta::Open(rpc::OpenReply& r, int64_t ino, int64_t, int32_t chunks) {
   ++opens;
-  GetAttr(r, ino);
+  GetAttr(r.attr, ino);
+  std::lock_guard<std::mutex> l(mu_);
+  for (int64_t i = 0; i < chunks; ++i) {
+    auto it = chunks_.find({ino, i});
+    if (it != chunks_.end()) r.chunks.push_back(it->second);
+  }
 }
 
 void FakeMeta::Release(int64_t, int64_t) { ++releases; }

@@ -117,7 +117,7 @@ class FakeMeta : public rpc::MetaServiceIf {
   void GetXattr(std::string&, int64_t, const std::string&) override { No(); }
   void ListXattr(std::vector<std::string>&, int64_t) override { No(); }
   void RemoveXattr(int64_t, const std::string&) override { No(); }
-  void Open(rpc::Attr& r, int64_t ino, int64_t session) override;
+  void Open(rpc::OpenReply& r, int64_t ino, int64_t session, int32_t chunks) override;
   void Release(int64_t ino, int64_t session) override;
   void GetChunks(std::vector<rpc::ChunkLocation>& r, int64_t ino, int64_t first,
                  int64_t count) override;

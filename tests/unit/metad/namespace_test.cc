@@ -261,6 +261,19 @@ TEST_F(OrphanGraceTest, NoGraceMeansPurgedAtStartAndStopEndsAPendingSweep) {
   EXPECT_FALSE(Exists(b));
 }
 
+TEST_F(NamespaceTest, XattrCountIsKeptInTheInode) {
+  Inode f = MkFile(kRootIno, "counted");
+  EXPECT_EQ(Attr(f.ino).xattrs, 0u);
+  ASSERT_OK(ns().SetXattr(f.ino, "user.a", "1", 0));
+  ASSERT_OK(ns().SetXattr(f.ino, "user.b", "1", 0));
+  ASSERT_OK(ns().SetXattr(f.ino, "user.a", "2", 0));  // replaced: still two
+  EXPECT_EQ(Attr(f.ino).xattrs, 2u);
+  ASSERT_OK(ns().RemoveXattr(f.ino, "user.a"));
+  EXPECT_EQ(Attr(f.ino).xattrs, 1u);
+  EXPECT_CODE(ns().RemoveXattr(f.ino, "user.a"), kNoData);
+  EXPECT_EQ(Attr(f.ino).xattrs, 1u);
+}
+
 TEST_F(NamespaceTest, XattrFlagsNamespacesAndLimits) {
   Inode f = MkFile(kRootIno, "f");
   std::string v;

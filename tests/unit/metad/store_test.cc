@@ -133,10 +133,19 @@ TEST(MetaStoreTest, MutateCommitsOrRollsBack) {
 TEST(RecordsTest, DecodersRejectMalformedValues) {
   Inode in;
   in.symlink_target = "t";
+  in.xattrs = 3;
   std::string enc = EncodeInode(in);
   Inode out;
   ASSERT_OK(DecodeInode(enc, &out));
-  for (size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(DecodeInode(enc.substr(0, n), &out).ok()) << n;
+  EXPECT_EQ(out.xattrs, 3u);
+  // A record from before the xattr count (its last 4 bytes): count unknown.
+  const size_t old_format = enc.size() - 4;
+  ASSERT_OK(DecodeInode(enc.substr(0, old_format), &out));
+  EXPECT_EQ(out.xattrs, kXattrsUnknown);
+  for (size_t n = 0; n < enc.size(); ++n) {
+    if (n == old_format) continue;
+    EXPECT_FALSE(DecodeInode(enc.substr(0, n), &out).ok()) << n;
+  }
   EXPECT_FALSE(DecodeInode(enc + "x", &out).ok());
   ChunkInfo c;
   EXPECT_CODE(DecodeChunk("\x02garbage", &c), kCorruption);
