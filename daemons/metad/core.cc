@@ -40,12 +40,14 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
 
 void MetaCore::AttachRepair(RepairScheduler* repair) {
   repair_ = repair;
-  std::function<void()> wake, servers_changed;
+  std::function<void()> wake, servers_changed, server_up;
   if (repair) {
     wake = [repair] { repair->Wake(); };
     servers_changed = [repair] { repair->ServersChanged(); };
+    server_up = [repair] { repair->ServerCameUp(); };
   }
   servers_->SetOnChange(servers_changed);
+  servers_->SetOnUp(server_up);
   replicas_->SetWake(wake);
 }
 

@@ -19,6 +19,7 @@ Status Metad::Start() {
   ro.max_concurrent = std::max(config_.repair_max_concurrent, 1);
   ro.rate_bytes_s = config_.repair_rate_mb_s << 20;
   ro.start_delay_ms = config_.dead_after_ms;
+  ro.return_hold_ms = std::min<int64_t>(config_.dead_after_ms / 2, 10000);
   ro.chunk_size = config_.chunk_size;
   ro.block_size = config_.block_size;
   repair_ = std::make_unique<RepairScheduler>(&core_->replicas(), &core_->ns(), clock_, ro);

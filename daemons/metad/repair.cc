@@ -47,6 +47,14 @@ void RepairScheduler::ServersChanged() {
   Wake();
 }
 
+void RepairScheduler::ServerCameUp() {
+  {
+    MutexLock l(&mu_);
+    hold_until_ms_ = clock_->NowMs() + opts_.return_hold_ms;
+  }
+  ServersChanged();
+}
+
 void RepairScheduler::Heal() {
   {
     MutexLock l(&mu_);
@@ -122,9 +130,15 @@ int RepairScheduler::RunOnce() {
   }
   std::vector<const Item*> batch;
   const size_t max = static_cast<size_t>(std::max(opts_.max_concurrent, 1)) * (heal ? 4 : 1);
+  bool held = false;
+  {
+    MutexLock l(&mu_);
+    held = !heal && now < hold_until_ms_;
+  }
   for (const Item& it : items) {
     if (batch.size() >= max) break;
     if (it.live == 0) continue;  // nothing to copy from: waits for a server to return
+    if (held && !it.over) continue;  // others may be returning too (ServerCameUp)
     if (!Due(it.chunk.id, now)) continue;  // failed recently: others go first
     if (!heal && !it.over && !TakeTokens(EstimateBytes(it.chunk))) break;  // rate limit: next round
     batch.push_back(&it);

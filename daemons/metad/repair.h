@@ -35,6 +35,11 @@ class RepairScheduler {
     int max_concurrent = 2;         // repairs at once (>= 1)
     int64_t rate_bytes_s = 200 << 20;  // chunk bytes per second; 0 = unlimited
     int64_t start_delay_ms = 10000;  // dead_after_ms: wait for re-registrations
+    // After a datad comes up, copies onto other servers wait this long:
+    // more may be about to return (metad's own link came back, a switch
+    // rebooted), and a copy made meanwhile is trimmed again right after.
+    // Trims and heals do not wait.
+    int64_t return_hold_ms = 1000;
     int64_t scan_period_ms = 1000;
     int64_t chunk_size = 64 << 20;   // for the byte estimate of a chunk
     int64_t block_size = 64 << 10;   // a target needs at least this free
@@ -63,6 +68,8 @@ class RepairScheduler {
   // A server came up, went down or registered: what failed before may work
   // now, so every chunk's backoff is forgotten; then Wake().
   void ServersChanged();
+  // A server registered or came back up: starts the return hold.
+  void ServerCameUp();
   // Heal (PROTOCOL.md): rounds run back to back with the throttle off (no
   // rate limit, 4 x max_concurrent) until the queue is empty or a round can
   // do nothing more; healing() is true meanwhile.
@@ -120,6 +127,7 @@ class RepairScheduler {
 
   mutable Mutex mu_;  // protects everything below
   double tokens_ GUARDED_BY(mu_) = 0;
+  int64_t hold_until_ms_ GUARDED_BY(mu_) = 0;  // ServerCameUp
   int64_t refill_ms_ GUARDED_BY(mu_) = 0;
   std::set<ChunkId> no_target_logged_ GUARDED_BY(mu_);
   struct Backoff {

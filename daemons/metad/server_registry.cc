@@ -56,6 +56,7 @@ Status ServerRegistry::Register(const ServerUsage& usage) {
   }
   LOG(INFO) << "datad " << usage.addr << " registered (up)";
   if (on_change_) on_change_();
+  if (on_up_) on_up_();
   return Status::OK();
 }
 
@@ -85,6 +86,7 @@ Status ServerRegistry::Heartbeat(const ServerUsage& usage, std::vector<ReplicaHe
   if (came_back) {
     LOG(INFO) << "datad " << usage.addr << " is up again";
     if (on_change_) on_change_();
+    if (on_up_) on_up_();
   }
   *deletes = chunks_->TakeDeletes(usage.addr, opts_.max_deletes_per_reply);
   return Status::OK();

@@ -41,6 +41,8 @@ class ServerRegistry {
   // Called (with no lock held) whenever a datad goes UP or DOWN: wakes the
   // repair scheduler. Set once before serving.
   void SetOnChange(std::function<void()> fn) { on_change_ = std::move(fn); }
+  // Called (after on_change) when a datad registers or comes back up.
+  void SetOnUp(std::function<void()> fn) { on_up_ = std::move(fn); }
   // True if `addr` registered since metad started (BlockReport needs it).
   bool IsRegistered(const std::string& addr) const;
   // Records usage and liveness; NotFound for a datad not registered since
@@ -86,6 +88,7 @@ class ServerRegistry {
   const Clock* const clock_;
   const Options opts_;
   std::function<void()> on_change_;  // set before serving
+  std::function<void()> on_up_;      // set before serving
 
   mutable Mutex mu_;  // protects servers_
   std::map<std::string, Server> servers_ GUARDED_BY(mu_);

@@ -69,6 +69,34 @@ class RepairTest : public CoreTest {
   std::unique_ptr<RepairScheduler> repair_;
 };
 
+TEST_F(RepairTest, CopiesWaitBrieflyAfterAServerComesBackForOthersToReturn) {
+  MakeRepair();
+  ChunkInfo c = NewChunk("f");
+  ASSERT_EQ(c.replicas, (Addrs{"h:1", "h:2", "h:3"}));
+  std::vector<ReplicaHeld> del;
+  const auto beat = [&](std::initializer_list<const char*> addrs) {
+    for (auto a : addrs) ASSERT_OK(core_->servers().Heartbeat(Usage(a), &del));
+  };
+  clock_.Advance(core_->config().dead_after_ms + 1000);
+  beat({"h:1", "h:2"});
+  ASSERT_EQ(core_->servers().CheckLiveness(), 2);  // h:3 (a member) and h:4 down
+  // h:4 comes back: h:3 may be about to as well, so nothing is copied yet.
+  beat({"h:4"});
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_TRUE(Pushes().empty());
+  // h:3 returns within the hold: the chunk is at its goal without a copy.
+  beat({"h:3"});
+  clock_.Advance(1500);
+  beat({"h:1", "h:2", "h:3", "h:4"});
+  EXPECT_EQ(repair_->RunOnce(), 0);
+  EXPECT_TRUE(Pushes().empty());
+  EXPECT_EQ(Get(c.id).version, 1u);
+  // When nobody came back lately, a down member is replaced at once.
+  KillServer("h:3");
+  EXPECT_EQ(repair_->RunOnce(), 1);
+  EXPECT_EQ(Pushes().size(), 1u);
+}
+
 TEST_F(RepairTest, DownMemberIsReplacedOnASpareServer) {
   MakeRepair();
   ChunkInfo c = NewChunk("f");
