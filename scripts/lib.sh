@@ -13,6 +13,9 @@ REPLFS_PACKAGES=(
   libcli11-dev nlohmann-json3-dev libinih-dev
   attr diffutils coreutils procps
   systemd-container debootstrap
+  iproute2 util-linux
+  fio python3
+  clang libclang-rt-14-dev
 )
 
 log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
