@@ -145,6 +145,10 @@ const std::vector<KeyDef>& Keys() {
       SecondsKey("client", "attr_timeout", &Config::attr_timeout_s),
       SecondsKey("client", "entry_timeout", &Config::entry_timeout_s),
       IntKey("client", "max_threads", &Config::client_max_threads, 1, 1024),
+      PathKey("tls", "ca", &Config::tls_ca, true),
+      PathKey("tls", "cert", &Config::tls_cert, true),
+      PathKey("tls", "key", &Config::tls_key, true),
+      BoolKey("tls", "insecure", &Config::tls_insecure),
       {"log", "level",
        [](Config* c, const std::string& v) {
          LogLevel l;

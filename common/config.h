@@ -56,6 +56,15 @@ struct Config {
   double entry_timeout_s = 1.0;
   int client_max_threads = 16;
 
+  // [tls] Mutual TLS (thrift/tls.h): this process's certificate and key
+  // and the cluster CA, all three or none. Without them daemons serve only
+  // loopback peers, unless `insecure` (then anyone who can connect may do
+  // anything).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  bool tls_insecure = false;
+
   // [log]
   std::string log_level = "info";
 

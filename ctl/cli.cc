@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "common/host_port.h"
+#include "ctl/ca.h"
 #include "ctl/commands.h"
 #include "ctl/meta_api.h"
 #include "ctl/mountinfo.h"
@@ -30,12 +31,6 @@ net::RpcOptions CtlRpcOptions(const Config &c, int64_t rpc_timeout_ms) {
   o.attempts = 2;
   o.budget_ms = 5000;
   return o;
-}
-
-std::string ReadMountInfo() {
-  std::ifstream f("/proc/self/mountinfo");
-  return std::string(std::istreambuf_iterator<char>(f),
-                     std::istreambuf_iterator<char>());
 }
 
 std::string Cwd() {
@@ -141,6 +136,47 @@ void AddCommands(CLI::App &app, Invocation *inv) {
   CLI::App *getrepl =
       app.add_subcommand("getrepl", "show the replication goal of a path");
   getrepl->add_option("path", inv->path, "file or directory")->required();
+
+  CLI::App *ca = app.add_subcommand(
+      "ca", "the cluster's certificate authority for mutual TLS (no metad)");
+  ca->require_subcommand(1);
+  CLI::App *init =
+      ca->add_subcommand("init", "create a CA in DIR: ca.crt and ca.key");
+  init->add_option("dir", inv->ca_dir, "directory (created 0700)")->required();
+  CLI::App *issue = ca->add_subcommand(
+      "issue", "issue DIR/NAME.crt and DIR/NAME.key for one process");
+  issue->add_option("dir", inv->ca_dir, "the CA's directory")->required();
+  issue->add_option("name", inv->cert_name, "certificate name (CN)")
+      ->required();
+  issue->add_option("--role", inv->role, "metad, datad, client or admin")
+      ->required()
+      ->check(CLI::IsMember({"metad", "datad", "client", "admin"}));
+  issue->add_option("--host", inv->hosts,
+                    "an IP address or DNS name of the process (repeatable)");
+  issue->add_option("--days", inv->days, "validity in days (default 825)")
+      ->check(CLI::Range(1, kCaDays));
+}
+
+int RunCa(const Invocation &inv, std::ostream &out, std::ostream &err) {
+  std::string summary;
+  Status s;
+  if (inv.ca_command == "init") {
+    s = InitCa(inv.ca_dir, &summary);
+  } else {
+    CertRequest req;
+    req.dir = inv.ca_dir;
+    req.name = inv.cert_name;
+    req.role = inv.role;
+    req.hosts = inv.hosts;
+    req.valid_for = std::chrono::hours(24) * inv.days;
+    s = IssueCert(req, &summary);
+  }
+  if (!s.ok()) {
+    err << "fsctl: ca " << inv.ca_command << ": " << s.message() << std::endl;
+    return kExitProblems;
+  }
+  out << summary << std::endl;
+  return kExitOk;
 }
 
 // The commands that take a PATH: resolved against the mounts, and the
@@ -152,6 +188,8 @@ bool TakesPath(const std::string &command) {
 
 int Execute(const Invocation &inv, const Config &config, std::ostream &out,
             std::ostream &err) {
+  if (inv.command == "ca")
+    return RunCa(inv, out, err);
   std::string meta = inv.meta.empty() ? config.meta : inv.meta;
   FsTarget target;
   if (TakesPath(inv.command)) {
@@ -244,7 +282,10 @@ bool ParseFsctlArgs(int argc, const char *const *argv, Invocation *inv,
     *exit_code = kExitUnavailable;
     return false;
   }
-  inv->command = app.get_subcommands().at(0)->get_name();
+  CLI::App *command = app.get_subcommands().at(0);
+  inv->command = command->get_name();
+  if (!command->get_subcommands().empty())
+    inv->ca_command = command->get_subcommands().at(0)->get_name();
   return true;
 }
 

@@ -29,6 +29,13 @@ struct Invocation {
   bool force = false;
   int goal = 0;
   bool recursive = false;
+  // ca init|issue
+  std::string ca_command;  // "init" or "issue"
+  std::string ca_dir;
+  std::string cert_name;
+  std::string role;
+  std::vector<std::string> hosts;
+  int days = 825;
 };
 
 // Parses argv into *inv. Returns true when a command should run; otherwise

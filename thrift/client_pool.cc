@@ -23,9 +23,11 @@ void RouteThriftLogging() {
   });
 }
 
-Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Connection* out) {
+Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Role server_role, Connection* out) {
   RouteThriftLogging();
-  auto socket = std::make_shared<TSocket>(addr.host, addr.port, MakeConfiguration());
+  std::shared_ptr<TSocket> socket =
+      opts.tls ? opts.tls->ClientSocket(addr.host, addr.port, server_role, MakeConfiguration())
+               : std::make_shared<TSocket>(addr.host, addr.port, MakeConfiguration());
   socket->setConnTimeout(static_cast<int>(opts.connect_timeout_ms));
   socket->setRecvTimeout(static_cast<int>(opts.rpc_timeout_ms));
   socket->setSendTimeout(static_cast<int>(opts.rpc_timeout_ms));

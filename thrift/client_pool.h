@@ -17,9 +17,23 @@
 #include "common/thread_annotations.h"
 #include "thrift/rpc_options.h"
 #include "thrift/rpc_status.h"
+#include "thrift/tls.h"
 #include "thrift/transport.h"
 
+namespace replfs::rpc {
+class MetaServiceClient;
+class DataServiceClient;
+}  // namespace replfs::rpc
+
 namespace replfs::net {
+
+// The role a server's certificate must carry for a client of type Client.
+template <class Client>
+inline constexpr Role kServerRole = Role::kNone;
+template <>
+inline constexpr Role kServerRole<rpc::MetaServiceClient> = Role::kMetad;
+template <>
+inline constexpr Role kServerRole<rpc::DataServiceClient> = Role::kDatad;
 
 // Sends Thrift's internal diagnostics to LOG(DEBUG). Idempotent; called by
 // Connection::Open and RpcServer::Start.
@@ -31,8 +45,10 @@ struct Connection {
   std::shared_ptr<apache::thrift::transport::TTransport> transport;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
 
-  // Opens a connection to `addr`; on failure returns non-OK with *sent=false.
-  static Status Open(const HostPort& addr, const RpcOptions& opts, Connection* out);
+  // Opens a connection to `addr` (TLS with opts.tls: the server's
+  // certificate must be for `server_role`); on failure returns non-OK with
+  // *sent=false.
+  static Status Open(const HostPort& addr, const RpcOptions& opts, Role server_role, Connection* out);
   // True when the idle connection was closed by the peer (or has stray data).
   bool LooksDead() const;
 };
@@ -104,7 +120,7 @@ class ClientPool {
       }
     }
     auto e = std::make_unique<Entry>();
-    REPLFS_RETURN_IF_ERROR(Connection::Open(addr_, opts_, &e->conn));
+    REPLFS_RETURN_IF_ERROR(Connection::Open(addr_, opts_, kServerRole<Client>, &e->conn));
     e->client = std::make_unique<Client>(e->conn.protocol);
     *out = std::move(e);
     return Status::OK();

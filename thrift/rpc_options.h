@@ -3,12 +3,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string_view>
 
 #include "common/config.h"
 #include "common/status.h"
 
 namespace replfs::net {
+
+class TlsContext;
 
 struct RpcOptions {
   int64_t connect_timeout_ms = 2000;  // TCP connect
@@ -17,6 +20,8 @@ struct RpcOptions {
   int64_t backoff_ms = 50;            // before the 2nd try; doubles, +-50% jitter
   int64_t budget_ms = 30000;          // a call never spends longer than this retrying
   int64_t max_backoff_ms = 1000;      // cap of the doubling backoff
+  // Mutual TLS for every connection (thrift/tls.h); null: plain TCP.
+  std::shared_ptr<TlsContext> tls;
 
   static RpcOptions FromConfig(const Config& c);
 };

@@ -1,6 +1,7 @@
 #include "thrift/rpc_status.h"
 
 #include <thrift/TApplicationException.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TTransportException.h>
 
 namespace replfs::net {
@@ -85,6 +86,15 @@ void ThrowIfError(const Status& s) {
 Status StatusFromException(const std::exception& e, const std::string& peer, bool* sent) {
   *sent = true;
   if (const auto* re = dynamic_cast<const rpc::RpcError*>(&e)) return FromRpcError(*re);
+  if (const auto* se = dynamic_cast<const apache::thrift::transport::TSSLException*>(&e)) {
+    // A certificate the other side (or we) refused: retrying cannot help.
+    const std::string what = se->what();
+    for (const char* word : {"certificate", "verify", "role", "alert"}) {
+      if (what.find(word) != std::string::npos)
+        return Status::Permission("TLS with " + peer + " refused: " + what);
+    }
+    return Status::Unavailable("TLS connection to " + peer + " failed: " + what);
+  }
   if (const auto* te = dynamic_cast<const TTransportException*>(&e)) {
     switch (te->getType()) {
       case TTransportException::NOT_OPEN:

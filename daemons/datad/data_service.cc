@@ -77,6 +77,30 @@ Status CollectUsage(BlockStore* store, const Scrubber* scrubber, const std::stri
   return Status::OK();
 }
 
+const net::Policy& DatadPolicy() {
+  using net::Mask;
+  using net::Role;
+  static const net::Policy policy = [] {
+    const net::RoleMask bytes = Mask(Role::kClient) | Mask(Role::kAdmin) | Mask(Role::kDatad);
+    const net::RoleMask metad = Mask(Role::kMetad);
+    net::Policy p;
+    for (const char* m : {"Write", "Read", "Truncate", "Sync"}) p[m] = bytes;
+    // Repair: metad creates and deletes; a pushing datad recreates its
+    // target's copy.
+    for (const char* m : {"CreateChunk", "DeleteChunk"}) p[m] = metad | Mask(Role::kDatad);
+    for (const char* m : {"SetVersion", "PushChunk", "CheckChunk", "Usage", "InjectFault", "StartScrub"})
+      p[m] = metad;
+    p["Ping"] = net::kAnyRole;
+    return p;
+  }();
+  return policy;
+}
+
+const std::set<std::string>& DatadNoThrow() {
+  static const std::set<std::string> s = {"Ping"};
+  return s;
+}
+
 DataServiceHandler::DataServiceHandler(BlockStore* store, Replicator* replicator,
                                        Scrubber* scrubber, IoActivity* activity)
     : store_(store), replicator_(replicator), scrubber_(scrubber), activity_(activity) {}

@@ -23,6 +23,7 @@
 #include "daemons/datad/io_activity.h"
 #include "daemons/datad/replicator.h"
 #include "daemons/datad/scrubber.h"
+#include "thrift/authz.h"
 
 namespace replfs::datad {
 
@@ -92,5 +93,13 @@ class DataServiceHandler : public rpc::DataServiceIf {
   Mutex mu_;
   std::string addr_ GUARDED_BY(mu_);
 };
+
+// Who may call what on a datad (thrift/authz.h), by the role in the
+// caller's certificate: clients and admins read and write bytes (and other
+// datads: forwarded writes, repair copies); metad creates, re-versions,
+// checks, scrubs and damages (fault injection on an admin's behalf).
+const net::Policy& DatadPolicy();
+// Methods of DataService that declare no exception.
+const std::set<std::string>& DatadNoThrow();
 
 }  // namespace replfs::datad

@@ -270,6 +270,34 @@ void MetaServiceHandler::RemoveXattr(int64_t ino, const std::string& name) {
   ThrowIfError(core_->ns().RemoveXattr(static_cast<Ino>(ino), name));
 }
 
+const net::Policy& MetadPolicy() {
+  using net::Mask;
+  using net::Role;
+  static const net::Policy policy = [] {
+    const net::RoleMask fs = Mask(Role::kClient) | Mask(Role::kAdmin);
+    const net::RoleMask admin = Mask(Role::kAdmin);
+    const net::RoleMask datad = Mask(Role::kDatad);
+    net::Policy p;
+    for (const char* m : {"Lookup", "GetAttr", "SetAttr", "Mknod", "Mkdir", "Symlink", "ReadLink", "Unlink",
+                          "Rmdir", "Rename", "Link", "ReadDir", "SetXattr", "GetXattr", "ListXattr", "RemoveXattr",
+                          "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "StatFs",
+                          "ReportBadReplicas", "Status", "ResolvePath", "Fsck"})
+      p[m] = fs;
+    for (const char* m : {"RegisterServer", "Heartbeat", "BlockReport"}) p[m] = datad;
+    for (const char* m : {"Corrupt", "StartScrub", "Heal", "Drain", "Undrain", "RemoveServer", "SetGoal"})
+      p[m] = admin;
+    p["Ping"] = net::kAnyRole;
+    p["GetClusterInfo"] = net::kAnyRole;
+    return p;
+  }();
+  return policy;
+}
+
+const std::set<std::string>& MetadNoThrow() {
+  static const std::set<std::string> s = {"Ping", "GetClusterInfo"};
+  return s;
+}
+
 void MetaServiceHandler::Open(rpc::OpenReply& out, int64_t ino, int64_t session, int32_t chunks) {
   ThrowIfError(CheckIno(ino));
   if (chunks < 0 || chunks > kMaxOpenChunks)

@@ -6,6 +6,7 @@
 
 #include "MetaService.h"
 #include "daemons/metad/core.h"
+#include "thrift/authz.h"
 
 namespace replfs::metad {
 
@@ -73,5 +74,13 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
 
   MetaCore* const core_;
 };
+
+// Who may call what on metad (thrift/authz.h), by the role in the caller's
+// certificate: datads register, heartbeat and report; admins (fsctl with an
+// admin certificate) run fault injection, scrub, heal, drain, remove and
+// set goals; clients and admins use the file system and read status.
+const net::Policy& MetadPolicy();
+// Methods of MetaService that declare no exception.
+const std::set<std::string>& MetadNoThrow();
 
 }  // namespace replfs::metad

@@ -137,6 +137,14 @@ Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
   for (size_t i = 0; i < datads_.size(); ++i) {
     datads_[i].data_dir = dir() + "/datad" + std::to_string(i);
   }
+  if (opts_.datad_store_mib > 0) {
+    for (const Daemon& d : datads_) {
+      mkdir(d.data_dir.c_str(), 0755);
+      CommandResult r = RunCommand({"mount", "-t", "tmpfs", "-o",
+                                    "size=" + std::to_string(opts_.datad_store_mib) + "m", "tmpfs", d.data_dir});
+      if (r.exit_code != 0) ADD_FAILURE() << "mount tmpfs on " << d.data_dir << ": " << r.Describe();
+    }
+  }
   if (opts_.network != nullptr) {
     // Every host has the whole port space to itself: fixed ports.
     metad_.host = HostOf("metad");
@@ -205,6 +213,9 @@ Cluster::~Cluster() {
   }
   for (const Client& c : clients_) {
     if (IsMounted(c.mountpoint)) std::cerr << "cluster: " << c.mountpoint << " is still mounted\n";
+  }
+  if (opts_.datad_store_mib > 0) {
+    for (const Daemon& d : datads_) RunCommand({"umount", "-l", d.data_dir}, seconds(20));
   }
 }
 

@@ -45,6 +45,9 @@ class Cluster {
     // "meta" port 9190, datad I on "dI" port 2222+I, mount I on "cI", and
     // fsctl on "meta" (the admin's shell). AddHosts() creates those hosts.
     EmulatedNetwork* network = nullptr;
+    // > 0: every datad's data dir is a tmpfs of this many MiB (a small
+    // disk that fills up), unmounted by the destructor.
+    int64_t datad_store_mib = 0;
   };
 
   // Adds the hosts a cluster of `datads` datads and `clients` mounts uses
