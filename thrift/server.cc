@@ -1,6 +1,7 @@
 #include "thrift/server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,14 +9,14 @@
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/server/TServerFramework.h>
 #include <thrift/transport/TServerSocket.h>
+#include <thrift/transport/TTransportException.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <future>
 
-#include "common/host_port.h"
 #include "common/log.h"
-#include "thrift/client_pool.h"
 #include "thrift/transport.h"
 
 namespace replfs::net {
@@ -24,23 +25,73 @@ using apache::thrift::protocol::TBinaryProtocolFactory;
 using apache::thrift::server::TServerEventHandler;
 using apache::thrift::server::TThreadedServer;
 using apache::thrift::transport::TServerSocket;
+using apache::thrift::transport::TTransport;
+using apache::thrift::transport::TTransportException;
 
 // Tells Start() when the server is really accepting.
 class RpcServer::Events : public TServerEventHandler {
  public:
-  void preServe() override { ready_.set_value(); }
+  explicit Events(std::atomic<bool>* serving) : serving_(serving) {}
+  void preServe() override {
+    serving_->store(true);
+    ready_.set_value();
+  }
   std::future<void> ready() { return ready_.get_future(); }
 
  private:
+  std::atomic<bool>* const serving_;  // RpcServer::serving_, outlives this
   std::promise<void> ready_;
 };
 
 namespace {
 
+// A TServerSocket that reports the end of its accept loop. TServerFramework
+// closes its server transport exactly when the accept loop ends (Stop(), or
+// an accept() that failed with anything but a timeout), while
+// TThreadedServer::serve() returns only after every open connection ended:
+// close() is when the server stops serving. The accept error is remembered
+// because Thrift itself reports it only through its (debug) log.
+class WatchedServerSocket : public TServerSocket {
+ public:
+  using OnClose = std::function<void(const std::string& why)>;
+
+  WatchedServerSocket(const std::string& host, int port, OnClose on_close)
+      : TServerSocket(host, port), on_close_(std::move(on_close)) {}
+  WatchedServerSocket(int port, OnClose on_close)
+      : TServerSocket(port), on_close_(std::move(on_close)) {}
+  ~WatchedServerSocket() override { WatchedServerSocket::close(); }
+
+  void close() override {
+    const bool was_listening = isOpen();
+    TServerSocket::close();
+    if (was_listening) on_close_(accept_error_);
+  }
+
+ protected:
+  // Only records the error: Thrift's own accept loop decides what it means.
+  std::shared_ptr<TTransport> acceptImpl() override {
+    try {
+      return TServerSocket::acceptImpl();
+    } catch (const TTransportException& e) {
+      if (e.getType() != TTransportException::INTERRUPTED &&
+          e.getType() != TTransportException::TIMED_OUT) {
+        accept_error_ = e.what();
+      }
+      throw;
+    }
+  }
+
+ private:
+  const OnClose on_close_;
+  std::string accept_error_;  // serving thread only
+};
+
 // The listening socket systemd passed (socket activation), adopted by
 // TServerSocket, which cannot take a descriptor: it creates a throw-away
 // socket and listen() replaces it with systemd's (dup2) just before calling
-// ::listen() (harmless on a socket that already listens).
+// ::listen() (harmless on a socket that already listens). If that dup2
+// fails, listen() fails and with it Start(): the server never serves on the
+// throw-away socket.
 //
 // TServerSocket::close() shuts the listening socket down before closing it.
 // On a dup of systemd's socket that would stop systemd's socket from
@@ -54,19 +105,23 @@ namespace {
 // follows a poll(), and with O_NONBLOCK a connection reset in between makes
 // accept() fail with EAGAIN, which TServerFramework treats as fatal: the
 // server thread would end while the daemon (and its watchdog) ran on.
-class AdoptedServerSocket : public TServerSocket {
+class AdoptedServerSocket : public WatchedServerSocket {
  public:
-  explicit AdoptedServerSocket(int systemd_fd) : TServerSocket("127.0.0.1", 0) {
+  AdoptedServerSocket(int systemd_fd, OnClose on_close)
+      : WatchedServerSocket("127.0.0.1", 0, std::move(on_close)) {
     setListenCallback([this, systemd_fd](THRIFT_SOCKET s) {
       if (::dup2(systemd_fd, s) < 0) {
-        LOG(ERROR) << "cannot adopt the systemd socket: " << strerror(errno);
-        return;
+        const int err = errno;
+        throw TTransportException(TTransportException::NOT_OPEN,
+                                  "cannot adopt the socket systemd passed (descriptor " +
+                                      std::to_string(systemd_fd) + "): dup2",
+                                  err);
       }
       ::close(systemd_fd);
       adopted_fd_ = s;
     });
   }
-  ~AdoptedServerSocket() override { close(); }
+  ~AdoptedServerSocket() override { AdoptedServerSocket::close(); }
 
   void close() override {
     if (adopted_fd_ >= 0) {
@@ -77,20 +132,70 @@ class AdoptedServerSocket : public TServerSocket {
       }
       adopted_fd_ = -1;
     }
-    TServerSocket::close();
+    WatchedServerSocket::close();
   }
 
  private:
   int adopted_fd_ = -1;  // our dup of systemd's socket, while we hold it
 };
 
-int LocalPort(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+bool LocalAddress(int fd, sockaddr_storage* ss) {
+  socklen_t len = sizeof *ss;
+  *ss = {};
+  return getsockname(fd, reinterpret_cast<sockaddr*>(ss), &len) == 0;
+}
+
+int PortOf(const sockaddr_storage& ss) {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
   return 0;
+}
+
+int LocalPort(int fd) {
+  sockaddr_storage ss;
+  return LocalAddress(fd, &ss) ? PortOf(ss) : 0;
+}
+
+// A listening TCP socket bound to `port`?
+bool ListensOn(int fd, int port) {
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) return false;
+  return LocalPort(fd) == port;
+}
+
+// The bound address as text (`*dial`: where a local client connects; a
+// wildcard becomes loopback). A dual-stack IPv6 socket (systemd's
+// BindIPv6Only=both) is dialled over IPv4, which works even where the
+// loopback interface has no ::1.
+void DescribeBound(int fd, std::string* address, HostPort* dial) {
+  sockaddr_storage ss;
+  char text[INET6_ADDRSTRLEN] = "?";
+  HostPort bound{"?", 0};
+  if (LocalAddress(fd, &ss)) bound.port = PortOf(ss);
+  *dial = {"127.0.0.1", bound.port};
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
+    bound.host = text;
+    if (in.sin_addr.s_addr != htonl(INADDR_ANY)) dial->host = text;
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
+    bound.host = text;
+    int v6only = 0;
+    socklen_t len = sizeof v6only;
+    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len);
+    if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+      inet_ntop(AF_INET, &in6.sin6_addr.s6_addr[12], text, sizeof text);
+      dial->host = text;
+    } else if (!IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr)) {
+      dial->host = bound.host;
+    } else if (v6only) {
+      dial->host = "::1";
+    }
+  }
+  *address = bound.ToString();
 }
 
 }  // namespace
@@ -102,6 +207,7 @@ RpcServer::~RpcServer() { Stop(); }
 
 Status RpcServer::Start() {
   RouteThriftLogging();
+  auto on_close = [this](const std::string& why) { AcceptLoopEnded(why); };
   std::shared_ptr<TServerSocket> socket;
   int activated = opts_.allow_socket_activation ? sd_listen_fds(/*unset_environment=*/1) : 0;
   if (activated > 1) {
@@ -114,14 +220,16 @@ Status RpcServer::Start() {
       return Status::Invalid("the socket passed by systemd is not a listening TCP socket");
     socket_activated_ = true;
     port_ = LocalPort(fd);
-    socket = std::make_shared<AdoptedServerSocket>(fd);
+    address_ = "the socket from systemd, port " + std::to_string(port_);
+    socket = std::make_shared<AdoptedServerSocket>(fd, on_close);
   } else {
     HostPort hp;
     REPLFS_RETURN_IF_ERROR(ParseHostPort(opts_.listen, &hp, /*allow_zero_port=*/true));
     std::string host = hp.host;
     if (host == "0.0.0.0" || host == "*") host = "";  // all IPv4 and IPv6 addresses
-    socket = host.empty() ? std::make_shared<TServerSocket>(hp.port)
-                          : std::make_shared<TServerSocket>(host, hp.port);
+    socket = host.empty() ? std::make_shared<WatchedServerSocket>(hp.port, on_close)
+                          : std::make_shared<WatchedServerSocket>(host, hp.port, on_close);
+    address_ = opts_.listen;
     // Learn the bound port (for port 0) from the listening descriptor.
     socket->setListenCallback([this](THRIFT_SOCKET s) { port_ = LocalPort(s); });
   }
@@ -130,19 +238,26 @@ Status RpcServer::Start() {
       processor_, socket, std::make_shared<ResettingBufferedTransportFactory>(),
       std::make_shared<TBinaryProtocolFactory>());
   server_->setConcurrentClientLimit(opts_.max_connections);
-  events_ = std::make_shared<Events>();
+  events_ = std::make_shared<Events>(&serving_);
   server_->setServerEventHandler(events_);
   std::future<void> ready = events_->ready();
 
   auto failed = std::make_shared<std::promise<std::string>>();
   std::future<std::string> failure = failed->get_future();
-  thread_ = std::thread([this, failed] {
+  thread_ = std::thread([this, failed, socket] {
+    std::string why;
     try {
       server_->serve();
-      failed->set_value("");
     } catch (const std::exception& e) {
-      failed->set_value(e.what());
+      why = e.what();
     }
+    // An exception out of the accept loop (e.g. no thread for a new
+    // connection) skips TServerFramework's close of the listening socket.
+    if (serving_) {
+      AcceptLoopEnded(why.empty() ? "the accept loop returned" : why);
+      socket->close();
+    }
+    failed->set_value(why);
   });
   // Whichever comes first: preServe() (listening) or serve() returning.
   for (;;) {
@@ -158,20 +273,69 @@ Status RpcServer::Start() {
     }
   }
   if (port_ == 0 && !socket_activated_) port_ = socket->getPort();
-  LOG(INFO) << "serving on "
-            << (socket_activated_ ? "socket from systemd, port " + std::to_string(port_)
-                                  : opts_.listen + " (port " + std::to_string(port_) + ")");
+  if (!socket_activated_) address_ = opts_.listen + " (port " + std::to_string(port_) + ")";
+  LOG(INFO) << "serving on " << address_;
   return Status::OK();
+}
+
+void RpcServer::AcceptLoopEnded(const std::string& why) {
+  if (!serving_.exchange(false) || stopped_) return;
+  LOG(ERROR) << "RPC server on " << address_ << " stopped accepting connections"
+             << (why.empty() ? "" : ": " + why);
 }
 
 void RpcServer::Stop() {
   if (stopped_.exchange(true)) return;
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
+  serving_ = false;
 }
 
 int64_t RpcServer::connections() const {
   return server_ ? server_->getConcurrentClientCount() : 0;
+}
+
+Status SelfProbe::Find(int port, PingFn ping, std::unique_ptr<SelfProbe>* out) {
+  // The descriptors of this process, from the kernel's list of them.
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return Status::FromErrno(errno, "list /proc/self/fd");
+  const int dir_fd = dirfd(dir);
+  int found = -1;
+  while (dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == dir_fd) continue;
+    if (ListensOn(static_cast<int>(fd), port)) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  closedir(dir);
+  if (found < 0) {
+    return Status::NotFound("no listening socket on port " + std::to_string(port) +
+                            " in this process");
+  }
+  std::string address;
+  HostPort dial;
+  DescribeBound(found, &address, &dial);
+  out->reset(new SelfProbe(found, port, std::move(address), std::move(dial), std::move(ping)));
+  return Status::OK();
+}
+
+bool SelfProbe::Listening() const { return ListensOn(fd_, port_); }
+
+bool SelfProbe::Healthy(int64_t timeout_ms) const {
+  if (!Listening()) {
+    LOG(WARNING) << "health probe: nothing listens on " << address_ << " any more";
+    return false;
+  }
+  Status s = ping_(dial_, timeout_ms);
+  if (!s.ok()) {
+    LOG(WARNING) << "health probe: Ping to " << dial_.ToString() << " (" << address_
+                 << ") failed: " << s.ToString();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace replfs::net

@@ -1,17 +1,23 @@
 // RpcServer: a Thrift TThreadedServer (one thread per connection, bounded
 // number of connections) on a host:port, or on the socket systemd passes
 // (socket activation). Serves on a background thread it owns.
+//
+// SelfProbe: how a daemon's main() checks that its own server still serves.
 #pragma once
 
 #include <thrift/TProcessor.h>
 #include <thrift/server/TThreadedServer.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "common/host_port.h"
 #include "common/status.h"
+#include "thrift/client_pool.h"
+#include "thrift/rpc_options.h"
 
 namespace replfs::net {
 
@@ -33,7 +39,9 @@ class RpcServer {
   RpcServer& operator=(const RpcServer&) = delete;
 
   // Binds (or adopts the systemd socket) and starts serving. Returns once the
-  // server accepts connections, or an error naming the address.
+  // server accepts connections, or an error naming the address (also when
+  // the socket systemd passed cannot be adopted: the server never serves on
+  // anything else).
   Status Start();
   // Stops accepting, interrupts open connections, joins the serving thread.
   // Idempotent.
@@ -41,20 +49,94 @@ class RpcServer {
 
   int port() const { return port_; }
   bool socket_activated() const { return socket_activated_; }
+  // What the server listens on, for messages: "0.0.0.0:9190" or "the socket
+  // from systemd, port 9190". Valid after Start().
+  const std::string& address() const { return address_; }
+  // True from a successful Start() until the server stops accepting
+  // connections: by Stop(), or because accepting failed. A failure is
+  // logged as an ERROR naming address() and closes the listening socket, so
+  // clients are not left waiting on a socket nobody accepts from (and
+  // SelfProbe::Listening() turns false). Connections already open may still
+  // be served to their end. Thread-safe.
+  bool serving() const { return serving_.load(); }
   // Connections currently open.
   int64_t connections() const;
 
  private:
   class Events;
 
+  // The accept loop ended (`why`: the error, if any). Runs once per Start().
+  void AcceptLoopEnded(const std::string& why);
+
   const std::shared_ptr<apache::thrift::TProcessor> processor_;
   const ServerOptions opts_;
+  // Declared before server_: the listening socket reports its close (also
+  // from its destructor) through AcceptLoopEnded().
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stopped_{false};
   std::shared_ptr<apache::thrift::server::TThreadedServer> server_;
   std::shared_ptr<Events> events_;
   std::thread thread_;
   int port_ = 0;
   bool socket_activated_ = false;
-  std::atomic<bool> stopped_{false};
+  std::string address_;
+};
+
+// A daemon's health check of its own RPC server, for the watchdog and for
+// main(). main() has no handle on the RpcServer (Metad and Datad keep theirs
+// private), so SelfProbe finds the server through its listening socket, which
+// RpcServer holds exactly while serving() (it closes it when accepting
+// fails), and checks it the way a client would. Thread-safe (read-only
+// after Find()).
+class SelfProbe {
+ public:
+  // Sends one Ping to `addr` over a new connection, connect and reply each
+  // bounded by `timeout_ms`.
+  using PingFn = std::function<Status(const HostPort& addr, int64_t timeout_ms)>;
+
+  // Ping for a generated client type with a `void Ping()` method.
+  template <class Client>
+  static PingFn PingWith() {
+    return [](const HostPort& addr, int64_t timeout_ms) {
+      RpcOptions o;
+      o.connect_timeout_ms = timeout_ms;
+      o.rpc_timeout_ms = timeout_ms;
+      o.attempts = 1;
+      // An empty pool: the call opens a new connection, closed on return.
+      ClientPool<Client> fresh(addr, o);
+      bool sent = false;
+      return fresh.CallOnce([](Client& c) { c.Ping(); }, &sent);
+    };
+  }
+
+  // Finds this process's listening TCP socket on `port` (call after the
+  // server's Start() succeeded). Fails if there is none.
+  static Status Find(int port, PingFn ping, std::unique_ptr<SelfProbe>* out);
+
+  // Whether the socket still listens: false once the server stopped
+  // accepting. Cheap (two system calls).
+  bool Listening() const;
+  // Listening(), and a Ping over a new connection answered within
+  // `timeout_ms`: the accept loop, a new connection thread and the Thrift
+  // stack all work. Logs a WARNING saying why not.
+  bool Healthy(int64_t timeout_ms) const;
+
+  // The listening address ("0.0.0.0:9190", "[::]:2222"), for messages.
+  const std::string& address() const { return address_; }
+  // Where the probe connects: address() with a wildcard host replaced by
+  // the loopback address.
+  const HostPort& dial() const { return dial_; }
+
+ private:
+  SelfProbe(int fd, int port, std::string address, HostPort dial, PingFn ping)
+      : fd_(fd), port_(port), address_(std::move(address)), dial_(std::move(dial)),
+        ping_(std::move(ping)) {}
+
+  const int fd_;  // borrowed: the server's listening descriptor
+  const int port_;
+  const std::string address_;
+  const HostPort dial_;
+  const PingFn ping_;
 };
 
 }  // namespace replfs::net

@@ -4,12 +4,18 @@
 
 #include <iostream>
 
+#include "DataService.h"  // generated: the client of the health probe's Ping
 #include "common/config.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "daemons/datad/datad.h"
+#include "thrift/server.h"
 
 namespace {
+
+// The health probe's Ping: connect and reply each within this. Well below
+// the watchdog's probe period (WatchdogSec=30 in datad@.service: 7.5 s).
+constexpr int64_t kProbeTimeoutMs = 2000;
 
 struct Flags {
   std::string config_path;
@@ -68,11 +74,32 @@ int main(int argc, char** argv) {
     return 1;
   }
   replfs::SetLogPrefix("datad " + datad.advertised());
+  std::unique_ptr<replfs::net::SelfProbe> probe;
+  s = replfs::net::SelfProbe::Find(
+      datad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::DataServiceClient>(), &probe);
+  if (!s.ok()) {
+    LOG(ERROR) << "cannot start: " << s.ToString();
+    return 1;
+  }
   replfs::NotifyReady("serving as " + datad.advertised());
+  int rc = 0;
   {
-    replfs::WatchdogPinger watchdog;
-    const int sig = replfs::WaitForTermination();
-    LOG(INFO) << "signal " << sig << ": shutting down";
+    // Healthy means: the listening socket is still accepted from and a Ping
+    // over a new connection is answered, i.e. what every client request
+    // needs (accept loop, a connection thread, the Thrift stack) works.
+    // Deliberately not a block store operation: a slow disk under a large
+    // write or a scrub pass must not get datad killed, and the store reports
+    // its errors to callers rather than hanging.
+    replfs::WatchdogPinger watchdog([&probe] { return probe->Healthy(kProbeTimeoutMs); });
+    const int sig = replfs::WaitForTermination([&probe] { return probe->Listening(); });
+    if (sig == 0) {
+      // The RPC server logged why. Exit non-zero: Restart=on-failure.
+      LOG(ERROR) << "no longer serving on " << probe->address()
+                 << ": exiting with status 1 (systemd restarts datad)";
+      rc = 1;
+    } else {
+      LOG(INFO) << "signal " << sig << ": shutting down";
+    }
     replfs::NotifyStopping();
   }
   s = datad.Stop();
@@ -80,5 +107,5 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "shutdown: " << s.ToString();
     return 1;
   }
-  return 0;
+  return rc;
 }

@@ -12,7 +12,9 @@
 # holds this run's packages and container root, which are deleted on exit.
 # REPLFS_SYSTEM_TEST_DEBS=DIR uses the two newest replfs_*.deb in DIR instead
 # of building them (the older is installed first, the newer is the upgrade).
-# Exits 77 (skipped) only when root, /dev/fuse or systemd-nspawn is missing.
+# Exits 77 (skipped) only when not run as root or when /dev/fuse or
+# systemd-nspawn is missing (systemd-container and debootstrap are installed
+# if missing; a debootstrap that cannot be installed is a failure).
 set -euo pipefail
 
 readonly SKIP=77
@@ -72,6 +74,53 @@ ct_net() {
 # ct_check DESCRIPTION SCRIPT: a check run as a shell snippet in the container.
 ct_check() {
   if ct_sh "$2"; then ok "$1"; else fail "$1"; fi
+}
+# ct_all_active UNIT...: every UNIT is active. (One "systemctl is-active A B"
+# succeeds when any one of them is.)
+ct_all_active() {
+  local u
+  for u in "$@"; do
+    ct systemctl is-active -q "$u" || { note "$u: $(ct systemctl is-active "$u")"; return 1; }
+  done
+}
+# ct_none_active UNIT...: no UNIT is active.
+ct_none_active() {
+  local u
+  for u in "$@"; do
+    if ct systemctl is-active -q "$u"; then note "$u is still active"; return 1; fi
+  done
+}
+# wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND (on the host) until
+# it succeeds or the deadline passes.
+wait_for() {
+  local what="$1" secs="$2"
+  local deadline=$((SECONDS + secs))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within $secs s)"
+    sleep 0.5
+  done
+  ok "$what"
+}
+# listening PORT: the inode of the socket listening on PORT in the container
+# (empty if none).
+listening() {
+  ct awk -v p="$(printf ':%04X' "$1")" \
+    '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' /proc/net/tcp /proc/net/tcp6 |
+    sort -u | tr '\n' ' '
+}
+# socket_id UNIT PORT: when socket UNIT last became active, and the inode of
+# the socket listening on PORT. Unchanged across a restart of the service:
+# the socket stayed open throughout.
+socket_id() {
+  echo "active since $(ct systemctl show -P ActiveEnterTimestampMonotonic "$1"), inode $(listening "$2")"
+}
+# same_socket UNIT PORT BEFORE: socket_id UNIT PORT is still BEFORE.
+same_socket() {
+  local now
+  now="$(socket_id "$1" "$2")"
+  [ "$now" = "$3" ] || { note "$1: was '$3', now '$now'"; return 1; }
+  case "$now" in *"inode "[0-9]*) ;; *) note "nothing listens on $2"; return 1 ;; esac
 }
 # ct_wait DESCRIPTION SECONDS SCRIPT: polls SCRIPT in the container until it
 # succeeds or the deadline passes.
@@ -174,7 +223,7 @@ boot() {
 wait_down() {
   local deadline=$((SECONDS + 90))
   while kill -0 "$nspawn_pid" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "container did not stop"
+    [ "$SECONDS" -lt "$deadline" ] || { tail -40 "$nspawn_log"; fail "container did not stop"; }
     sleep 0.5
   done
   wait "$nspawn_pid" 2>/dev/null || true
@@ -211,7 +260,10 @@ if ! command -v systemd-nspawn >/dev/null || ! command -v debootstrap >/dev/null
     systemd-container debootstrap </dev/null >/dev/null 2>&1 || true
 fi
 command -v systemd-nspawn >/dev/null || skip "systemd-nspawn is missing (apt install systemd-container)"
-command -v debootstrap >/dev/null || skip "debootstrap is missing"
+if ! command -v debootstrap >/dev/null; then
+  echo "FAIL debootstrap is missing and 'apt-get install debootstrap' did not install it"
+  exit 1
+fi
 
 mkdir -p "$WORK"
 run_dir="$(mktemp -d "$WORK/run-XXXXXX")"
@@ -287,8 +339,16 @@ ct_check "units in /lib/systemd/system" \
 ct_check "/etc/replfs/replfs.conf is a conffile" \
   'dpkg-query -W -f="\${Conffiles}" replfs | grep -q " /etc/replfs/replfs.conf "'
 ct_check "system user replfs exists" 'id replfs >/dev/null && [ "$(getent passwd replfs | cut -d: -f7)" = /usr/sbin/nologin ]'
-ct_check "nothing started or enabled by the installation" \
-  '! systemctl is-active -q metad.socket metad.service && ! systemctl is-enabled -q metad.socket'
+check "nothing started by the installation" \
+  ct_none_active metad.socket metad.service replfs.target
+# (is-enabled exits 0 for "indirect" and "static" too: metad.service only
+# has Also=, datad@.socket has no [Install].)
+ct_check "nothing enabled by the installation" \
+  'for u in metad.socket metad.service replfs.target datad@2222.service datad@2222.socket; do
+     case "$(systemctl is-enabled $u)" in disabled | indirect | static) ;; *) echo "$u: $(systemctl is-enabled $u)"; exit 1 ;; esac
+   done'
+ct_check "man pages: metad(8) datad(8) fsctl(1) replfs(1)" \
+  'for m in man8/metad.8 man8/datad.8 man1/fsctl.1 man1/replfs.1; do test -s /usr/share/man/$m.gz || exit 1; done'
 verify_out="$(ct sh -c 'cd /lib/systemd/system && systemd-analyze verify metad.socket metad.service datad@2222.socket datad@2222.service replfs.target 2>&1' || echo "exit status $?")"
 if [ -z "$verify_out" ]; then ok "systemd-analyze verify: clean"; else
   printf '%s\n' "$verify_out" | sed 's/^/    | /'
@@ -331,18 +391,39 @@ ct_check "datad@2222 stores in /var/lib/replfs/datad-2222 (owned by replfs)" \
 ct_check "journald parsed the log priorities" \
   'journalctl -b -u metad -p info -o cat | grep -q . && ! journalctl -b -u metad -o cat | grep -q "^<[0-7]>"'
 wd_before="$(ct systemctl show -P WatchdogTimestampMonotonic metad.service)"
+ct_check "sandbox: UMask=0027, ProcSubset=pid, a system-call filter" \
+  'for u in metad datad@2222; do
+     [ "$(systemctl show -P UMask $u)" = 0027 ] && [ "$(systemctl show -P ProcSubset $u)" = pid ] &&
+     [ -n "$(systemctl show -P SystemCallFilter $u)" ] || exit 1
+   done'
+ct_sh 'systemd-analyze security --no-pager metad.service datad@2222.service 2>/dev/null' |
+  sed 's/^/    | /' || true
+ct_sh "mkdir -p $MNT"
+note "# mount -t fuse.replfs 127.0.0.1:9190 /mnt/replfs -o allow_other,attr_timeout=2,connect_timeout_ms=3000"
+ct_check "mount -t fuse.replfs 127.0.0.1:9190 /mnt/replfs -o allow_other,attr_timeout=2,connect_timeout_ms=3000" \
+  'mount -t fuse.replfs 127.0.0.1:9190 /mnt/replfs -o allow_other,attr_timeout=2,connect_timeout_ms=3000'
+ct_check "/proc/mounts: 127.0.0.1:9190 on /mnt/replfs type fuse.replfs, allow_other" \
+  "grep -qE '^127.0.0.1:9190 /mnt/replfs fuse.replfs [^ ]*allow_other' /proc/mounts"
+ct_check "write a file through it" "echo hello > $MNT/hello && [ \"\$(cat $MNT/hello)\" = hello ]"
+ct_check "umount /mnt/replfs" "umount /mnt/replfs && ! grep -q ' /mnt/replfs ' /proc/mounts"
 note "# echo '$FSTAB_LINE' >> /etc/fstab"
-ct_sh "echo '$FSTAB_LINE' >> /etc/fstab && mkdir -p $MNT && systemctl daemon-reload"
+ct_sh "echo '$FSTAB_LINE' >> /etc/fstab && systemctl daemon-reload"
 note "# mount $MNT"
 ct_check "mount $MNT (from fstab)" "mount $MNT"
 ct_check "/proc/mounts shows 127.0.0.1:9190 on $MNT type fuse.replfs" \
   "grep -q '^127.0.0.1:9190 $MNT fuse.replfs ' /proc/mounts"
+ct_check "the file written through the mount -t mount is there" "[ \"\$(cat $MNT/hello)\" = hello ]"
 ct_check "write files" \
-  "head -c 3000000 /dev/urandom > /root/ref && cp /root/ref $MNT/f && echo hello > $MNT/hello &&
+  "head -c 3000000 /dev/urandom > /root/ref && cp /root/ref $MNT/f &&
    mkdir -p $MNT/dir && cp /usr/bin/bash $MNT/dir/ && sync"
 ct_check "read them back" "cmp /root/ref $MNT/f && [ \"\$(cat $MNT/hello)\" = hello ] && cmp /usr/bin/bash $MNT/dir/bash"
 ct_wait "fsctl status: HEALTHY, exit 0" 30 'fsctl status'
 ct_check "fsctl status names 3 servers up" 'fsctl status --json | tr -d " \n" | grep -o "\"state\":\"up\"" | wc -l | grep -qx 3'
+ct_check "fsctl status: 0 degraded chunks" \
+  'j="$(fsctl status --json | tr -d " \n")" &&
+   for k in under_replicated unavailable corrupt_replicas; do echo "$j" | grep -q "\"$k\":0[,}]" || exit 1; done'
+ct_check "the daemons' files are not world-accessible (UMask=0027)" \
+  '[ -z "$(find /var/lib/replfs/metad /var/lib/replfs/datad-2222 -perm /o=rwx)" ]'
 ct_sh 'fsctl status' | sed 's/^/    | /' || true
 
 step "7. a datad stops"
@@ -359,47 +440,85 @@ ct_sh 'fsctl status' | sed 's/^/    | /' || true
 ct_check "systemctl start datad@2222" 'systemctl start datad@2222'
 ct_wait "fsctl status: HEALTHY again, exit 0" 60 'fsctl status'
 pid_before="$(ct systemctl show -P MainPID datad@3333)"
+sock_before="$(socket_id datad@3333.socket 3333)"
 ct_check "kill -9 datad@3333" 'systemctl kill -s KILL datad@3333'
 ct_wait "Restart=on-failure brought datad@3333 back" 30 \
   "systemctl is-active -q datad@3333 && [ \"\$(systemctl show -P MainPID datad@3333)\" != '$pid_before' ]"
-ct_check "datad@3333.socket kept listening on 3333 through the restart" \
-  'systemctl is-active -q datad@3333.socket && grep -qEi ":0D05 0+:0000 0A" /proc/net/tcp6 /proc/net/tcp'
+check "datad@3333.socket stayed open through the restart ($sock_before)" \
+  same_socket datad@3333.socket 3333 "$sock_before"
 ct_wait "fsctl status: HEALTHY, exit 0" 60 'fsctl status'
 
 step "8. corruption"
-# fsctl corrupt is new: run the step once fsctl has it (its --help names
-# --block; an unknown subcommand only prints fsctl's general help).
-if ct_sh 'out="$(fsctl corrupt --help 2>&1)" && echo "$out" | grep -q -- --block'; then
-  ct_check "fsctl corrupt $MNT/f --block 0 --server 127.0.0.1:2222" \
-    "fsctl corrupt $MNT/f --block 0 --server 127.0.0.1:2222"
-  sync && echo 3 >/proc/sys/vm/drop_caches
-  ct_check "cat $MNT/f returns the right bytes" "cat $MNT/f | cmp - /root/ref"
-  ct_wait "the bad replica is repaired (fsctl fsck clean)" 60 "fsctl fsck $MNT/f"
-else
-  echo "SKIP corrupt step: fsctl corrupt not available"
-fi
+note "# fsctl corrupt /mnt/replfs/f --block 0 --server 127.0.0.1:2222"
+ct_check "fsctl corrupt /mnt/replfs/f --block 0 --server 127.0.0.1:2222" \
+  'fsctl corrupt /mnt/replfs/f --block 0 --server 127.0.0.1:2222'
+sync && echo 3 >/proc/sys/vm/drop_caches
+note "# cat /mnt/replfs/f"
+ct_check "cat /mnt/replfs/f: still the right bytes" \
+  'cat /mnt/replfs/f > /root/f.cat && cmp /root/f.cat /root/ref'
+ct_wait "the bad replica is repaired (fsctl fsck $MNT/f clean)" 60 "fsctl fsck $MNT/f"
 
 step "9. watchdog"
-ct_wait "metad sent WATCHDOG=1 (WatchdogSec=30: a ping every 15 s)" 30 \
+ct_wait "metad sent WATCHDOG=1 (WatchdogSec=30: a health probe, and a ping if it passes, every 7.5 s)" 30 \
   "[ \"\$(systemctl show -P WatchdogTimestampMonotonic metad.service)\" != '$wd_before' ]"
+# A datad that is alive but cannot serve: one connection slot
+# (max_connections=1), held by an idle client, so the health probe's Ping
+# waits in the backlog. WatchdogSec=4 keeps the test short.
+ct_sh 'mkdir -p /run/systemd/system/datad@4444.service.d &&
+  printf "%s\n" "[Service]" "WatchdogSec=4" "ExecStart=" \
+    "ExecStart=/usr/sbin/datad --config /etc/replfs/replfs.conf --listen 0.0.0.0:4444 --data-dir /var/lib/replfs/datad-4444 --set datad.max_connections=1" \
+    > /run/systemd/system/datad@4444.service.d/hang.conf && systemctl daemon-reload'
+sock_before="$(socket_id datad@4444.socket 4444)"
+ct_check "systemctl restart datad@4444 (drop-in: max_connections=1, WatchdogSec=4)" \
+  'systemctl restart datad@4444 && systemctl is-active -q datad@4444'
+check "datad@4444.socket stayed open through systemctl restart" \
+  same_socket datad@4444.socket 4444 "$sock_before"
+pid_before="$(ct systemctl show -P MainPID datad@4444)"
+(ct bash -c 'echo $$ > /run/holder.pid && exec 3<>/dev/tcp/127.0.0.1/4444 && exec sleep 300' || true) 2>/dev/null &
+holder=$!
+ct_wait "the health probe fails while the only connection slot is taken" 30 \
+  "journalctl -b _PID=$pid_before -o cat | grep -q 'health probe: Ping to 127.0.0.1:4444'"
+ct_wait "systemd killed the datad that could not serve (Watchdog timeout) and restarted it" 30 \
+  "systemctl is-active -q datad@4444 && [ \"\$(systemctl show -P MainPID datad@4444)\" != '$pid_before' ] &&
+   journalctl -b -u datad@4444 -o cat | grep -q 'Watchdog timeout'"
+ct sh -c 'kill "$(cat /run/holder.pid)"' || true
+wait "$holder" 2>/dev/null || true
+check "datad@4444.socket stayed open through the watchdog restart" \
+  same_socket datad@4444.socket 4444 "$sock_before"
+ct_check "back to the packaged datad@4444" \
+  'rm -r /run/systemd/system/datad@4444.service.d && systemctl daemon-reload &&
+   systemctl restart datad@4444 && [ "$(systemctl show -P WatchdogUSec datad@4444)" = 30s ]'
+ct_wait "fsctl status: HEALTHY, exit 0" 60 'fsctl status'
 
 step "10. reboot"
 note "# systemctl enable metad.socket datad@2222 datad@3333 datad@4444   (start at boot)"
 ct_check "systemctl enable metad.socket datad@2222 datad@3333 datad@4444" \
   'systemctl enable -q metad.socket datad@2222 datad@3333 datad@4444'
 ct_check "systemctl stop replfs.target" 'systemctl stop replfs.target 2>&1 | sed "s/^/    | /"; systemctl stop replfs.target'
-ct_wait "replfs.target stopped every daemon and socket" 30 \
-  '! systemctl is-active -q metad.socket metad.service datad@2222 datad@3333 datad@4444 datad@2222.socket'
-ct_check "systemctl start replfs.target starts the enabled set" \
-  'systemctl start replfs.target &&
-   systemctl is-active -q metad.socket datad@2222 datad@3333 datad@4444'
+wait_for "replfs.target stopped every daemon and socket" 30 \
+  ct_none_active metad.socket metad.service datad@2222 datad@3333 datad@4444 \
+  datad@2222.socket datad@3333.socket datad@4444.socket
+ct_check "systemctl start replfs.target" 'systemctl start replfs.target'
+check "replfs.target started each enabled unit" \
+  ct_all_active metad.socket datad@2222 datad@3333 datad@4444
 ct_wait "fsctl status: HEALTHY, exit 0" 60 'fsctl status'
 note "# echo '127.0.0.1:9190 /mnt/auto fuse.replfs defaults,_netdev,x-systemd.automount 0 0' >> /etc/fstab"
 ct_sh "echo '127.0.0.1:9190 /mnt/auto fuse.replfs defaults,_netdev,x-systemd.automount 0 0' >> /etc/fstab"
+# A persistent journal, to read the shutdown order after the reboot (under
+# the same machine id: the copy's /etc/machine-id starts empty).
+ct_sh 'systemd-machine-id-setup --commit >/dev/null 2>&1 && mkdir -p /var/log/journal && journalctl --flush'
 ct systemctl reboot || true
 wait_down
 ok "container went down (systemctl reboot)"
 boot
+ct_check "no ordering cycle at boot" '! journalctl -b -o cat | grep -i "ordering cycle"'
+ct_check "at shutdown /mnt/replfs was unmounted before metad and the datads stopped" \
+  'journalctl -b -1 -o cat _PID=1 | grep -E "multi-user.target|mnt-replfs|metad|datad@" | tail -n 40 > /root/shutdown.log
+   journalctl -b -1 -o cat _PID=1 | awk "
+     /^Stopped target multi-user.target/ { s = 1; u = 0; d = 0 }
+     s && /^Unmounted mnt-replfs[.]mount/ { if (!u) u = NR }
+     s && /^Stopping (metad|datad@[0-9]+)[.]service/ { if (!d) d = NR }
+     END { exit !(u && d && u < d) }" || { sed "s/^/    | /" /root/shutdown.log; exit 1; }'
 ct_wait "the fstab mount is back" 60 "grep -q '^127.0.0.1:9190 $MNT fuse.replfs ' /proc/mounts"
 ct_check "data intact after the reboot" \
   "cmp /root/ref $MNT/f && [ \"\$(cat $MNT/hello)\" = hello ] && cmp /usr/bin/bash $MNT/dir/bash"
@@ -414,7 +533,11 @@ fi
 ct_check "metad came back socket-activated (metad.socket enabled)" 'systemctl is-active -q metad.socket'
 
 step "11. upgrade to $v2 with data present"
-pids_before="$(ct systemctl show -P MainPID metad datad@2222 | tr '\n' ' ')"
+check "running before the upgrade" ct_all_active metad datad@2222 datad@3333 datad@4444
+declare -A pid_was
+for u in metad datad@2222 datad@3333 datad@4444; do pid_was[$u]="$(ct systemctl show -P MainPID "$u")"; done
+metad_sock="$(socket_id metad.socket 9190)"
+datad_sock="$(socket_id datad@2222.socket 2222)"
 if ct_net sh -c "cd /root && apt-get install -y -q ./$(basename "${debs[1]}")" >>"$run_dir/apt.log" 2>&1; then
   ok "apt install ./$(basename "${debs[1]}")"
 else
@@ -423,9 +546,14 @@ else
 fi
 ct_check "dpkg says $v2 is installed" "[ \"\$(dpkg-query -W -f='\${Version}' replfs)\" = '$v2' ]"
 ct_check "the operator's conffile change survived" 'grep -q "^dead_after_ms = 3000$" /etc/replfs/replfs.conf'
-ct_check "running daemons were restarted on the new binaries" \
-  "[ \"\$(systemctl show -P MainPID metad datad@2222 | tr '\n' ' ')\" != '$pids_before' ] &&
-   systemctl is-active -q metad datad@2222 datad@3333 datad@4444"
+for u in metad datad@2222 datad@3333 datad@4444; do
+  ct_check "$u was restarted on the new binary" \
+    "systemctl is-active -q $u && [ \"\$(systemctl show -P MainPID $u)\" != '${pid_was[$u]}' ]"
+done
+check "metad.socket stayed open through the upgrade ($metad_sock)" \
+  same_socket metad.socket 9190 "$metad_sock"
+check "datad@2222.socket stayed open through the upgrade's try-restart ($datad_sock)" \
+  same_socket datad@2222.socket 2222 "$datad_sock"
 ct_wait "fsctl status: HEALTHY after the upgrade" 60 'fsctl status'
 ct_check "data intact after the upgrade" "cmp /root/ref $MNT/f && cmp /usr/bin/bash $MNT/dir/bash"
 
@@ -435,8 +563,9 @@ if ct_net apt-get remove -y -q replfs >>"$run_dir/apt.log" 2>&1; then ok "apt re
   tail -30 "$run_dir/apt.log"
   fail "apt remove"
 fi
-ct_check "services stopped" \
-  '! systemctl is-active -q metad.service metad.socket datad@2222.service datad@3333.service datad@4444.service datad@2222.socket'
+check "every replfs unit stopped" \
+  ct_none_active metad.service metad.socket datad@2222.service datad@3333.service \
+  datad@4444.service datad@2222.socket datad@3333.socket datad@4444.socket
 ct_check "nothing listens on 9190 any more" '! grep -qEi ":23E6 0+:0000 0A" /proc/net/tcp6 /proc/net/tcp'
 ct_check "data kept in /var/lib/replfs" \
   'test -n "$(ls -A /var/lib/replfs/metad)" -a -n "$(ls -A /var/lib/replfs/datad-2222)"'

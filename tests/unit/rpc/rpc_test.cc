@@ -1,19 +1,35 @@
-// The RPC plumbing against an in-process server on a free loopback port.
+// The RPC plumbing against an in-process server on a free loopback port,
+// and the daemons' health check of their own server (RpcServer::serving(),
+// SelfProbe, the WatchdogPinger that pings only while the probe passes).
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 
 #include "DataService.h"
 #include "common/crc32c.h"
+#include "common/daemon.h"
 #include "thrift/client_pool.h"
 #include "thrift/rpc_status.h"
+#include "tests/util/test_util.h"
 #include "thrift/server.h"
 
 namespace replfs::net {
 namespace {
+
+using replfs::testing::WaitFor;
+using std::chrono::milliseconds;
 
 // A DataService that keeps nothing: counts bytes, fails on request.
 class FakeData : public rpc::DataServiceIf {
@@ -214,6 +230,228 @@ TEST(RpcTest, ErrorCodesRoundTrip) {
     EXPECT_EQ(back.code(), code) << Status::CodeName(code);
     EXPECT_EQ(back.message(), "m");
   }
+}
+
+
+// --- the daemons' health check ------------------------------------------------
+
+SelfProbe::PingFn DataPing() { return SelfProbe::PingWith<rpc::DataServiceClient>(); }
+
+TEST(ServerHealthTest, ServingFromStartUntilStop) {
+  Served srv;
+  EXPECT_TRUE(srv.server->serving());
+  EXPECT_NE(srv.server->address().find("127.0.0.1:0 (port "), std::string::npos)
+      << srv.server->address();
+  srv.server->Stop();
+  EXPECT_FALSE(srv.server->serving());
+}
+
+TEST(ServerHealthTest, SelfProbeFindsTheListenerAndPingsIt) {
+  Served srv;
+  std::unique_ptr<SelfProbe> probe;
+  Status s = SelfProbe::Find(srv.server->port(), DataPing(), &probe);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(probe->address(), srv.addr());
+  EXPECT_EQ(probe->dial(), (HostPort{"127.0.0.1", srv.server->port()}));
+  EXPECT_TRUE(probe->Listening());
+  EXPECT_TRUE(probe->Healthy(1000));
+  // A server that answers no Ping in time is not healthy, though it listens.
+  srv.handler->sleep_ms = 1500;
+  EXPECT_FALSE(probe->Healthy(200));
+  srv.handler->sleep_ms = 0;
+  srv.server->Stop();
+  EXPECT_FALSE(probe->Listening());
+  EXPECT_FALSE(probe->Healthy(200));
+  EXPECT_EQ(SelfProbe::Find(srv.server->port(), DataPing(), &probe).code(),
+            Status::Code::kNotFound);
+}
+
+TEST(ServerHealthTest, WildcardListenerIsDialledOnLoopback) {
+  auto handler = std::make_shared<FakeData>();
+  ServerOptions o;
+  o.listen = "0.0.0.0:0";
+  o.allow_socket_activation = false;
+  RpcServer server(std::make_shared<rpc::DataServiceProcessor>(handler), o);
+  ASSERT_TRUE(server.Start().ok());
+  std::unique_ptr<SelfProbe> probe;
+  ASSERT_TRUE(SelfProbe::Find(server.port(), DataPing(), &probe).ok());
+  EXPECT_EQ(probe->dial().host, "127.0.0.1") << probe->address();
+  EXPECT_TRUE(probe->Healthy(1000));
+}
+
+// The real cause of an accept loop ending on its own: no descriptor left
+// for the next connection (EMFILE). The server then stops serving, says so
+// and closes its socket, and the probe sees it.
+TEST(ServerHealthTest, AcceptFailureEndsServingAndClosesTheListener) {
+  Served srv;
+  std::unique_ptr<SelfProbe> probe;
+  ASSERT_TRUE(SelfProbe::Find(srv.server->port(), DataPing(), &probe).ok());
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  // No descriptor free from here on: the server's accept() gets EMFILE.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(srv.server->port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int rc = ::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  const bool stopped = WaitFor([&] { return !srv.server->serving(); }, milliseconds(10000),
+                               "the accept loop ends");
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ::close(client);
+  ASSERT_EQ(rc, 0);
+  ASSERT_TRUE(stopped);
+  EXPECT_FALSE(probe->Listening());
+  EXPECT_FALSE(probe->Healthy(200));
+}
+
+// A systemd-style listening socket at descriptor 3 with LISTEN_PID/LISTEN_FDS.
+class FakeSystemdSocket {
+ public:
+  FakeSystemdSocket() {
+    saved3_ = ::fcntl(3, F_DUPFD_CLOEXEC, 10);  // whatever used descriptor 3
+    // Kept away from descriptor 3, which the server adopts and closes.
+    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    listener_ = ::fcntl(s, F_DUPFD_CLOEXEC, 10);
+    ::close(s);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(listener_, 16), 0);
+    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    EXPECT_EQ(::dup2(listener_, 3), 3);
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("LISTEN_FDS", "1", 1);
+  }
+  ~FakeSystemdSocket() {
+    unsetenv("LISTEN_PID");  // if the server did not take them
+    unsetenv("LISTEN_FDS");
+    ::close(listener_);
+    if (saved3_ >= 0) {
+      ::dup2(saved3_, 3);
+      ::close(saved3_);
+    }
+  }
+  int port() const { return port_; }
+  int listener() const { return listener_; }  // "systemd's" own descriptor
+
+ private:
+  int saved3_ = -1;
+  int listener_ = -1;
+  int port_ = 0;
+};
+
+TEST(ServerHealthTest, AdoptsTheSystemdSocketAndLeavesItListening) {
+  FakeSystemdSocket systemd;
+  auto handler = std::make_shared<FakeData>();
+  ServerOptions o;
+  o.listen = "127.0.0.1:1";  // ignored: systemd passed a socket
+  RpcServer server(std::make_shared<rpc::DataServiceProcessor>(handler), o);
+  Status s = server.Start();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(server.socket_activated());
+  EXPECT_EQ(server.port(), systemd.port());
+  EXPECT_EQ(getenv("LISTEN_FDS"), nullptr);  // not passed on
+  std::unique_ptr<SelfProbe> probe;
+  ASSERT_TRUE(SelfProbe::Find(systemd.port(), DataPing(), &probe).ok());
+  EXPECT_TRUE(probe->Healthy(1000));
+  server.Stop();
+  EXPECT_FALSE(server.serving());
+  // Our copy is gone, systemd's socket still listens.
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  ASSERT_EQ(getsockopt(systemd.listener(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len), 0);
+  EXPECT_EQ(accepting, 1);
+}
+
+// The pinger with an injected probe and notify: pings while the probe
+// passes, none while it fails, again when it passes.
+TEST(WatchdogTest, PingsOnlyWhileTheProbePasses) {
+  std::atomic<bool> healthy{true};
+  std::atomic<int> probes{0}, pings{0};
+  WatchdogPinger pinger(
+      [&] {
+        ++probes;
+        return healthy.load();
+      },
+      milliseconds(2), [&] { ++pings; });
+  ASSERT_TRUE(WaitFor([&] { return pings >= 3; }, milliseconds(10000), "pings while healthy"));
+  healthy = false;
+  // A probe that began before the switch may still ping once.
+  const int switched = probes;
+  ASSERT_TRUE(WaitFor([&] { return probes >= switched + 2; }, milliseconds(10000), "probes"));
+  const int pings_failing = pings;
+  ASSERT_TRUE(WaitFor([&] { return probes >= switched + 12; }, milliseconds(10000), "probes"));
+  EXPECT_EQ(pings.load(), pings_failing) << "pinged while the probe failed";
+  healthy = true;
+  EXPECT_TRUE(WaitFor([&] { return pings > pings_failing; }, milliseconds(10000), "pings resume"));
+}
+
+// The default notify path: real sd_notify datagrams to $NOTIFY_SOCKET, a
+// probe every WATCHDOG_USEC/4, WATCHDOG=1 only while the server's probe
+// passes.
+TEST(WatchdogTest, SystemdPingsStopWhenTheServerStopsServing) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/notify";
+  const int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof un.sun_path);
+  std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&un), sizeof un), 0);
+  struct Env {
+    explicit Env(const std::string& path) {
+      setenv("NOTIFY_SOCKET", path.c_str(), 1);
+      setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1);
+      setenv("WATCHDOG_USEC", "200000", 1);  // a probe every 50 ms
+    }
+    ~Env() {
+      unsetenv("NOTIFY_SOCKET");
+      unsetenv("WATCHDOG_PID");
+      unsetenv("WATCHDOG_USEC");
+    }
+  } env(path);
+  auto received = [sock] {
+    int n = 0;
+    char buf[256];
+    for (ssize_t r; (r = ::recv(sock, buf, sizeof buf - 1, 0)) > 0;) {
+      buf[r] = '\0';
+      if (std::string(buf) == "WATCHDOG=1") ++n;
+    }
+    return n;
+  };
+  Served srv;
+  std::unique_ptr<SelfProbe> probe;
+  ASSERT_TRUE(SelfProbe::Find(srv.server->port(), DataPing(), &probe).ok());
+  std::atomic<int> probes{0};
+  int pings = 0;
+  {
+    WatchdogPinger pinger([&] {
+      ++probes;
+      return probe->Healthy(1000);
+    });
+    ASSERT_TRUE(WaitFor([&] { return (pings += received()) >= 2; }, milliseconds(10000),
+                        "WATCHDOG=1 while serving"));
+    srv.server->Stop();
+    const int stopped = probes;
+    ASSERT_TRUE(WaitFor([&] { return probes >= stopped + 2; }, milliseconds(10000), "probes"));
+    received();  // from a probe that ran before Stop()
+    const int after = probes;
+    ASSERT_TRUE(WaitFor([&] { return probes >= after + 3; }, milliseconds(10000), "probes"));
+    EXPECT_EQ(received(), 0) << "WATCHDOG=1 sent while nothing listened";
+  }
+  ::close(sock);
 }
 
 }  // namespace
