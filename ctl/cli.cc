@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/host_port.h"
 #include "ctl/ca.h"
+#include "thrift/tls.h"
 #include "ctl/commands.h"
 #include "ctl/meta_api.h"
 #include "ctl/mountinfo.h"
@@ -48,7 +49,13 @@ std::unique_ptr<MetaApi> Connect(const std::string &meta, const Config &c,
         << std::endl;
     return nullptr;
   }
-  return NewThriftMetaApi(hp, CtlRpcOptions(c, rpc_timeout_ms));
+  net::RpcOptions opts = CtlRpcOptions(c, rpc_timeout_ms);
+  s = net::TlsContext::FromConfig(c, &opts.tls);
+  if (!s.ok()) {
+    err << "fsctl: " << s.message() << std::endl;
+    return nullptr;
+  }
+  return NewThriftMetaApi(hp, opts);
 }
 
 FaultMode ParseMode(const std::string &m) {

@@ -19,6 +19,7 @@
 #include "fuse/meta_client.h"
 #include "fuse/mount_options.h"
 #include "fuse/stats_reporter.h"
+#include "thrift/tls.h"
 
 namespace replfs::client {
 namespace {
@@ -61,14 +62,31 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
+  std::shared_ptr<net::TlsContext> tls;
+  s = net::TlsContext::FromConfig(cfg, &tls);
+  if (!s.ok()) {
+    std::cerr << "replfs: " << s.message() << "\n";
+    return 1;
+  }
   // Refuse to mount (and never hang a boot) when metad does not answer.
+  // The budget is one call's timeout: a socket-activated metad that is
+  // just starting (opening its store) has that long to answer.
   net::RpcOptions probe = net::RpcOptions::FromConfig(cfg);
-  probe.rpc_timeout_ms = cfg.connect_timeout_ms;
-  probe.budget_ms = cfg.connect_timeout_ms;
+  probe.tls = tls;
+  probe.budget_ms = cfg.rpc_timeout_ms;
+  MetaClient prober(meta_addr, probe);
   ClusterInfo info;
-  s = MetaClient(meta_addr, probe).GetClusterInfo(&info);
+  s = prober.GetClusterInfo(&info);
   if (!s.ok()) {
     std::cerr << "replfs: cannot reach metad at " << args.meta << ": " << s.message() << "\n";
+    return 1;
+  }
+  // Whether metad lets this client use the file system at all (TLS roles):
+  // a refusal fails the mount, not every later call.
+  Attr root;
+  s = prober.GetAttr(1, &root);
+  if (!s.ok()) {
+    std::cerr << "replfs: metad at " << args.meta << " does not serve this client: " << s.message() << "\n";
     return 1;
   }
   Geometry geo;
@@ -83,7 +101,9 @@ int Main(int argc, char** argv) {
 
   // Bounded retries (soft, the default) or practically unbounded (hard):
   // see MetaClient and ChunkIo for what is retried.
-  const net::RpcOptions opts = MetaRpcOptions(net::RpcOptions::FromConfig(cfg), args.hard);
+  net::RpcOptions base = net::RpcOptions::FromConfig(cfg);
+  base.tls = tls;
+  const net::RpcOptions opts = MetaRpcOptions(base, args.hard);
   DataPathOptions data;
   data.rpc = opts;
   data.min_write_replicas = std::max(1, info.min_write_replicas);

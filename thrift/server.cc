@@ -51,14 +51,15 @@ namespace {
 // TThreadedServer::serve() returns only after every open connection ended:
 // close() is when the server stops serving. The accept error is remembered
 // because Thrift itself reports it only through its (debug) log.
-class WatchedServerSocket : public TServerSocket {
+// Accepted connections are TLS sockets when the server has a TlsContext.
+class WatchedServerSocket : public TlsServerSocket {
  public:
   using OnClose = std::function<void(const std::string& why)>;
 
-  WatchedServerSocket(const std::string& host, int port, OnClose on_close)
-      : TServerSocket(host, port), on_close_(std::move(on_close)) {}
-  WatchedServerSocket(int port, OnClose on_close)
-      : TServerSocket(port), on_close_(std::move(on_close)) {}
+  WatchedServerSocket(const std::string& host, int port, std::shared_ptr<TlsContext> tls, OnClose on_close)
+      : TlsServerSocket(host, port, std::move(tls)), on_close_(std::move(on_close)) {}
+  WatchedServerSocket(int port, std::shared_ptr<TlsContext> tls, OnClose on_close)
+      : TlsServerSocket(port, std::move(tls)), on_close_(std::move(on_close)) {}
   ~WatchedServerSocket() override { WatchedServerSocket::close(); }
 
   void close() override {
@@ -107,8 +108,8 @@ class WatchedServerSocket : public TServerSocket {
 // server thread would end while the daemon (and its watchdog) ran on.
 class AdoptedServerSocket : public WatchedServerSocket {
  public:
-  AdoptedServerSocket(int systemd_fd, OnClose on_close)
-      : WatchedServerSocket("127.0.0.1", 0, std::move(on_close)) {
+  AdoptedServerSocket(int systemd_fd, std::shared_ptr<TlsContext> tls, OnClose on_close)
+      : WatchedServerSocket("127.0.0.1", 0, std::move(tls), std::move(on_close)) {
     setListenCallback([this, systemd_fd](THRIFT_SOCKET s) {
       if (::dup2(systemd_fd, s) < 0) {
         const int err = errno;
@@ -200,8 +201,12 @@ void DescribeBound(int fd, std::string* address, HostPort* dial) {
 
 }  // namespace
 
+RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors, ServerOptions opts)
+    : processors_(std::move(processors)), opts_(std::move(opts)) {}
+
 RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOptions opts)
-    : processor_(std::move(processor)), opts_(std::move(opts)) {}
+    : RpcServer(std::make_shared<apache::thrift::TSingletonProcessorFactory>(std::move(processor)),
+                std::move(opts)) {}
 
 RpcServer::~RpcServer() { Stop(); }
 
@@ -221,21 +226,24 @@ Status RpcServer::Start() {
     socket_activated_ = true;
     port_ = LocalPort(fd);
     address_ = "the socket from systemd, port " + std::to_string(port_);
-    socket = std::make_shared<AdoptedServerSocket>(fd, on_close);
+    socket = std::make_shared<AdoptedServerSocket>(fd, opts_.tls, on_close);
   } else {
     HostPort hp;
     REPLFS_RETURN_IF_ERROR(ParseHostPort(opts_.listen, &hp, /*allow_zero_port=*/true));
     std::string host = hp.host;
     if (host == "0.0.0.0" || host == "*") host = "";  // all IPv4 and IPv6 addresses
-    socket = host.empty() ? std::make_shared<WatchedServerSocket>(hp.port, on_close)
-                          : std::make_shared<WatchedServerSocket>(host, hp.port, on_close);
+    socket = host.empty() ? std::make_shared<WatchedServerSocket>(hp.port, opts_.tls, on_close)
+                          : std::make_shared<WatchedServerSocket>(host, hp.port, opts_.tls, on_close);
     address_ = opts_.listen;
     // Learn the bound port (for port 0) from the listening descriptor.
     socket->setListenCallback([this](THRIFT_SOCKET s) { port_ = LocalPort(s); });
   }
 
+  // An idle or trickling connection is closed after idle_timeout_ms
+  // without a byte (clients reconnect); max_connections bounds the rest.
+  if (opts_.idle_timeout_ms > 0) socket->setRecvTimeout(static_cast<int>(opts_.idle_timeout_ms));
   server_ = std::make_shared<TThreadedServer>(
-      processor_, socket, std::make_shared<ResettingBufferedTransportFactory>(),
+      processors_, socket, std::make_shared<ResettingBufferedTransportFactory>(),
       std::make_shared<TBinaryProtocolFactory>());
   server_->setConcurrentClientLimit(opts_.max_connections);
   events_ = std::make_shared<Events>(&serving_);

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "thrift/client_pool.h"
 #include "thrift/rpc_options.h"
+#include "thrift/tls.h"
 
 namespace replfs::net {
 
@@ -29,10 +30,18 @@ struct ServerOptions {
   int max_connections = 1024;
   // Adopt the first socket from sd_listen_fds() when there is one.
   bool allow_socket_activation = true;
+  // Accepted connections speak TLS with this context (null: plain TCP).
+  // Who may call what is the processor factory's business (thrift/authz.h).
+  std::shared_ptr<TlsContext> tls;
+  // A connection that sends nothing for this long is closed (0: never).
+  int64_t idle_timeout_ms = 300000;
 };
 
 class RpcServer {
  public:
+  // A processor per connection from `processors` (thrift/authz.h).
+  RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors, ServerOptions opts);
+  // One processor for every connection (tests, tools).
   RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor, ServerOptions opts);
   ~RpcServer();  // Stop()s
   RpcServer(const RpcServer&) = delete;
@@ -68,7 +77,7 @@ class RpcServer {
   // The accept loop ended (`why`: the error, if any). Runs once per Start().
   void AcceptLoopEnded(const std::string& why);
 
-  const std::shared_ptr<apache::thrift::TProcessor> processor_;
+  const std::shared_ptr<apache::thrift::TProcessorFactory> processors_;
   const ServerOptions opts_;
   // Declared before server_: the listening socket reports its close (also
   // from its destructor) through AcceptLoopEnded().
@@ -94,11 +103,13 @@ class SelfProbe {
   // bounded by `timeout_ms`.
   using PingFn = std::function<Status(const HostPort& addr, int64_t timeout_ms)>;
 
-  // Ping for a generated client type with a `void Ping()` method.
+  // Ping for a generated client type with a `void Ping()` method, over TLS
+  // with the daemon's own certificate when `tls` is set.
   template <class Client>
-  static PingFn PingWith() {
-    return [](const HostPort& addr, int64_t timeout_ms) {
+  static PingFn PingWith(std::shared_ptr<TlsContext> tls = nullptr) {
+    return [tls](const HostPort& addr, int64_t timeout_ms) {
       RpcOptions o;
+      o.tls = tls;
       o.connect_timeout_ms = timeout_ms;
       o.rpc_timeout_ms = timeout_ms;
       o.attempts = 1;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "common/log.h"
 #include "thrift/transport.h"
 
 namespace replfs::net {
@@ -170,6 +171,25 @@ std::shared_ptr<TSocket> TlsServerSocket::createSocket(THRIFT_SOCKET client) {
   return std::make_shared<PeerTlsSocket>(tls_->server_ctx(), client,
                                          interruptableChildren_ ? pChildInterruptSockReader_ : nullptr,
                                          MakeConfiguration());
+}
+
+void WarnAboutTransport(const char* daemon, const std::shared_ptr<TlsContext>& tls, bool insecure,
+                        RoleMask expect) {
+  if (tls) {
+    const CertIdentity& me = tls->self();
+    if ((Mask(me.role) & expect) == 0) {
+      LOG(WARNING) << daemon << " runs with the certificate of '" << me.name << "', role " << RoleName(me.role)
+                   << ": its peers will refuse it (issue a certificate of the right role)";
+    } else {
+      LOG(INFO) << "mutual TLS as '" << me.name << "' (role " << RoleName(me.role) << ")";
+    }
+  } else if (insecure) {
+    LOG(WARNING) << "no TLS and tls.insecure = true: anyone who can connect may read, write and "
+                    "administer the cluster";
+  } else {
+    LOG(WARNING) << "no TLS configured: serving loopback peers only (set tls.ca, tls.cert and tls.key "
+                    "to serve other hosts, or tls.insecure = true)";
+  }
 }
 
 bool IsLoopback(const sockaddr_storage& a) {

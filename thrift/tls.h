@@ -109,6 +109,12 @@ class TlsServerSocket : public apache::thrift::transport::TServerSocket {
   const std::shared_ptr<TlsContext> tls_;
 };
 
+// The daemon's startup line about its transport: TLS with whose
+// certificate (a WARNING if its role is not in `expect`), plain TCP to
+// loopback peers only, or plain TCP to anyone (tls.insecure).
+void WarnAboutTransport(const char* daemon, const std::shared_ptr<TlsContext>& tls, bool insecure,
+                        RoleMask expect);
+
 // True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses.
 bool IsLoopback(const sockaddr_storage& a);
 

@@ -139,6 +139,11 @@ Status BlockStore::Open(const std::string& dir, int64_t block_size,
                                           "another datad?)");
   }
   std::unique_ptr<BlockStore> store(new BlockStore(path, block_size, std::move(db)));
+  struct statvfs vfs{};
+  const int64_t total = ::statvfs(store->dir_.empty() ? "." : store->dir_.c_str(), &vfs) == 0
+                            ? static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize)
+                            : 0;
+  store->reserve_bytes_ = std::clamp<int64_t>(total / 100, 2 * block_size + (1 << 20), 256ll << 20);
   REPLFS_RETURN_IF_ERROR(store->CheckHeader());
   REPLFS_RETURN_IF_ERROR(store->LoadIndex());
   *out = std::move(store);
@@ -262,17 +267,36 @@ Status BlockStore::Sync() NO_THREAD_SAFETY_ANALYSIS {
   return sync_status_;
 }
 
+Status BlockStore::CheckSpace(int64_t bytes) const {
+  struct statvfs vfs{};
+  if (::statvfs(dir_.empty() ? "." : dir_.c_str(), &vfs) != 0) return Status::OK();  // the write will tell
+  const int64_t avail = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  if (avail - bytes >= reserve_bytes_) return Status::OK();
+  return Status::NoSpace("the disk of " + path_ + " is full: " + std::to_string(avail) + " bytes free, " +
+                         std::to_string(reserve_bytes_) + " kept in reserve");
+}
+
 Status BlockStore::Usage(StoreUsage* out) const {
   struct statvfs vfs{};
   if (::statvfs(dir_.empty() ? "." : dir_.c_str(), &vfs) != 0)
     return Status::FromErrno(errno, "statvfs " + dir_);
   out->bytes_total = static_cast<int64_t>(vfs.f_blocks) * static_cast<int64_t>(vfs.f_frsize);
-  out->bytes_free = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  // The reserve is not for chunks: metad sees the disk full before it is.
+  out->bytes_free = std::max<int64_t>(
+      0, static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize) - reserve_bytes_);
   out->bytes_used = bytes_used_.load();
   out->corrupt_found = corrupt_found_.load();
   MutexLock l(&index_mu_);
   out->chunks = static_cast<int64_t>(index_.size());
   return Status::OK();
+}
+
+Status BlockStore::Compact(int64_t steps) {
+  if (steps <= 0) return Status::Invalid("Compact needs a positive number of steps");
+  if (compact_failed_) return Status::OK();
+  if (db_->defrag(steps)) return Status::OK();
+  compact_failed_ = true;
+  return KcError("defragment block store").WithContext("compaction stopped until datad restarts");
 }
 
 Status BlockStore::Close() {

@@ -176,6 +176,12 @@ class BlockStore {
   Status InjectFault(int64_t chunk, int64_t block, FaultMode mode);
   // Every chunk held with its version, sorted by chunk id.
   std::vector<ChunkVersion> Inventory() const;
+  // A bounded step (`steps` records) of Kyoto Cabinet's incremental
+  // defragmentation: records move into the holes deleted chunks left and the
+  // file is truncated, so the disk space of deleted blocks returns to the
+  // file system (and to the free space datad reports; metad places chunks by
+  // it). Blocks the store for at most a few milliseconds.
+  Status Compact(int64_t steps);
   // Makes every write that returned before this call durable. Concurrent
   // callers share one synchronize: a caller returns once a sync that started
   // after its call has completed.
@@ -217,6 +223,8 @@ class BlockStore {
   static Status StaleError(int64_t chunk, int64_t asked, int64_t held);
   SharedMutex* StripeFor(int64_t chunk) { return &stripes_[static_cast<uint64_t>(chunk) % kStripes]; }
   bool LookUp(int64_t chunk, ChunkInfo* out) const;
+  // NoSpace unless `bytes` more data leaves the reserve free.
+  Status CheckSpace(int64_t bytes) const;
   // Rewrites the chunk's header from `info` and stores `info` in the index.
   Status PutHeader(int64_t chunk, const ChunkInfo& info);
   // Reads block `idx` into *data and verifies it. *found=false for a hole.
@@ -248,6 +256,12 @@ class BlockStore {
 
   std::atomic<int64_t> bytes_used_{0};
   std::atomic<int64_t> corrupt_found_{0};
+  // A write Kyoto Cabinet cannot finish (ENOSPC) can leave a torn record
+  // at the end of the file, so datad never lets it get that far: writes are
+  // refused (NO_SPACE) while less than the reserve would stay free. Set by
+  // Open: 1% of the file system, at least 2 blocks + 1 MiB, at most 256 MiB.
+  int64_t reserve_bytes_ = 0;
+  std::atomic<bool> compact_failed_{false};  // logged once; no more compaction
   std::atomic<bool> closed_{false};
 
   mutable Mutex corrupt_mu_;  // protects the two below; never held while calling out

@@ -82,6 +82,7 @@ Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
 
 Status BlockStore::Create(int64_t chunk, int64_t version) {
   REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  REPLFS_RETURN_IF_ERROR(CheckSpace(0));
   WriterLock l(StripeFor(chunk));
   ChunkInfo info;
   if (LookUp(chunk, &info))
@@ -95,6 +96,7 @@ Status BlockStore::Write(int64_t chunk, int64_t version, int64_t offset, std::st
   if (offset < 0 || len > kMaxChunkBytes || offset > kMaxChunkBytes - len)
     return Status::Invalid(ChunkName(chunk) + ": write of " + std::to_string(len) +
                            " bytes at " + std::to_string(offset) + " is outside a chunk");
+  REPLFS_RETURN_IF_ERROR(CheckSpace(len + block_size_));  // a partial block is rewritten whole
   WriterLock l(StripeFor(chunk));
   ChunkInfo info;
   if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");

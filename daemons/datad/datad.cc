@@ -67,12 +67,15 @@ Status Datad::Start() {
   REPLFS_RETURN_IF_ERROR(MakeDataDir(config_.datad_data_dir));
   REPLFS_RETURN_IF_ERROR(BlockStore::Open(config_.datad_data_dir, config_.block_size, &store_));
 
+  REPLFS_RETURN_IF_ERROR(net::TlsContext::FromConfig(config_, &tls_));
+  net::WarnAboutTransport("datad", tls_, config_.tls_insecure, Mask(net::Role::kDatad));
   workers_ = std::make_unique<WorkerPool>(kForwardThreads);
   // Calls to other datads (forwarded writes, repair copies) get half the
   // client's per-call timeout: a hung secondary then shows up in
   // WriteReply.failed before the client's own call to this primary times out
   // and wrongly blames the primary.
   net::RpcOptions peer_opts = net::RpcOptions::FromConfig(config_);
+  peer_opts.tls = tls_;
   peer_opts.rpc_timeout_ms = std::max<int64_t>(1, peer_opts.rpc_timeout_ms / 2);
   peer_opts.connect_timeout_ms = std::min(peer_opts.connect_timeout_ms, peer_opts.rpc_timeout_ms);
   peers_ = std::make_unique<PeerPools>(peer_opts);
@@ -86,8 +89,11 @@ Status Datad::Start() {
   net::ServerOptions so;
   so.listen = config_.datad_listen;
   so.max_connections = config_.datad_max_connections;
+  so.tls = tls_;
   server_ = std::make_unique<net::RpcServer>(
-      std::make_shared<rpc::DataServiceProcessor>(handler_), so);
+      std::make_shared<net::AuthorizingFactory<rpc::DataServiceProcessor, rpc::DataServiceIf>>(
+          handler_, DatadPolicy(), DatadNoThrow(), net::AuthzOptions{tls_, config_.tls_insecure}),
+      so);
   Status s = server_->Start();
   if (s.ok()) s = AdvertisedAddress(config_.datad_advertise, config_.datad_listen,
                                     server_->port(), &advertised_);
@@ -104,6 +110,7 @@ Status Datad::Start() {
   ho.advertise = advertised_;
   ho.meta = meta;
   ho.rpc = net::RpcOptions::FromConfig(config_);
+  ho.rpc.tls = tls_;
   ho.interval_ms = config_.heartbeat_interval_ms;
   ho.block_report_interval_ms = config_.block_report_interval_ms;
   ho.max_backoff_ms = std::max(config_.max_backoff_ms, config_.heartbeat_interval_ms);

@@ -51,6 +51,8 @@ class Datad {
   // Valid after Start().
   const std::string& advertised() const { return advertised_; }
   int port() const { return server_ ? server_->port() : 0; }
+  // The TLS context loaded from tls.* at Start (null without TLS).
+  std::shared_ptr<net::TlsContext> tls() const { return tls_; }
   BlockStore* store() { return store_.get(); }
   Heartbeater* heartbeater() { return heartbeater_.get(); }
   Scrubber* scrubber() { return scrubber_.get(); }
@@ -64,6 +66,7 @@ class Datad {
   IoActivity activity_;  // client requests in flight, for the scrubber
   std::unique_ptr<Scrubber> scrubber_;
   std::shared_ptr<DataServiceHandler> handler_;
+  std::shared_ptr<net::TlsContext> tls_;
   std::unique_ptr<net::RpcServer> server_;
   std::unique_ptr<Heartbeater> heartbeater_;
   std::string advertised_;

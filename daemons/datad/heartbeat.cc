@@ -164,6 +164,10 @@ Status Heartbeater::Beat() {
   store_->ForgetCorrupt(corrupt);
   heartbeats_.fetch_add(1);
   ApplyDeletes(reply);
+  // Space of deleted blocks goes back to the file system a step per beat
+  // (a few milliseconds at most); the next heartbeat reports it free.
+  Status c = store_->Compact(kCompactSteps);
+  if (!c.ok()) LOG(WARNING) << c.ToString();
   return Status::OK();
 }
 

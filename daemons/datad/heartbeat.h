@@ -62,6 +62,9 @@ class Heartbeater {
   int64_t block_reports() const { return block_reports_.load(); }
 
  private:
+  // Records moved per heartbeat by the store's incremental defragmentation.
+  static constexpr int64_t kCompactSteps = 256;
+
   void Loop();
   // One step: register or heartbeat. Returns how long to wait before the next.
   int64_t Step();

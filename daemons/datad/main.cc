@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   replfs::SetLogPrefix("datad " + datad.advertised());
   std::unique_ptr<replfs::net::SelfProbe> probe;
   s = replfs::net::SelfProbe::Find(
-      datad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::DataServiceClient>(), &probe);
+      datad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::DataServiceClient>(datad.tls()), &probe);
   if (!s.ok()) {
     LOG(ERROR) << "cannot start: " << s.ToString();
     return 1;

@@ -202,68 +202,81 @@ Status ChunkMap::GetChunks(Ino ino, int64_t first, int64_t count, std::vector<Ch
   return bad;
 }
 
-Status ChunkMap::Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up,
-                       const std::function<void(ChunkId)>& reserve, ChunkInfo* out, bool* created) {
-  *created = false;
+Status ChunkMap::NextId(ChunkId* out) {
+  // Held across the commit of a new block (one allocation in kIdBlock):
+  // ids must come out unique and increasing. Nothing else takes id_mu_.
+  MutexLock l(&id_mu_);
+  if (next_id_ == 0 || next_id_ >= reserved_end_) {
+    uint64_t start = 1;
+    REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
+      std::string v;
+      Status s = t.Get(CounterKey("chunk"), &v);
+      if (s.ok()) {
+        REPLFS_RETURN_IF_ERROR(DecodeU64(v, &start));
+      } else if (!s.IsNotFound()) {
+        return s;
+      }
+      return t.Put(CounterKey("chunk"), EncodeU64(start + kIdBlock));
+    }));
+    next_id_ = start;
+    reserved_end_ = start + kIdBlock;
+  }
+  *out = next_id_++;
+  return Status::OK();
+}
+
+Status ChunkMap::PlanAlloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up, ChunkInfo* out,
+                           bool* exists) {
+  *exists = false;
+  std::string v;
+  Status s = store_->Get(ChunkKey(ino, index), &v);
+  if (s.ok()) {
+    *exists = true;
+    out->ino = ino;
+    out->index = index;
+    return DecodeChunk(v, out);
+  }
+  if (!s.IsNotFound()) return s;
+  Inode in;
+  REPLFS_RETURN_IF_ERROR(store_->Get(InodeKey(ino), &v).WithContext("inode " + std::to_string(ino)));
+  REPLFS_RETURN_IF_ERROR(DecodeInode(v, &in));
+  if (in.type == FileType::kDirectory) return Status::IsDir("inode " + std::to_string(ino));
+  if (in.type != FileType::kRegular) return Status::Invalid("not a regular file");
+  ChunkInfo c;
+  c.ino = ino;
+  c.index = index;
+  c.version = 1;
+  c.goal = in.goal;
+  std::vector<PlacementCandidate> cands = up;
+  FillChunkCounts(&cands);
+  REPLFS_RETURN_IF_ERROR(PlaceReplicas(cands, in.goal, std::min(min_write_replicas_, in.goal),
+                                       min_free_bytes_, &c.replicas));
+  REPLFS_RETURN_IF_ERROR(NextId(&c.id));
+  *out = std::move(c);
+  return Status::OK();
+}
+
+Status ChunkMap::CommitNew(const ChunkInfo& c, ChunkInfo* out, bool* won) {
+  *won = false;
   return store_->Mutate([&](Txn& t) -> Status {
     std::string v;
-    Status s = t.Get(ChunkKey(ino, index), &v);
-    if (s.ok()) {
-      out->ino = ino;
-      out->index = index;
+    Status s = t.Get(ChunkKey(c.ino, c.index), &v);
+    if (s.ok()) {  // another allocation got there first
+      out->ino = c.ino;
+      out->index = c.index;
       return DecodeChunk(v, out);
     }
     if (!s.IsNotFound()) return s;
-    Inode in;
-    REPLFS_RETURN_IF_ERROR(t.Get(InodeKey(ino), &v).WithContext("inode " + std::to_string(ino)));
-    REPLFS_RETURN_IF_ERROR(DecodeInode(v, &in));
-    if (in.type == FileType::kDirectory) return Status::IsDir("inode " + std::to_string(ino));
-    if (in.type != FileType::kRegular) return Status::Invalid("not a regular file");
-    ChunkInfo c;
-    c.ino = ino;
-    c.index = index;
-    c.version = 1;
-    c.goal = in.goal;
-    std::vector<PlacementCandidate> cands = up;
-    FillChunkCounts(&cands);
-    REPLFS_RETURN_IF_ERROR(PlaceReplicas(cands, in.goal, std::min(min_write_replicas_, in.goal),
-                                         min_free_bytes_, &c.replicas));
-    uint64_t next = 1;
-    s = t.Get(CounterKey("chunk"), &v);
-    if (s.ok()) {
-      REPLFS_RETURN_IF_ERROR(DecodeU64(v, &next));
-    } else if (!s.IsNotFound()) {
-      return s;
-    }
-    c.id = next;
-    REPLFS_RETURN_IF_ERROR(t.Put(CounterKey("chunk"), EncodeU64(next + 1)));
-    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(ino, index), EncodeChunk(c)));
-    if (reserve) reserve(c.id);
-    t.OnCommit([this, c, created] {
-      *created = true;
+    // The inode may have gone (unlinked and purged) while the chunk was
+    // being created: then no record (NotFound), and the copies are orphans.
+    REPLFS_RETURN_IF_ERROR(t.Get(InodeKey(c.ino), &v).WithContext("inode " + std::to_string(c.ino)));
+    REPLFS_RETURN_IF_ERROR(t.Put(ChunkKey(c.ino, c.index), EncodeChunk(c)));
+    t.OnCommit([this, c, won] {
+      *won = true;
       MutexLock l(&mu_);
       IndexChunk(c);
     });
     *out = c;
-    return Status::OK();
-  });
-}
-
-Status ChunkMap::Forget(const ChunkInfo& c) {
-  return store_->Mutate([&](Txn& t) -> Status {
-    std::string v;
-    Status s = t.Get(ChunkKey(c.ino, c.index), &v);
-    if (s.IsNotFound()) return Status::OK();
-    REPLFS_RETURN_IF_ERROR(s);
-    ChunkInfo cur;
-    REPLFS_RETURN_IF_ERROR(DecodeChunk(v, &cur));
-    if (cur.id != c.id || cur.version != c.version) return Status::OK();  // not ours any more
-    REPLFS_RETURN_IF_ERROR(t.Delete(ChunkKey(c.ino, c.index)));
-    t.OnCommit([this, c] {
-      MutexLock l(&mu_);
-      UnindexChunk(c.id);
-      for (const auto& r : c.replicas) QueueDeleteLocked(r, c.id, kAnyVersion);
-    });
     return Status::OK();
   });
 }

@@ -37,17 +37,17 @@ class ChunkMap {
   // index order (holes absent). An absent inode is NotFound.
   Status GetChunks(Ino ino, int64_t first, int64_t count, std::vector<ChunkInfo>* out) const;
 
-  // Returns the chunk (ino, index), creating it if absent: new id, version
-  // 1, the inode's goal replicas placed among `up` (see PlaceReplicas).
-  // `ino` must be a regular file (IsDir / Invalid otherwise). For a new
-  // chunk, `reserve(id)` is called inside the transaction, before anyone
-  // can see the record (the caller takes the chunk's change guard there),
-  // and *created is set.
-  Status Alloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up,
-               const std::function<void(ChunkId)>& reserve, ChunkInfo* out, bool* created);
-  // Deletes the record of chunk `c` (a new chunk no datad could create)
-  // if it is still that chunk at c.version.
-  Status Forget(const ChunkInfo& c);
+  // Step 1 of allocating chunk (ino, index): if it exists, *exists and *out
+  // is its record. Else *out is the plan of a new chunk: a fresh id (ids are
+  // never reused), version 1, the inode's goal, replicas placed among `up`
+  // (see PlaceReplicas); nothing is stored. `ino` must be a regular file
+  // (IsDir / Invalid otherwise).
+  Status PlanAlloc(Ino ino, int64_t index, const std::vector<PlacementCandidate>& up, ChunkInfo* out,
+                   bool* exists);
+  // Step 2, once the planned chunk exists on `c.replicas`: stores its
+  // record, unless a record of (ino, index) appeared meanwhile (a
+  // concurrent allocation won): then *out is that one and *won false.
+  Status CommitNew(const ChunkInfo& c, ChunkInfo* out, bool* won);
 
   // Inside a namespace transaction: deletes the records of every chunk of
   // `ino` with index >= `from_index`; on commit they leave the index and
@@ -113,6 +113,11 @@ class ChunkMap {
   void UnindexChunk(ChunkId id) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueDeleteLocked(const std::string& addr, ChunkId id, uint64_t max_version)
       EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A fresh chunk id. Ids are handed out from blocks of kIdBlock reserved
+  // by one store commit each, so allocating a chunk costs no commit for its
+  // id; a restart skips the rest of a block (ids are never reused).
+  Status NextId(ChunkId* out);
+  static constexpr uint64_t kIdBlock = 1024;
 
   // Constant after construction.
   MetaStore* const store_;
@@ -126,6 +131,10 @@ class ChunkMap {
   std::map<std::string, std::map<ChunkId, uint64_t>> deletes_ GUARDED_BY(mu_);
   std::set<std::pair<std::string, ChunkId>> stale_deletes_ GUARDED_BY(mu_);  // subset of deletes_
   std::unordered_map<std::string, int64_t> replicas_on_ GUARDED_BY(mu_);  // indexed replicas per server
+
+  Mutex id_mu_;  // protects the two below (taken without mu_; may commit)
+  uint64_t next_id_ GUARDED_BY(id_mu_) = 0;      // 0: not loaded yet
+  uint64_t reserved_end_ GUARDED_BY(id_mu_) = 0;  // ids < this are reserved in the store
 };
 
 }  // namespace replfs::metad

@@ -52,14 +52,27 @@ void MetaCore::AttachRepair(RepairScheduler* repair) {
 }
 
 Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
-  // A new chunk is guarded from before its record is visible until every
-  // replica has created it: GetChunks and AllocChunk of others wait.
-  ReplicaManager::Guard guard;
-  bool created = false;
-  REPLFS_RETURN_IF_ERROR(chunks_->Alloc(ino, index, servers_->PlacementServers(),
-                                        [&](ChunkId id) { replicas_->TryAcquire(id, &guard); },
-                                        out, &created));
-  if (created) return replicas_->CreateReplicasLocked(*out, out);
+  // A new chunk is created on its datads first and recorded after, so that
+  // a record never names a datad that does not hold the chunk (also when
+  // metad dies in between: the copies are then unknown, and deleted by
+  // reconciliation).
+  bool exists = false;
+  REPLFS_RETURN_IF_ERROR(chunks_->PlanAlloc(ino, index, servers_->PlacementServers(), out, &exists));
+  if (!exists) {
+    ChunkInfo plan = *out;
+    plan.replicas = replicas_->CreateOnDatads(plan);
+    if (plan.replicas.empty())
+      return Status::Unavailable("no datad could create chunk " + std::to_string(plan.id) + " for inode " +
+                                 std::to_string(ino));
+    bool won = false;
+    REPLFS_RETURN_IF_ERROR(chunks_->CommitNew(plan, out, &won));
+    if (won) {
+      replicas_->Touch(out->id);
+      if (static_cast<int>(out->replicas.size()) < out->goal) replicas_->Wake();  // below goal from the start
+      return Status::OK();
+    }
+    for (const auto& a : plan.replicas) chunks_->QueueDelete(a, plan.id, ChunkMap::kAnyVersion);
+  }
   if (replicas_->WaitIdle({out->id})) {  // a version change ran: answer its result
     std::vector<ChunkInfo> now;
     REPLFS_RETURN_IF_ERROR(chunks_->GetChunks(ino, index, 1, &now));

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   if (!s.ok()) return Fail(s);
   std::unique_ptr<replfs::net::SelfProbe> probe;
   s = replfs::net::SelfProbe::Find(
-      metad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::MetaServiceClient>(), &probe);
+      metad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::MetaServiceClient>(metad.tls()), &probe);
   if (!s.ok()) return Fail(s);
   replfs::NotifyReady("serving on port " + std::to_string(metad.port()));
   int rc = 0;

@@ -14,7 +14,11 @@ Metad::Metad(Config config, const Clock* clock)
 Metad::~Metad() { Stop(); }
 
 Status Metad::Start() {
-  REPLFS_RETURN_IF_ERROR(MetaCore::Open(config_, clock_, nullptr, &core_));
+  REPLFS_RETURN_IF_ERROR(net::TlsContext::FromConfig(config_, &tls_));
+  net::WarnAboutTransport("metad", tls_, config_.tls_insecure, Mask(net::Role::kMetad));
+  net::RpcOptions datad_opts = net::RpcOptions::FromConfig(config_);
+  datad_opts.tls = tls_;
+  REPLFS_RETURN_IF_ERROR(MetaCore::Open(config_, clock_, std::make_unique<RpcDatadApi>(datad_opts), &core_));
   RepairScheduler::Options ro;
   ro.max_concurrent = std::max(config_.repair_max_concurrent, 1);
   ro.rate_bytes_s = config_.repair_rate_mb_s << 20;
@@ -28,7 +32,11 @@ Status Metad::Start() {
   net::ServerOptions so;
   so.listen = config_.metad_listen;
   so.max_connections = config_.metad_max_connections;
-  server_ = std::make_unique<net::RpcServer>(std::make_shared<rpc::MetaServiceProcessor>(handler), so);
+  so.tls = tls_;
+  server_ = std::make_unique<net::RpcServer>(
+      std::make_shared<net::AuthorizingFactory<rpc::MetaServiceProcessor, rpc::MetaServiceIf>>(
+          handler, MetadPolicy(), MetadNoThrow(), net::AuthzOptions{tls_, config_.tls_insecure}),
+      so);
   REPLFS_RETURN_IF_ERROR(server_->Start());
   liveness_ = std::thread([this] { LivenessLoop(); });
   repair_->Start();

@@ -33,6 +33,8 @@ class Metad {
 
   int port() const { return server_ ? server_->port() : 0; }
   MetaCore* core() { return core_.get(); }
+  // The TLS context loaded from tls.* at Start (null without TLS).
+  std::shared_ptr<net::TlsContext> tls() const { return tls_; }
 
  private:
   void LivenessLoop();
@@ -40,6 +42,7 @@ class Metad {
   const Config config_;
   SteadyClock steady_;
   const Clock* const clock_;
+  std::shared_ptr<net::TlsContext> tls_;
   std::unique_ptr<MetaCore> core_;
   std::unique_ptr<RepairScheduler> repair_;  // dies before core_
   std::unique_ptr<net::RpcServer> server_;

@@ -121,36 +121,21 @@ std::vector<Status> ReplicaManager::SetVersionEach(const std::vector<std::string
   });
 }
 
-Status ReplicaManager::CreateReplicasLocked(const ChunkInfo& c, ChunkInfo* out) {
+std::vector<std::string> ReplicaManager::CreateOnDatads(const ChunkInfo& c) {
   const std::vector<Status> st = CallEach(c.replicas, [&](const std::string& addr) {
     return datad_->CreateChunk(addr, c.id, c.version);
   });
   std::vector<std::string> created;
-  Status first_error;
   for (size_t i = 0; i < st.size(); ++i) {
     if (st[i].ok()) {
       created.push_back(c.replicas[i]);
-      continue;
+    } else {
+      // A timeout may still have created it there: unknown to metad, that
+      // copy is deleted when the datad next reports it.
+      LOG(WARNING) << "chunk " << c.id << ": CreateChunk on " << c.replicas[i] << " failed: " << st[i].ToString();
     }
-    LOG(WARNING) << "chunk " << c.id << ": CreateChunk on " << c.replicas[i] << " failed: " << st[i].ToString();
-    if (first_error.ok()) first_error = st[i].WithContext(c.replicas[i]);
   }
-  Touch(c.id);  // a block report built before the create must not call it missing
-  if (created.size() == c.replicas.size()) {
-    *out = c;
-    return Status::OK();
-  }
-  if (created.empty()) {
-    Status f = chunks_->Forget(c);
-    if (!f.ok()) LOG(WARNING) << "chunk " << c.id << ": forgetting the record: " << f.ToString();
-    return Status::Unavailable("no datad could create chunk " + std::to_string(c.id) + ": " +
-                               first_error.ToString());
-  }
-  // Some may hold an empty copy after all (a timeout after the create):
-  // the version change makes it recognisably stale.
-  Status s = ChangeVersionLocked(c, created, Without(c.replicas, created), out);
-  Wake();  // below its goal from the start
-  return s;
+  return created;
 }
 
 std::vector<bool> ReplicaManager::SetVersionAll(const std::vector<std::string>& addrs, const ChunkInfo& cur) {

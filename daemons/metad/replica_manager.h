@@ -77,12 +77,10 @@ class ReplicaManager {
   // Marks `id` as just changed (missing_grace_ms starts again).
   void Touch(ChunkId id);
 
-  // A chunk just allocated (`c`, version 1), for the caller holding its
-  // guard: CreateChunk on every member in parallel. Members that fail leave
-  // the set through a version change; if none could create it, the record
-  // is forgotten and Unavailable returned (the client's retry allocates it
-  // anew). *out: the committed record.
-  Status CreateReplicasLocked(const ChunkInfo& c, ChunkInfo* out);
+  // A chunk planned for allocation (`c`, version 1, not recorded yet):
+  // CreateChunk on every planned replica in parallel. Returns those that
+  // created it, in placement order (failures are logged).
+  std::vector<std::string> CreateOnDatads(const ChunkInfo& c);
 
   // The version change V -> V+1, for a caller holding the guard of cur.id:
   // SetVersion on keep[0] (the new primary) first, then on the rest of

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <map>
 
+#include "ctl/ca.h"
 #include "ctl/mountinfo.h"
 
 #ifndef REPLFS_BIN_DIR
@@ -117,6 +118,7 @@ Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
   keys["metad"]["fsync"] = opts_.metad_fsync ? "true" : "false";
   keys["datad"]["heartbeat_interval_ms"] = std::to_string(opts_.heartbeat_interval_ms);
   if (opts_.chunk_size > 0) keys["cluster"]["chunk_size"] = std::to_string(opts_.chunk_size);
+  if (opts_.tls) keys["tls"]["ca"] = pki_dir() + "/ca.crt";
   for (const std::string& set : opts_.sets) {
     const size_t dot = set.find('.');
     const size_t eq = set.find('=');
@@ -136,6 +138,10 @@ Cluster::Cluster(Options opts) : opts_(opts), tmp_("replfs-it") {
   datads_.resize(static_cast<size_t>(opts_.datads));
   for (size_t i = 0; i < datads_.size(); ++i) {
     datads_[i].data_dir = dir() + "/datad" + std::to_string(i);
+  }
+  if (opts_.tls) {
+    auto r = MakePki();
+    if (!r) ADD_FAILURE() << r.message();
   }
   if (opts_.datad_store_mib > 0) {
     for (const Daemon& d : datads_) {
@@ -219,18 +225,43 @@ Cluster::~Cluster() {
   }
 }
 
+::testing::AssertionResult Cluster::MakePki() {
+  std::string summary;
+  Status s = ctl::InitCa(pki_dir(), &summary);
+  std::vector<std::pair<std::string, std::string>> certs = {{"metad", "metad"}, {"client", "client"},
+                                                            {"admin", "admin"}};
+  for (size_t i = 0; i < datads_.size(); ++i) certs.push_back({"datad" + std::to_string(i), "datad"});
+  for (const auto& [name, role] : certs) {
+    if (!s.ok()) break;
+    ctl::CertRequest req;
+    req.dir = pki_dir();
+    req.name = name;
+    req.role = role;
+    s = ctl::IssueCert(req, &summary);
+  }
+  if (!s.ok()) return ::testing::AssertionFailure() << "test PKI: " << s.ToString();
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<std::string> Cluster::CertArgs(const std::string& name) const {
+  if (!opts_.tls || name.empty()) return {};
+  return {"--set", "tls.cert=" + pki_dir() + "/" + name + ".crt", "--set",
+          "tls.key=" + pki_dir() + "/" + name + ".key"};
+}
+
 std::vector<std::string> Cluster::DaemonArgv(const std::string& name, const Daemon& d) const {
   std::vector<std::string> argv = On(d.host);
   if (name == "metad") {
     for (const std::string& a : {BinaryPath("metad"), std::string("--config"), config_path_,
                                  std::string("--listen"), AddrOf(d), std::string("--data-dir"), d.data_dir})
       argv.push_back(a);
-    return argv;
+  } else {
+    for (const std::string& a : {BinaryPath("datad"), std::string("--config"), config_path_,
+                                 std::string("--listen"), AddrOf(d), std::string("--meta"), meta_addr_,
+                                 std::string("--data-dir"), d.data_dir})
+      argv.push_back(a);
   }
-  for (const std::string& a : {BinaryPath("datad"), std::string("--config"), config_path_,
-                               std::string("--listen"), AddrOf(d), std::string("--meta"), meta_addr_,
-                               std::string("--data-dir"), d.data_dir})
-    argv.push_back(a);
+  for (const std::string& a : CertArgs(name)) argv.push_back(a);
   return argv;
 }
 
@@ -309,11 +340,14 @@ std::vector<std::string> Cluster::datad_addrs() const {
   return out;
 }
 
-CommandResult Cluster::Fsctl(const std::vector<std::string>& args) {
+CommandResult Cluster::Fsctl(const std::vector<std::string>& args) { return FsctlAs("admin", args); }
+
+CommandResult Cluster::FsctlAs(const std::string& cert, const std::vector<std::string>& args) {
   std::vector<std::string> argv = On(HostOf("fsctl"));
   for (const std::string& a : {BinaryPath("fsctl"), std::string("--config"), config_path_,
                                std::string("--meta"), meta_addr_})
     argv.push_back(a);
+  for (const std::string& a : CertArgs(cert)) argv.push_back(a);
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, seconds(180));
 }
@@ -389,6 +423,12 @@ const std::string& Cluster::mountpoint(size_t i) { return ClientAt(i).mountpoint
   for (const std::string& a : {BinaryPath("replfs"), meta_addr_, c.mountpoint, std::string("-f"),
                                std::string("--config"), config_path_})
     argv.push_back(a);
+  std::string o = c.options;
+  if (o.empty() && opts_.tls) o = "tls.cert=" + pki_dir() + "/client.crt,tls.key=" + pki_dir() + "/client.key";
+  if (!o.empty()) {
+    argv.push_back("-o");
+    argv.push_back(o);
+  }
   c.proc = std::make_unique<ChildProcess>(name, argv, dir() + "/" + name + ".log");
   std::string error;
   if (!c.proc->Start(&error)) return Failure(name + ": " + error);

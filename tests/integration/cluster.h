@@ -48,6 +48,11 @@ class Cluster {
     // > 0: every datad's data dir is a tmpfs of this many MiB (a small
     // disk that fills up), unmounted by the destructor.
     int64_t datad_store_mib = 0;
+    // Mutual TLS: a CA in dir()/pki, a certificate per process (metad:
+    // "metad", datad I: "datadI", every mount: "client", fsctl: "admin"),
+    // tls.ca in the shared config and each process's own cert and key on
+    // its command line.
+    bool tls = false;
   };
 
   // Adds the hosts a cluster of `datads` datads and `clients` mounts uses
@@ -111,6 +116,14 @@ class Cluster {
 
   // Runs fsctl with --meta (and the cluster's --config) prepended.
   CommandResult Fsctl(const std::vector<std::string>& args);
+  // The same with certificate `cert` of pki_dir() instead of "admin"
+  // (TLS clusters); "" = no certificate at all.
+  CommandResult FsctlAs(const std::string& cert, const std::vector<std::string>& args);
+  // Where the TLS cluster's CA and certificates are.
+  std::string pki_dir() const { return dir() + "/pki"; }
+  // Extra -o options of mount `i` (before it is mounted), e.g. another
+  // certificate.
+  void SetMountOptions(size_t i, const std::string& opts) { ClientAt(i).options = opts; }
   // `fsctl status --json`, parsed; false if the output is not JSON.
   bool StatusJson(nlohmann::json* out, int* exit_code);
   // Sum of bytes_used over every datad, per fsctl status (-1 on failure).
@@ -163,7 +176,11 @@ class Cluster {
     std::unique_ptr<ChildProcess> proc;
     std::string mountpoint;
     bool mounted = false;
+    std::string options;  // -o, when set (replaces the TLS defaults)
   };
+  // "--set tls.cert=... --set tls.key=..." for certificate `name` (TLS).
+  std::vector<std::string> CertArgs(const std::string& name) const;
+  ::testing::AssertionResult MakePki();
 
   ::testing::AssertionResult Failure(const std::string& what) const;
   bool IsMounted(const std::string& mountpoint) const;

@@ -35,7 +35,8 @@ class NetworkTest : public ::testing::Test {
  protected:
   // Overridden by tests that need other settings.
   virtual std::vector<std::string> Sets() const {
-    return {"datad.block_report_interval_ms=1000", "rpc.timeout_ms=2000", "rpc.retry_budget_ms=20000"};
+    return {"datad.block_report_interval_ms=1000", "rpc.timeout_ms=2000", "rpc.retry_budget_ms=20000",
+            "tls.insecure=true"};
   }
 
   void SetUp() override {
@@ -274,7 +275,7 @@ class ShortBudgetNetworkTest : public NetworkTest {
   static constexpr int64_t kBudgetMs = 4000;
   std::vector<std::string> Sets() const override {
     return {"datad.block_report_interval_ms=1000", "rpc.timeout_ms=1000",
-            "rpc.retry_budget_ms=" + std::to_string(kBudgetMs)};
+            "rpc.retry_budget_ms=" + std::to_string(kBudgetMs), "tls.insecure=true"};
   }
 };
 
@@ -341,7 +342,9 @@ TEST_F(ShortBudgetNetworkTest, ClientCutOffFromMetadFailsInTimeResumesAndUnmount
 // that are slow rather than dead.
 class DefaultTimeoutsNetworkTest : public NetworkTest {
  protected:
-  std::vector<std::string> Sets() const override { return {"datad.block_report_interval_ms=1000"}; }
+  std::vector<std::string> Sets() const override {
+    return {"datad.block_report_interval_ms=1000", "tls.insecure=true"};
+  }
 };
 
 // One datad behind a slow, lossy link (50 ms +- 10 ms each way, 1% loss):
@@ -477,6 +480,48 @@ TEST_F(NetworkTest, RoundTripsAtEightyMillisecondsRtt) {
   EXPECT_LE(cat_rpcs, 6) << "reading 7 blocks must not cost a call per block";
   EXPECT_LE(ls_rpcs, 8) << "ls -l must not cost a call per entry";
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), kEntries + 1);
+}
+
+// The secure default (issue 6): without TLS and without tls.insecure a
+// daemon answers loopback peers only. fsctl on another host gets a clear
+// refusal, fsctl on the daemon's own host (through 127.0.0.1) its answer,
+// and metad logs the refused peer.
+TEST(SecureDefaultTest, PlainDaemonRefusesPeersOnOtherHosts) {
+  std::string reason = IntegrationSkipReason();
+  if (reason.empty()) reason = EmulatedNetwork::SkipReason();
+  if (!reason.empty()) GTEST_SKIP() << reason;
+  EmulatedNetwork net;
+  ASSERT_TRUE(net.AddHost("meta"));
+  ASSERT_TRUE(net.AddHost("c0"));
+  ASSERT_TRUE(net.Start());
+  TempDir dir("replfs-secure");
+  const std::string conf = dir.path() + "/replfs.conf";
+  std::ofstream(conf) << "# nothing about TLS: the default\n";
+  std::vector<std::string> argv = net.Prefix("meta");
+  for (const std::string& a : {BinaryPath("metad"), std::string("--config"), conf, std::string("--listen"),
+                               std::string("0.0.0.0:9190"), std::string("--data-dir"), dir.path() + "/m"})
+    argv.push_back(a);
+  ChildProcess metad("metad", argv, dir.path() + "/metad.log");
+  std::string error;
+  ASSERT_TRUE(metad.Start(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return net.Accepts("meta", "127.0.0.1", 9190); }, seconds(30), "metad listening"));
+  const auto fsctl = [&](const std::string& host, const std::string& meta) {
+    std::vector<std::string> a = net.Prefix(host);
+    for (const std::string& x : {BinaryPath("fsctl"), std::string("--config"), conf, std::string("--meta"), meta,
+                                 std::string("status")})
+      a.push_back(x);
+    return RunCommand(a, seconds(60));
+  };
+  CommandResult remote = fsctl("c0", net.Ip("meta") + ":9190");
+  EXPECT_EQ(remote.exit_code, 2) << remote.Describe();  // status: cluster not usable from here
+  EXPECT_NE(remote.err.find("serves loopback peers only"), std::string::npos) << remote.Describe();
+  CommandResult local = fsctl("meta", "127.0.0.1:9190");
+  EXPECT_EQ(local.err.find("permission denied"), std::string::npos) << local.Describe();
+  EXPECT_NE(local.out.find("health"), std::string::npos) << local.Describe();
+  const std::string log = TailFile(dir.path() + "/metad.log", 200);
+  EXPECT_NE(log.find("no TLS configured: serving loopback peers only"), std::string::npos) << log;
+  EXPECT_NE(log.find("refused Status from " + net.Ip("c0")), std::string::npos) << log;
+  metad.Stop(seconds(10));
 }
 
 }  // namespace
