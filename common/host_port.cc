@@ -3,6 +3,17 @@
 #include <charconv>
 
 namespace replfs {
+namespace {
+
+// A host is a name, an IPv4 or (bracketed) IPv6 address, or "*": printable
+// ASCII without brackets, spaces or '/', so that ToString() parses back.
+bool ValidHostChars(const std::string& host) {
+  for (unsigned char c : host)
+    if (c <= ' ' || c >= 0x7f || c == '[' || c == ']' || c == '/' || c == '@') return false;
+  return true;
+}
+
+}  // namespace
 
 std::string HostPort::ToString() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -32,6 +43,9 @@ Status ParseHostPort(const std::string& text, HostPort* out, bool allow_zero_por
       (p == 0 && !allow_zero_port))
     return Status::Invalid("bad port in address '" + text + "'");
   if (host.empty()) return Status::Invalid("empty host in address '" + text + "'");
+  if (!ValidHostChars(host))
+    return Status::Invalid("bad host '" + host + "' in address '" + text +
+                           "': a host name or an IP address, without spaces or brackets");
   out->host = host;
   out->port = p;
   return Status::OK();

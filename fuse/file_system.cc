@@ -466,9 +466,11 @@ Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_vie
 
 Status FileSystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
-  if (xattr_hints_.KnownEmpty(ino))
+  if (xattr_hints_.KnownAbsent(ino, name))
     return Status::NoData("xattr '" + std::string(name) + "' does not exist");
-  return meta_->GetXattr(ino, std::string(name), out);
+  Status s = meta_->GetXattr(ino, std::string(name), out);
+  if (s.code() == Status::Code::kNoData) xattr_hints_.NoteAbsent(ino, name);
+  return s;
 }
 
 Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
@@ -476,7 +478,9 @@ Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
     out->clear();
     return Status::OK();
   }
-  return meta_->ListXattr(ino, out);
+  Status s = meta_->ListXattr(ino, out);
+  if (s.ok() && out->empty()) xattr_hints_.Note(ino, 0);
+  return s;
 }
 
 Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {

@@ -40,7 +40,8 @@ Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Role serve
   }
   out->socket = socket;
   out->transport = transport;
-  out->protocol = std::make_shared<TBinaryProtocol>(transport);
+  out->protocol = std::make_shared<TBinaryProtocol>(transport, kMaxStringBytes, kMaxContainerElements,
+                                                    /*strict_read=*/false, /*strict_write=*/true);
   return Status::OK();
 }
 

@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <map>
+#include <mutex>
 
 #include "common/log.h"
 #include "thrift/transport.h"
@@ -28,18 +30,64 @@ using apache::thrift::transport::TServerSocket;
 using apache::thrift::transport::TTransport;
 using apache::thrift::transport::TTransportException;
 
-// Tells Start() when the server is really accepting.
+// Connections open per peer IP address, so that one host (idle or
+// trickling connections, a flood of new ones) cannot take every one of
+// max_connections. Thread-safe.
+class PeerLimiter {
+ public:
+  explicit PeerLimiter(int limit) : limit_(limit) {}
+  // Counts a new connection of `ip`; false (nothing counted) at the limit.
+  bool Admit(const std::string& ip) {
+    std::lock_guard<std::mutex> l(mu_);
+    int& n = open_[ip];
+    if (n >= limit_) return false;
+    ++n;
+    return true;
+  }
+  void Release(const std::string& ip) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = open_.find(ip);
+    if (it != open_.end() && --it->second <= 0) open_.erase(it);
+  }
+  int limit() const { return limit_; }
+
+ private:
+  const int limit_;
+  std::mutex mu_;
+  std::map<std::string, int> open_;
+};
+
+namespace {
+
+// The peer IP of a server-side connection's transport ("" if unknown).
+std::string PeerIp(const std::shared_ptr<TTransport>& t) {
+  std::shared_ptr<TTransport> inner = t;
+  if (auto b = std::dynamic_pointer_cast<apache::thrift::transport::TBufferedTransport>(t))
+    inner = b->getUnderlyingTransport();
+  auto s = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(inner);
+  return s ? s->getPeerAddress() : "";
+}
+
+}  // namespace
+
+// Tells Start() when the server is really accepting; gives a connection's
+// slot of the per-peer limit back when it ends.
 class RpcServer::Events : public TServerEventHandler {
  public:
-  explicit Events(std::atomic<bool>* serving) : serving_(serving) {}
+  Events(std::atomic<bool>* serving, PeerLimiter* limiter) : serving_(serving), limiter_(limiter) {}
   void preServe() override {
     serving_->store(true);
     ready_.set_value();
+  }
+  void deleteContext(void*, std::shared_ptr<apache::thrift::protocol::TProtocol> in,
+                     std::shared_ptr<apache::thrift::protocol::TProtocol>) override {
+    if (in) limiter_->Release(PeerIp(in->getTransport()));
   }
   std::future<void> ready() { return ready_.get_future(); }
 
  private:
   std::atomic<bool>* const serving_;  // RpcServer::serving_, outlives this
+  PeerLimiter* const limiter_;        // RpcServer::limiter_, outlives this
   std::promise<void> ready_;
 };
 
@@ -60,6 +108,8 @@ class WatchedServerSocket : public TlsServerSocket {
       : TlsServerSocket(host, port, std::move(tls)), on_close_(std::move(on_close)) {}
   WatchedServerSocket(int port, std::shared_ptr<TlsContext> tls, OnClose on_close)
       : TlsServerSocket(port, std::move(tls)), on_close_(std::move(on_close)) {}
+  // Connections beyond the limiter's per-peer limit are closed at once.
+  void set_limiter(PeerLimiter* limiter) { limiter_ = limiter; }
   ~WatchedServerSocket() override { WatchedServerSocket::close(); }
 
   void close() override {
@@ -72,10 +122,19 @@ class WatchedServerSocket : public TlsServerSocket {
   // Only records the error: Thrift's own accept loop decides what it means.
   std::shared_ptr<TTransport> acceptImpl() override {
     try {
-      return TServerSocket::acceptImpl();
+      std::shared_ptr<TTransport> t = TServerSocket::acceptImpl();
+      if (limiter_ == nullptr) return t;
+      const std::string ip = PeerIp(t);
+      if (limiter_->Admit(ip)) return t;
+      if (refusals_++ % 100 == 0)
+        LOG(WARNING) << "refusing a connection from " << ip << ": it has " << limiter_->limit()
+                     << " open already (the per-peer limit)";
+      t->close();
+      // The accept loop goes on after a client disconnect.
+      throw TTransportException(TTransportException::CLIENT_DISCONNECT, "per-peer connection limit");
     } catch (const TTransportException& e) {
-      if (e.getType() != TTransportException::INTERRUPTED &&
-          e.getType() != TTransportException::TIMED_OUT) {
+      if (e.getType() != TTransportException::INTERRUPTED && e.getType() != TTransportException::TIMED_OUT &&
+          e.getType() != TTransportException::CLIENT_DISCONNECT) {
         accept_error_ = e.what();
       }
       throw;
@@ -85,6 +144,8 @@ class WatchedServerSocket : public TlsServerSocket {
  private:
   const OnClose on_close_;
   std::string accept_error_;  // serving thread only
+  PeerLimiter* limiter_ = nullptr;  // set before serving; outlives this
+  uint64_t refusals_ = 0;           // serving thread only
 };
 
 // The listening socket systemd passed (socket activation), adopted by
@@ -244,9 +305,14 @@ Status RpcServer::Start() {
   if (opts_.idle_timeout_ms > 0) socket->setRecvTimeout(static_cast<int>(opts_.idle_timeout_ms));
   server_ = std::make_shared<TThreadedServer>(
       processors_, socket, std::make_shared<ResettingBufferedTransportFactory>(),
-      std::make_shared<TBinaryProtocolFactory>());
+      std::make_shared<TBinaryProtocolFactory>(opts_.max_string_bytes, opts_.max_container_elements,
+                                               /*strict_read=*/false, /*strict_write=*/true));
   server_->setConcurrentClientLimit(opts_.max_connections);
-  events_ = std::make_shared<Events>(&serving_);
+  const int per_peer = opts_.max_connections_per_peer > 0 ? opts_.max_connections_per_peer
+                                                         : std::max(16, opts_.max_connections / 4);
+  limiter_ = std::make_unique<PeerLimiter>(per_peer);
+  std::static_pointer_cast<WatchedServerSocket>(socket)->set_limiter(limiter_.get());
+  events_ = std::make_shared<Events>(&serving_, limiter_.get());
   server_->setServerEventHandler(events_);
   std::future<void> ready = events_->ready();
 

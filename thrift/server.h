@@ -19,8 +19,11 @@
 #include "thrift/client_pool.h"
 #include "thrift/rpc_options.h"
 #include "thrift/tls.h"
+#include "thrift/transport.h"
 
 namespace replfs::net {
+
+class PeerLimiter;
 
 struct ServerOptions {
   // "host:port" to bind when systemd passed no socket. Port 0 binds an
@@ -33,8 +36,17 @@ struct ServerOptions {
   // Accepted connections speak TLS with this context (null: plain TCP).
   // Who may call what is the processor factory's business (thrift/authz.h).
   std::shared_ptr<TlsContext> tls;
-  // A connection that sends nothing for this long is closed (0: never).
-  int64_t idle_timeout_ms = 300000;
+  // A connection that sends nothing for this long is closed (0: never);
+  // clients reconnect transparently.
+  int64_t idle_timeout_ms = 60000;
+  // Connections one peer address may hold at once (0: max_connections / 4,
+  // at least 16); more are closed at once, so one host cannot take them all.
+  int max_connections_per_peer = 0;
+  // Longest string and largest list/set/map a request may declare
+  // (thrift/transport.h); a larger claim drops the connection before
+  // anything is allocated for it.
+  int32_t max_string_bytes = kMaxStringBytes;
+  int32_t max_container_elements = 4096;
 };
 
 class RpcServer {
@@ -85,6 +97,7 @@ class RpcServer {
   std::atomic<bool> stopped_{false};
   std::shared_ptr<apache::thrift::server::TThreadedServer> server_;
   std::shared_ptr<Events> events_;
+  std::unique_ptr<PeerLimiter> limiter_;
   std::thread thread_;
   int port_ = 0;
   bool socket_activated_ = false;

@@ -16,6 +16,20 @@ inline constexpr uint32_t kTransportBufferSize = 64 << 10;
 // below it (ClusterInfo.max_rpc_bytes).
 inline constexpr int kMaxMessageSize = 100 << 20;
 
+// What one string or container in a message may claim. Thrift 0.17 sizes a
+// string or list to the length a message declares before reading a byte of
+// it, so without limits a 12-byte request makes a daemon allocate gigabytes
+// (tests/fuzz found it). A longer claim fails the message
+// (TProtocolException SIZE_LIMIT): the server drops that connection, a
+// client sees the call fail. Strings: twice the largest payload a handler
+// accepts (datad takes 16 MiB in one Write), so a payload just too large still
+// gets the handler's clear INVALID. Containers: the largest legal list is a datad's inventory,
+// which must fit in one message anyway (~23 bytes an entry, so ~4.5 M
+// entries in kMaxMessageSize); servers whose requests carry no such list set
+// a far lower limit (ServerOptions).
+inline constexpr int32_t kMaxStringBytes = 32 << 20;
+inline constexpr int32_t kMaxContainerElements = 8 << 20;
+
 std::shared_ptr<apache::thrift::TConfiguration> MakeConfiguration();
 
 // TBufferedTransport that forgets how many bytes it has read at the end of

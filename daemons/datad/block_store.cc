@@ -49,8 +49,13 @@ Status KcToStatus(const BasicDB::Error& e, int saved_errno, std::string_view wha
 }
 
 // Collects the chunk headers and block extents in one pass over the store.
+// Block records with an index no chunk can reach (a flipped bit in a key:
+// Kyoto Cabinet has no checksums of its own) are left out of the extents and
+// listed in `impossible`: counting them would make a bitmap of up to 512 MiB
+// and walks over 2^32 slots (check, scrub, removal).
 class IndexScan : public BasicDB::Visitor {
  public:
+  explicit IndexScan(uint32_t max_blocks) : max_blocks_(max_blocks) {}
   struct Header {
     int64_t version = 0;
     format::Bitmap written;
@@ -63,6 +68,7 @@ class IndexScan : public BasicDB::Visitor {
   std::unordered_map<int64_t, Header> headers;
   std::unordered_map<int64_t, Extent> extents;
   std::unordered_set<int64_t> bad_headers;
+  std::vector<std::pair<int64_t, uint32_t>> impossible;  // (chunk, block index)
 
   const char* visit_full(const char* kbuf, size_t ksiz, const char* vbuf, size_t vsiz,
                          size_t*) override {
@@ -79,12 +85,19 @@ class IndexScan : public BasicDB::Visitor {
     } else if (ksiz == format::kBlockKeySize && kbuf[0] == 'b') {
       const auto chunk = static_cast<int64_t>(format::GetBE(kbuf + 1, 8));
       const auto idx = static_cast<uint32_t>(format::GetBE(kbuf + 9, 4));
+      if (idx >= max_blocks_) {
+        impossible.emplace_back(chunk, idx);
+        return NOP;
+      }
       Extent& e = extents[chunk];
       e.present.Set(idx);
       if (vsiz >= format::kCrcSize) e.bytes += static_cast<int64_t>(vsiz - format::kCrcSize);
     }
     return NOP;
   }
+
+ private:
+  const uint32_t max_blocks_;
 };
 
 }  // namespace
@@ -176,7 +189,8 @@ Status BlockStore::CheckHeader() {
 
 Status BlockStore::LoadIndex() {
   const auto start = std::chrono::steady_clock::now();
-  IndexScan scan;
+  const auto max_blocks = static_cast<uint32_t>(kMaxChunkBytes / block_size_);
+  IndexScan scan(max_blocks);
   if (!db_->iterate(&scan, /*writable=*/false)) return KcError("scan block store");
   int64_t bytes = 0;
   int64_t old_format = 0;
@@ -185,6 +199,14 @@ Status BlockStore::LoadIndex() {
     MutexLock l(&index_mu_);
     for (auto& [chunk, h] : scan.headers) {
       if (!h.has_bitmap) ++old_format;
+      if (h.written.End() > max_blocks) {
+        // Bits past any block: damage, not data. The blocks below stay
+        // marked; a missing one reads as corrupt and is repaired.
+        LOG(ERROR) << "chunk " << chunk << ": header marks block " << h.written.End() - 1
+                   << " written, past the last possible block " << max_blocks - 1
+                   << " (damaged header); those marks are ignored";
+        h.written.ClearFrom(max_blocks);
+      }
       index_[chunk] = ChunkInfo{h.version, std::move(h.written)};
     }
     for (const auto& [chunk, extent] : scan.extents) {
@@ -206,6 +228,15 @@ Status BlockStore::LoadIndex() {
   for (const auto& [chunk, end] : orphans) {
     LOG(WARNING) << "chunk " << chunk << ": removing blocks left by an interrupted delete";
     REPLFS_RETURN_IF_ERROR(RemoveBlocks(chunk, 0, end));
+  }
+  // Records no read can reach; the block they were (if a key bit flipped)
+  // reads as missing and is repaired from another replica.
+  for (const auto& [chunk, idx] : scan.impossible) {
+    LOG(ERROR) << "chunk " << chunk << ": removing a block record at index " << idx
+               << ", past the last possible block " << max_blocks - 1 << " (damaged key)";
+    const std::string key = format::BlockKey(chunk, idx);
+    if (!db_->remove(key) && db_->error().code() != BasicDB::Error::NOREC)
+      return KcError("remove damaged block record of " + ChunkName(chunk));
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start).count();

@@ -60,6 +60,9 @@ Status MetaCore::AllocChunk(Ino ino, int64_t index, ChunkInfo* out) {
   REPLFS_RETURN_IF_ERROR(chunks_->PlanAlloc(ino, index, servers_->PlacementServers(), out, &exists));
   if (!exists) {
     ChunkInfo plan = *out;
+    // A block report listing a copy before CommitNew must not have it
+    // deleted as unknown: reconciliation leaves chunks in grace alone.
+    replicas_->Touch(plan.id);
     plan.replicas = replicas_->CreateOnDatads(plan);
     if (plan.replicas.empty())
       return Status::Unavailable("no datad could create chunk " + std::to_string(plan.id) + " for inode " +

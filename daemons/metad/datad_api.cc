@@ -8,9 +8,17 @@
 namespace replfs::metad {
 
 struct RpcDatadApi::Pools {
-  explicit Pools(net::RpcOptions opts) : normal(opts), once(OnceOptions(opts)), push(PushOptions(opts)) {}
-  static net::RpcOptions OnceOptions(net::RpcOptions o) {
+  explicit Pools(net::RpcOptions opts) : normal(opts), quick(QuickOptions(opts)), push(PushOptions(opts)) {}
+  // Creating, deleting or re-versioning a chunk touches one record, and a
+  // client's metad call waits for it: a datad that is UP but unreachable
+  // must cost that call a fraction of the client's own timeout, not all of
+  // it. One try: each caller has a better fallback (another datad, the
+  // next reconcile).
+  static net::RpcOptions QuickOptions(net::RpcOptions o) {
     o.attempts = 1;
+    o.rpc_timeout_ms = std::max<int64_t>(250, o.rpc_timeout_ms / 4);
+    o.connect_timeout_ms = std::min(o.connect_timeout_ms, o.rpc_timeout_ms);
+    o.budget_ms = o.rpc_timeout_ms + o.connect_timeout_ms;
     return o;
   }
   // A push copies a whole chunk datad -> datad before answering.
@@ -21,7 +29,7 @@ struct RpcDatadApi::Pools {
     return o;
   }
   net::PoolSet<rpc::DataServiceClient> normal;
-  net::PoolSet<rpc::DataServiceClient> once;  // one try: the caller has a better fallback
+  net::PoolSet<rpc::DataServiceClient> quick;
   net::PoolSet<rpc::DataServiceClient> push;
 };
 
@@ -74,18 +82,18 @@ ReplicaReport RpcDatadApi::Check(const std::string& addr, ChunkId id, uint64_t v
 }
 
 Status RpcDatadApi::CreateChunk(const std::string& addr, ChunkId id, uint64_t version) {
-  return CallOn(pools_->once, addr, "CreateChunk " + std::to_string(id), [&](rpc::DataServiceClient& c) {
+  return CallOn(pools_->quick, addr, "CreateChunk " + std::to_string(id), [&](rpc::DataServiceClient& c) {
     c.CreateChunk(static_cast<int64_t>(id), static_cast<int64_t>(version));
   });
 }
 
 Status RpcDatadApi::DeleteChunk(const std::string& addr, ChunkId id) {
-  return CallOn(pools_->once, addr, "DeleteChunk " + std::to_string(id),
+  return CallOn(pools_->quick, addr, "DeleteChunk " + std::to_string(id),
                 [&](rpc::DataServiceClient& c) { c.DeleteChunk(static_cast<int64_t>(id)); });
 }
 
 Status RpcDatadApi::SetVersion(const std::string& addr, ChunkId id, uint64_t old_version, uint64_t new_version) {
-  return CallOn(pools_->normal, addr, "SetVersion " + std::to_string(id), [&](rpc::DataServiceClient& c) {
+  return CallOn(pools_->quick, addr, "SetVersion " + std::to_string(id), [&](rpc::DataServiceClient& c) {
     c.SetVersion(static_cast<int64_t>(id), static_cast<int64_t>(old_version), static_cast<int64_t>(new_version));
   });
 }
@@ -100,13 +108,13 @@ Status RpcDatadApi::PushChunk(const std::string& source, ChunkId id, uint64_t ve
 }
 
 Status RpcDatadApi::InjectFault(const std::string& addr, ChunkId id, int32_t block, FaultMode mode) {
-  return CallOn(pools_->normal, addr, "InjectFault " + std::to_string(id), [&](rpc::DataServiceClient& c) {
+  return CallOn(pools_->quick, addr, "InjectFault " + std::to_string(id), [&](rpc::DataServiceClient& c) {
     c.InjectFault(static_cast<int64_t>(id), block, static_cast<rpc::FaultMode::type>(mode));
   }, net::Idempotency::kNotIdempotent);  // a repeated FLIP would undo itself
 }
 
 Status RpcDatadApi::StartScrub(const std::string& addr) {
-  return CallOn(pools_->normal, addr, "StartScrub", [&](rpc::DataServiceClient& c) { c.StartScrub(); });
+  return CallOn(pools_->quick, addr, "StartScrub", [&](rpc::DataServiceClient& c) { c.StartScrub(); });
 }
 
 }  // namespace replfs::metad

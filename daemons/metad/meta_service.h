@@ -7,13 +7,18 @@
 #include "MetaService.h"
 #include "daemons/metad/core.h"
 #include "thrift/authz.h"
+#include "thrift/transport.h"
 
 namespace replfs::metad {
 
 inline constexpr int32_t kMaxReadDir = 10000;
 inline constexpr int64_t kMaxGetChunks = 4096;
 inline constexpr int64_t kMaxRpcBytes = 8 << 20;
-inline constexpr size_t kMaxInventory = 50'000'000;
+// Entries of one inventory (RegisterServer, BlockReport): metad's server
+// accepts lists this long (net::ServerOptions::max_container_elements). A
+// whole inventory travels in one message, so in practice kMaxMessageSize
+// bounds it first (~4.5 M chunks a datad); reports are not paged yet.
+inline constexpr size_t kMaxInventory = net::kMaxContainerElements;
 // Chunk locations an Open may ask for.
 inline constexpr int32_t kMaxOpenChunks = 64;
 

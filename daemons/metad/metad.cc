@@ -32,6 +32,7 @@ Status Metad::Start() {
   net::ServerOptions so;
   so.listen = config_.metad_listen;
   so.max_connections = config_.metad_max_connections;
+  so.max_container_elements = static_cast<int32_t>(kMaxInventory);
   so.tls = tls_;
   server_ = std::make_unique<net::RpcServer>(
       std::make_shared<net::AuthorizingFactory<rpc::MetaServiceProcessor, rpc::MetaServiceIf>>(

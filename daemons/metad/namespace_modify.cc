@@ -45,6 +45,19 @@ Status Namespace::DropLinkInTxn(Txn& t, TxnInodes& inodes, Ino ino, Unlinked* ou
 
 Status Namespace::PurgeIfUnused(Ino ino, bool* purged) {
   bool done = false;
+  if (purged != nullptr) *purged = false;
+  // Nearly always (the last Release of a linked file) there is nothing to
+  // do: decided by reads, without a commit. Safe against a concurrent
+  // Unlink: it decides "orphan or purge" inside its transaction by
+  // OpenCount, which is 0 by now, and reads wait for running commits.
+  std::string v;
+  Status orphan = store_->Get(OrphanKey(ino), &v);
+  REPLFS_RETURN_IF_ERROR(orphan.IsNotFound() ? Status::OK() : orphan);
+  if (orphan.IsNotFound()) {
+    Inode in;
+    Status s = GetAttr(ino, &in);
+    if (s.IsNotFound() || (s.ok() && in.nlink > 0)) return Status::OK();
+  }
   REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
     done = false;  // a retried transaction starts over
     TxnInodes inodes(t);

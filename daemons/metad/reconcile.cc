@@ -99,6 +99,9 @@ void ReplicaManager::ReconcileOne(const std::string& addr, ChunkId id, bool hold
   ChunkInfo c;
   const bool known = chunks_->Get(id, &c).ok();
   if (!known || !Contains(c.replicas, addr)) {
+    // Being created (on its datads first, recorded after): the next report
+    // after the grace tells whether it was recorded.
+    if (!known && RecentlyTouched(id)) return;
     // Unknown, or placed elsewhere; an older version left the set earlier.
     if (holds) chunks_->QueueDelete(addr, id, held_version, known && held_version < c.version);
     return;

@@ -87,8 +87,12 @@ void ReplicaManager::Touch(ChunkId id) {
 }
 
 bool ReplicaManager::InGrace(ChunkId id) {
+  if (clock_->NowMs() - start_ms_ < opts_.missing_grace_ms) return true;
+  return RecentlyTouched(id);
+}
+
+bool ReplicaManager::RecentlyTouched(ChunkId id) {
   const int64_t now = clock_->NowMs();
-  if (now - start_ms_ < opts_.missing_grace_ms) return true;
   MutexLock l(&mu_);
   auto it = touched_ms_.find(id);
   if (it == touched_ms_.end()) return false;

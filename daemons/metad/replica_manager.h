@@ -153,7 +153,10 @@ class ReplicaManager {
   void ReleaseGuard(ChunkId id);
   // Reconciles one chunk of `addr`: `held_version` is meaningful if `holds`.
   void ReconcileOne(const std::string& addr, ChunkId id, bool holds, uint64_t held_version);
+  // True during metad's startup grace or while `id` was touched recently.
   bool InGrace(ChunkId id);
+  // True while `id` was touched recently (not the startup grace).
+  bool RecentlyTouched(ChunkId id);
   // Members that reported chunk `id` missing (reconciliation), in memory:
   // NoteMissing adds `addr` and returns the noted members; ForgetMissing
   // removes `addr` (it reported the chunk held).

@@ -53,30 +53,6 @@ class ChaosTest : public ClusterTest {
   Cluster::Options options() const override { return FaultOptions(3, 1 << 20); }
 };
 
-// Rewrites `f` in place (same size) with content `seed`, fsync, close.
-::testing::AssertionResult Overwrite(const std::string& path, uint64_t seed, int64_t size) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return ::testing::AssertionFailure() << "open " << path << ": " << ErrnoText(errno);
-  for (int64_t off = 0; off < size;) {
-    const size_t n = static_cast<size_t>(std::min<int64_t>(256 << 10, size - off));
-    const std::string buf = PatternBytes(seed, static_cast<uint64_t>(off), n);
-    if (pwrite(fd, buf.data(), n, off) != static_cast<ssize_t>(n)) {
-      const int err = errno;
-      close(fd);
-      return ::testing::AssertionFailure() << "pwrite " << path << " at " << off << ": "
-                                           << ErrnoText(err);
-    }
-    off += static_cast<int64_t>(n);
-  }
-  if (fsync(fd) != 0) {
-    const int err = errno;
-    close(fd);
-    return ::testing::AssertionFailure() << "fsync " << path << ": " << ErrnoText(err);
-  }
-  if (close(fd) != 0) return ::testing::AssertionFailure() << "close " << path << ": " << ErrnoText(errno);
-  return ::testing::AssertionSuccess();
-}
-
 TEST_F(ChaosTest, WriterAndVerifierSurviveRandomDatadKills) {
   const uint64_t seed = SeedFromEnv("REPLFS_CHAOS_SEED", kDefaultChaosSeed);
   const auto duration = seconds(EnvInt("REPLFS_CHAOS_SECONDS", 60));
@@ -124,7 +100,7 @@ TEST_F(ChaosTest, WriterAndVerifierSurviveRandomDatadKills) {
         files.push_back(f);
       } else {
         std::lock_guard<std::mutex> fl(f->mu);
-        auto r = Overwrite(M(f->rel), content, f->size);
+        auto r = OverwritePatternFile(M(f->rel), content, f->size, 256 << 10);
         f->seed = content;
         if (r) {
           ++overwritten;

@@ -262,9 +262,11 @@ std::string PatternBytes(uint64_t seed, uint64_t offset, size_t len) {
   return out;
 }
 
-::testing::AssertionResult WritePatternFile(const std::string& path, uint64_t seed, int64_t size,
-                                            size_t io) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+namespace {
+
+::testing::AssertionResult WritePattern(const std::string& path, int flags, uint64_t seed, int64_t size,
+                                        size_t io) {
+  const int fd = open(path.c_str(), flags | O_CLOEXEC, 0644);
   if (fd < 0) return ::testing::AssertionFailure() << "open " << path << ": " << ErrnoText(errno);
   for (int64_t off = 0; off < size;) {
     const size_t n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(io), size - off));
@@ -287,6 +289,18 @@ std::string PatternBytes(uint64_t seed, uint64_t offset, size_t len) {
     return ::testing::AssertionFailure() << "close " << path << ": " << ErrnoText(errno);
   }
   return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+::testing::AssertionResult WritePatternFile(const std::string& path, uint64_t seed, int64_t size,
+                                            size_t io) {
+  return WritePattern(path, O_WRONLY | O_CREAT | O_TRUNC, seed, size, io);
+}
+
+::testing::AssertionResult OverwritePatternFile(const std::string& path, uint64_t seed, int64_t size,
+                                                size_t io) {
+  return WritePattern(path, O_WRONLY, seed, size, io);
 }
 
 ::testing::AssertionResult VerifyPatternFile(const std::string& path, uint64_t seed, int64_t size) {

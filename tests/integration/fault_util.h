@@ -104,6 +104,10 @@ std::string PatternBytes(uint64_t seed, uint64_t offset, size_t len);
 // writes, fsync, close.
 ::testing::AssertionResult WritePatternFile(const std::string& path, uint64_t seed, int64_t size,
                                             size_t io = 1 << 20);
+// Rewrites the existing `path` in place (no truncation, so its chunks stay
+// the same) with PatternBytes(seed, 0, size) in `io`-byte writes, fsync, close.
+::testing::AssertionResult OverwritePatternFile(const std::string& path, uint64_t seed, int64_t size,
+                                                size_t io = 1 << 20);
 // Reads `path` and compares it with PatternBytes(seed, 0, size) (its size too).
 ::testing::AssertionResult VerifyPatternFile(const std::string& path, uint64_t seed, int64_t size);
 

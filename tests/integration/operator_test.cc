@@ -258,7 +258,8 @@ TEST_F(OperatorTest, FsckShowsStaleReplicaOfAServerDownDuringAWriteThenConverges
   const std::string addr = cluster().datad_addrs()[2];
 
   ASSERT_TRUE(cluster().Kill9("datad2"));
-  ASSERT_TRUE(WritePatternFile(M("f"), seed + 1, kFileSize)) << cluster().LogTails();
+  // In place: a truncating rewrite would get new chunks placed without it.
+  ASSERT_TRUE(OverwritePatternFile(M("f"), seed + 1, kFileSize)) << cluster().LogTails();
   Verify("f", seed + 1, "with datad2 down");
 
   std::map<std::string, int> before, after;  // datad2's replica states seen

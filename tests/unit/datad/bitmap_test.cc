@@ -182,6 +182,51 @@ TEST_F(BitmapStoreTest, OldFormatHeaderMeansTheBlocksPresent) {
   EXPECT_EQ(blocks[0].data, "late");
 }
 
+// A flipped bit in the high byte of a block key (fuzz finding F3): the
+// record lies past any block a chunk can have. Opening must neither hang nor
+// allocate for it, and the block the key belonged to reads as lost.
+TEST_F(BitmapStoreTest, BlockKeysPastAnyChunkAreDamageRemovedAtOpen) {
+  ASSERT_TRUE(Put(store_.get(), 7, 1, 0, std::string(2 * kBs, 'k')).ok());
+  Raw([](kyotocabinet::HashDB& db) {
+    std::string v;
+    ASSERT_TRUE(db.get(format::BlockKey(7, 1), &v));
+    ASSERT_TRUE(db.remove(format::BlockKey(7, 1)));
+    ASSERT_TRUE(db.set(format::BlockKey(7, 0xff000001u), v));   // the flipped key
+    ASSERT_TRUE(db.set(format::BlockKey(8, 0xffffffffu), v));   // no header: an orphan
+    ASSERT_TRUE(db.set(format::BlockKey(9, 0x7fffffffu), v));   // likewise
+  });
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(7, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kCorrupt);
+  EXPECT_EQ(r.blocks, 2);
+  EXPECT_EQ(r.bad_blocks, 1);
+  ChunkStat st;
+  ASSERT_TRUE(store_->Stat(7, &st).ok());
+  EXPECT_EQ(st.end_block, 2);
+  EXPECT_FALSE(store_->Stat(8, &st).ok());
+  // The damaged records are gone from the file.
+  Raw([](kyotocabinet::HashDB& db) {
+    EXPECT_LT(db.check(format::BlockKey(7, 0xff000001u)), 0);
+    EXPECT_LT(db.check(format::BlockKey(8, 0xffffffffu)), 0);
+    EXPECT_LT(db.check(format::BlockKey(9, 0x7fffffffu)), 0);
+  });
+}
+
+// A header whose bitmap marks blocks past any chunk keeps the marks below.
+TEST_F(BitmapStoreTest, HeaderBitsPastAnyChunkAreIgnored) {
+  ASSERT_TRUE(Put(store_.get(), 10, 1, 0, std::string(kBs, 'h')).ok());
+  format::Bitmap w;
+  w.Set(0);
+  w.Set(static_cast<uint32_t>(BlockStore::kMaxChunkBytes / kBs) + 5);
+  Raw([&](kyotocabinet::HashDB& db) { ASSERT_TRUE(db.set(format::ChunkKey(10), format::HeaderValue(1, w))); });
+  ChunkStat st;
+  ASSERT_TRUE(store_->Stat(10, &st).ok());
+  EXPECT_EQ(st.end_block, 1);
+  CheckResult r;
+  ASSERT_TRUE(store_->Check(10, 1, &r).ok());
+  EXPECT_EQ(r.state, ReplicaState::kOk);
+}
+
 TEST_F(BitmapStoreTest, ListenerFiresOncePerNewCorruptChunk) {
   std::atomic<int> calls{0};
   store_->SetCorruptionListener([&] { calls.fetch_add(1); });

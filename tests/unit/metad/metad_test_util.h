@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -40,10 +41,21 @@ class FakeDatad : public DatadApi {
     check_[addr] = st;
   }
   Status CreateChunk(const std::string& addr, ChunkId id, uint64_t version) override {
-    MutexLock l(&mu_);
-    calls_.push_back("CreateChunk " + addr + " " + std::to_string(id) + " v" + std::to_string(version));
-    if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+    std::function<void(const std::string&, ChunkId, uint64_t)> after;
+    {
+      MutexLock l(&mu_);
+      calls_.push_back("CreateChunk " + addr + " " + std::to_string(id) + " v" + std::to_string(version));
+      if (fail_.count(addr)) return Status::Unavailable("fake: " + addr + " fails");
+      after = after_create_;
+    }
+    if (after) after(addr, id, version);
     return Status::OK();
+  }
+  // Called (outside the fake's lock) after each successful CreateChunk,
+  // e.g. to deliver a block report that already lists the new copy.
+  void AfterCreate(std::function<void(const std::string&, ChunkId, uint64_t)> fn) {
+    MutexLock l(&mu_);
+    after_create_ = std::move(fn);
   }
   Status DeleteChunk(const std::string& addr, ChunkId id) override {
     MutexLock l(&mu_);
@@ -102,6 +114,7 @@ class FakeDatad : public DatadApi {
   std::set<std::string> fail_ GUARDED_BY(mu_), corrupt_ GUARDED_BY(mu_), missing_ GUARDED_BY(mu_);
   std::set<ChunkId> fail_chunks_ GUARDED_BY(mu_);
   std::map<std::string, ReplicaState> check_ GUARDED_BY(mu_);
+  std::function<void(const std::string&, ChunkId, uint64_t)> after_create_ GUARDED_BY(mu_);
 };
 
 // The chunk ids of deletions handed to a datad, in order.

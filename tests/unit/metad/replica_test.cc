@@ -197,6 +197,28 @@ TEST_F(ReplicaTest, AllocationCreatesTheChunkOnEveryMember) {
   EXPECT_TRUE(datad_->Calls().empty());
 }
 
+TEST_F(ReplicaTest, BlockReportDuringAllocationKeepsTheNewCopies) {
+  // A datad's block report may list a chunk it was just asked to create
+  // before metad has recorded it: that copy is not an unknown orphan.
+  datad_->AfterCreate([&](const std::string& addr, ChunkId id, uint64_t version) {
+    core_->replicas().Reconcile(addr, {{id, version}});
+  });
+  Inode g = MkFile(kRootIno, "g");
+  ChunkInfo c;
+  ASSERT_OK(core_->AllocChunk(g.ino, 0, &c));
+  datad_->AfterCreate(nullptr);
+  ASSERT_EQ(c.replicas.size(), 3u);
+  for (const auto& a : c.replicas) {
+    EXPECT_EQ(core_->chunks().PendingDeletes(a), 0u) << a;
+    core_->replicas().Reconcile(a, {{c.id, c.version}});  // the next report: a member, nothing to do
+    EXPECT_EQ(core_->chunks().PendingDeletes(a), 0u) << a;
+  }
+  std::vector<ChunkInfo> v;
+  ASSERT_OK(core_->GetChunks(g.ino, 0, 1, &v));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].replicas, c.replicas);
+}
+
 TEST_F(ReplicaTest, AllocationLeavesOutAServerThatCannotCreate) {
   datad_->Fail("h:2");
   Inode g = MkFile(kRootIno, "g");

@@ -92,6 +92,101 @@ RpcOptions FastOptions() {
   return o;
 }
 
+TEST(RpcTest, OnePeerCannotHoldMoreThanItsShareOfConnections) {
+  auto handler = std::make_shared<FakeData>();
+  ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  so.allow_socket_activation = false;
+  so.max_connections_per_peer = 2;
+  RpcServer server(std::make_shared<rpc::DataServiceProcessor>(handler), so);
+  ASSERT_TRUE(server.Start().ok());
+  RpcOptions o = FastOptions();
+  o.attempts = 1;
+  const HostPort hp{"127.0.0.1", server.port()};
+  // Two connections held open (pooled clients that finished a call)...
+  std::vector<Connection> held(2);
+  for (Connection& c : held) {
+    ASSERT_TRUE(Connection::Open(hp, o, Role::kNone, &c).ok());
+    rpc::DataServiceClient client(c.protocol);
+    EXPECT_NO_THROW(client.Ping());
+  }
+  // ...and a third is closed at once.
+  Connection third;
+  ASSERT_TRUE(Connection::Open(hp, o, Role::kNone, &third).ok());  // TCP connects, then the server closes it
+  rpc::DataServiceClient refused(third.protocol);
+  EXPECT_THROW(refused.Ping(), std::exception);
+  // A slot given back is usable again.
+  held[0].transport->close();
+  EXPECT_TRUE(replfs::testing::PollUntil(
+      [&] {
+        Connection c;
+        if (!Connection::Open(hp, o, Role::kNone, &c).ok()) return false;
+        try {
+          rpc::DataServiceClient(c.protocol).Ping();
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      std::chrono::milliseconds(5000)));
+}
+
+// A raw Write call whose argument `field` (Thrift type `type`) starts with
+// `claim`, the bytes declaring its length, and then nothing: the bytes an
+// attacker needs to make a server allocate what the length says.
+std::string WriteCallClaiming(int16_t field, uint8_t type, const std::string& claim) {
+  auto be32 = [](uint32_t v) {
+    uint32_t n = htonl(v);
+    return std::string(reinterpret_cast<const char*>(&n), 4);
+  };
+  std::string m = be32(0x80010001u) + be32(5) + "Write" + be32(1);
+  m += static_cast<char>(type);
+  m += static_cast<char>(field >> 8);
+  m += static_cast<char>(field & 0xff);
+  return m + claim;
+}
+
+// Sends `msg` on a fresh connection and says whether the server closed it
+// within `wait` (true) or kept waiting for the bytes the message claims.
+bool ServerDropsConnection(int port, const std::string& msg, std::chrono::milliseconds wait) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { close(fd); }
+  } closer{fd};
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return false;
+  if (send(fd, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) return false;
+  timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>(wait.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  return recv(fd, &c, 1, 0) == 0;  // EOF; -1 with EAGAIN: still waiting
+}
+
+TEST(RpcTest, RequestsClaimingHugeStringsOrListsAreDroppedBeforeAllocating) {
+  Served s;
+  const auto be32 = [](uint32_t v) {
+    uint32_t n = htonl(v);
+    return std::string(reinterpret_cast<const char*>(&n), 4);
+  };
+  // Write's `data` (binary) claiming 64 MiB, and its `forward`
+  // (list<string>) claiming a million entries: 17 and 18 bytes. Without
+  // limits the server allocates the claim and waits for the rest.
+  EXPECT_TRUE(ServerDropsConnection(s.server->port(), WriteCallClaiming(4, 11, be32(64u << 20)),
+                                    milliseconds(3000)));
+  std::string list_claim = std::string(1, '\x0b') + be32(1u << 20);
+  EXPECT_TRUE(ServerDropsConnection(s.server->port(), WriteCallClaiming(6, 15, list_claim),
+                                    milliseconds(3000)));
+  // The server goes on serving.
+  Connection c;
+  ASSERT_TRUE(Connection::Open(HostPort{"127.0.0.1", s.server->port()}, FastOptions(), Role::kNone, &c).ok());
+  EXPECT_NO_THROW(rpc::DataServiceClient(c.protocol).Ping());
+}
+
 TEST(RpcTest, PingAndApplicationErrorsKeepTheirCode) {
   Served srv;
   ASSERT_NE(srv.server->port(), 0);
