@@ -51,12 +51,41 @@ Status GetDb(kc::TreeDB* db, std::string_view key, std::string* value) {
 
 Status Txn::Get(std::string_view key, std::string* value) { return GetDb(db_, key, value); }
 
+Status Txn::SaveOld(std::string_view key) {
+  if (!undo_) return Status::OK();
+  std::string v;
+  Status s = GetDb(db_, key, &v);
+  if (s.ok()) {
+    old_.emplace_back(std::string(key), std::move(v));
+  } else if (s.IsNotFound()) {
+    old_.emplace_back(std::string(key), std::nullopt);
+  } else {
+    return s;
+  }
+  return Status::OK();
+}
+
+Status Txn::Undo() {
+  for (auto it = old_.rbegin(); it != old_.rend(); ++it) {
+    const std::string& key = it->first;
+    if (it->second) {
+      if (!db_->set(key, *it->second)) return FromKc(*db_, "undo put");
+    } else if (!db_->remove(key) && db_->error().code() != kc::BasicDB::Error::NOREC) {
+      return FromKc(*db_, "undo delete");
+    }
+  }
+  old_.clear();
+  return Status::OK();
+}
+
 Status Txn::Put(std::string_view key, std::string_view value) {
+  REPLFS_RETURN_IF_ERROR(SaveOld(key));
   if (!db_->set(key.data(), key.size(), value.data(), value.size())) return FromKc(*db_, "put");
   return Status::OK();
 }
 
 Status Txn::Delete(std::string_view key) {
+  REPLFS_RETURN_IF_ERROR(SaveOld(key));
   if (db_->remove(key.data(), key.size())) return Status::OK();
   if (db_->error().code() == kc::BasicDB::Error::NOREC) return Status::OK();
   return FromKc(*db_, "delete");
@@ -123,21 +152,84 @@ Status MetaStore::Scan(std::string_view prefix, std::string_view from, const Sca
 }
 
 Status MetaStore::Mutate(const std::function<Status(Txn&)>& fn) {
+  Pending me{&fn, Status::OK(), false};
+  std::vector<Pending*> group;
+  {
+    std::unique_lock<std::mutex> l(queue_mu_.native());
+    queue_.push_back(&me);
+    // Wait while another thread commits; it may take this call along.
+    queue_cv_.wait(l, [&]() NO_THREAD_SAFETY_ANALYSIS { return me.done || !leader_; });
+    if (me.done) return me.status;
+    leader_ = true;
+    group.assign(queue_.begin(), queue_.end());  // includes `me`
+    queue_.clear();
+  }
+  CommitGroup(group);
+  {
+    std::lock_guard<std::mutex> l(queue_mu_.native());
+    for (Pending* p : group) p->done = true;
+    leader_ = false;  // the next waiter leads the next group
+  }
+  queue_cv_.notify_all();
+  return me.status;
+}
+
+void MetaStore::CommitGroup(const std::vector<Pending*>& group) {
   // The exclusive lock is held across the commit (and its fsync): readers
   // must not see records of a transaction that could still roll back.
   WriterLock l(&mu_);
-  if (!db_->begin_transaction(fsync_)) return FromKc(*db_, "begin transaction");
-  Txn txn(db_.get());
-  Status s = fn(txn);
-  if (!s.ok()) {
-    if (!db_->end_transaction(false)) {
-      LOG(ERROR) << "rolling back a transaction on " << path_ << ": " << db_->error().message();
-    }
-    return s;
+  if (!db_->begin_transaction(fsync_)) {
+    const Status s = FromKc(*db_, "begin transaction");
+    for (Pending* p : group) p->status = s;
+    return;
   }
-  if (!db_->end_transaction(true)) return FromKc(*db_, "commit");
-  for (auto& f : txn.on_commit_) f();
-  return Status::OK();
+  // Alone, a failed callback is rolled back with the transaction; in a group
+  // its writes are undone so that the others still commit.
+  const bool shared = group.size() > 1;
+  std::vector<std::unique_ptr<Txn>> txns;
+  txns.reserve(group.size());
+  bool any_ok = false;
+  for (Pending* p : group) {
+    Txn& txn = *txns.emplace_back(new Txn(db_.get(), shared));
+    Status s;
+    try {
+      s = (*p->fn)(txn);
+    } catch (const std::exception& e) {
+      s = Status::Internal(std::string("metadata mutation threw: ") + e.what());
+    }
+    if (s.ok()) {
+      any_ok = true;
+    } else if (shared) {
+      Status u = txn.Undo();
+      if (!u.ok()) {
+        // Cannot isolate the failure: nothing of the group commits.
+        LOG(ERROR) << "undoing a failed mutation on " << path_ << ": " << u.ToString()
+                   << "; rolling back a group of " << group.size();
+        if (!db_->end_transaction(false))
+          LOG(ERROR) << "rolling back a transaction on " << path_ << ": " << db_->error().message();
+        for (Pending* q : group) q->status = q == p ? s : u;
+        return;
+      }
+    }
+    p->status = s;
+  }
+  if (!any_ok) {
+    if (!db_->end_transaction(false))
+      LOG(ERROR) << "rolling back a transaction on " << path_ << ": " << db_->error().message();
+    return;
+  }
+  if (!db_->end_transaction(true)) {
+    const Status s = FromKc(*db_, "commit");
+    for (Pending* p : group)
+      if (p->status.ok()) p->status = s;
+    return;
+  }
+  commits_.fetch_add(1);
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!group[i]->status.ok()) continue;
+    mutations_.fetch_add(1);
+    for (auto& f : txns[i]->on_commit_) f();
+  }
 }
 
 }  // namespace replfs::metad
