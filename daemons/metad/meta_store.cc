@@ -154,24 +154,29 @@ Status MetaStore::Scan(std::string_view prefix, std::string_view from, const Sca
 Status MetaStore::Mutate(const std::function<Status(Txn&)>& fn) {
   Pending me{&fn, Status::OK(), false};
   std::vector<Pending*> group;
-  {
-    std::unique_lock<std::mutex> l(queue_mu_.native());
-    queue_.push_back(&me);
-    // Wait while another thread commits; it may take this call along.
-    queue_cv_.wait(l, [&]() NO_THREAD_SAFETY_ANALYSIS { return me.done || !leader_; });
-    if (me.done) return me.status;
-    leader_ = true;
-    group.assign(queue_.begin(), queue_.end());  // includes `me`
-    queue_.clear();
-  }
+  if (!JoinOrLead(&me, &group)) return me.status;  // a leader committed it
   CommitGroup(group);
   {
-    std::lock_guard<std::mutex> l(queue_mu_.native());
+    MutexLock l(&queue_mu_);
     for (Pending* p : group) p->done = true;
     leader_ = false;  // the next waiter leads the next group
   }
   queue_cv_.notify_all();
   return me.status;
+}
+
+// std::condition_variable needs the std::mutex itself, which the analysis
+// cannot follow: queue_mu_ is held from the unique_lock to the return.
+bool MetaStore::JoinOrLead(Pending* me, std::vector<Pending*>* group) NO_THREAD_SAFETY_ANALYSIS {
+  std::unique_lock<std::mutex> l(queue_mu_.native());
+  queue_.push_back(me);
+  // Wait while another thread commits; it may take this call along.
+  queue_cv_.wait(l, [&]() NO_THREAD_SAFETY_ANALYSIS { return me->done || !leader_; });
+  if (me->done) return false;
+  leader_ = true;
+  group->assign(queue_.begin(), queue_.end());  // includes `me`
+  queue_.clear();
+  return true;
 }
 
 void MetaStore::CommitGroup(const std::vector<Pending*>& group) {

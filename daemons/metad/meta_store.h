@@ -107,6 +107,9 @@ class MetaStore {
   };
   MetaStore(std::string path, bool fsync, std::unique_ptr<kyotocabinet::TreeDB> db);
   Status InitHeader();
+  // Queues `me`; returns false once a leader committed it (me->status set),
+  // true when this thread leads: `group` is then every call queued so far.
+  bool JoinOrLead(Pending* me, std::vector<Pending*>* group);
   // Runs the callbacks of `group` in one transaction and commits it; sets
   // each member's status.
   void CommitGroup(const std::vector<Pending*>& group);
