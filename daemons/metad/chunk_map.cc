@@ -18,6 +18,9 @@ Status ChunkMap::Load() {
     uint64_t ino = 0, index = 0;
     bad = KeyU64(k, 1, &ino);
     if (bad.ok()) bad = KeyU64(k, 9, &index);
+    if (bad.ok() && index > static_cast<uint64_t>(INT64_MAX))
+      bad = Status::Corruption("chunk record of inode " + std::to_string(ino) + " has index " +
+                               std::to_string(index) + ", past any file");
     if (bad.ok()) bad = DecodeChunk(v, &c);
     if (!bad.ok()) return false;
     c.ino = ino;
@@ -82,10 +85,11 @@ int64_t ChunkMap::AllocatedBytes(Ino ino, int64_t size, int64_t chunk_size) cons
   auto it = per_ino_.find(ino);
   if (it == per_ino_.end() || size <= 0) return 0;
   int64_t total = 0;
+  const int64_t last = (size - 1) / chunk_size;  // the chunk holding the last byte
   for (int64_t index : it->second) {
-    const int64_t start = index * chunk_size;
-    if (start >= size) break;  // ordered: the rest lie past EOF too
-    total += std::min(chunk_size, size - start);
+    if (index < 0) continue;  // not from the API: a damaged record
+    if (index > last) break;  // ordered: the rest lie past EOF too
+    total += std::min(chunk_size, size - index * chunk_size);
   }
   return total;
 }

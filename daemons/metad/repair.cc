@@ -227,8 +227,11 @@ int64_t RepairScheduler::EstimateBytes(const ChunkInfo& c) const {
   Inode in;
   int64_t bytes = opts_.chunk_size;
   if (ns_->GetAttr(c.ino, &in).ok()) {
-    const int64_t start = c.index * opts_.chunk_size;
-    bytes = std::clamp<int64_t>(in.size - start, 0, opts_.chunk_size);
+    // Overflow-safe: an index past the file's end (or past any file) holds nothing.
+    const int64_t chunks_in_file = in.size <= 0 ? 0 : (in.size - 1) / opts_.chunk_size + 1;
+    bytes = c.index < 0 || c.index >= chunks_in_file
+                ? 0
+                : std::min<int64_t>(in.size - c.index * opts_.chunk_size, opts_.chunk_size);
   }
   return std::max<int64_t>(bytes, opts_.block_size);
 }

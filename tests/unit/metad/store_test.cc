@@ -230,6 +230,35 @@ TEST(MetaStoreTest, ConcurrentMutatorsNeverLoseAnUpdate) {
               static_cast<long long>(mutations), static_cast<long long>(commits));
 }
 
+// Chunk records the API never writes (a damaged store; fuzz finding F4): an
+// index whose offset overflows is counted as past the end, one past any
+// int64 refuses the store.
+TEST_F(StoreTest, ChunkIndexesPastAnyFileAreNoOverflow) {
+  for (auto a : {"h:1", "h:2", "h:3"}) AddServer(a);
+  Inode f = MkFile(kRootIno, "f");
+  ChunkInfo c0;
+  ASSERT_OK(core_->AllocChunk(f.ino, 0, &c0));
+  auto raw = [&](int64_t index) {
+    core_.reset();
+    std::unique_ptr<MetaStore> store;
+    ASSERT_OK(MetaStore::Open(dir_.path(), false, &store));
+    ChunkInfo c = c0;
+    c.id = c0.id + 1000 + static_cast<ChunkId>(index & 0xff);
+    ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put(ChunkKey(f.ino, index), EncodeChunk(c)); }));
+  };
+  raw(int64_t{1} << 45);  // * 64 MiB overflows
+  Reopen();
+  const int64_t chunk = TestConfig(dir_.path()).chunk_size;
+  EXPECT_EQ(core_->chunks().AllocatedBytes(f.ino, 100, chunk), 100);
+  EXPECT_EQ(core_->chunks().AllocatedBytes(f.ino, INT64_MAX, chunk), chunk);
+  raw(-5);  // BE64 above INT64_MAX
+  core_.reset();
+  auto datad = std::make_unique<FakeDatad>();
+  Status s = MetaCore::Open(TestConfig(dir_.path()), &clock_, std::move(datad), &core_);
+  EXPECT_CODE(s, kCorruption);
+  EXPECT_NE(s.message().find("past any file"), std::string::npos) << s.ToString();
+}
+
 TEST(RecordsTest, DecodersRejectMalformedValues) {
   Inode in;
   in.symlink_target = "t";
