@@ -38,6 +38,7 @@
 #include "daemons/metad/core.h"
 #include "daemons/metad/meta_service.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/fuzz/ok_datad.h"
 
 namespace replfs::fuzz {
 namespace {
@@ -132,23 +133,6 @@ void Datad(const ScratchDir& dir, const std::vector<Record>& records) {
 }
 
 // ---- metad ------------------------------------------------------------------
-
-class OkDatad : public metad::DatadApi {
- public:
-  metad::ReplicaReport Check(const std::string& addr, metad::ChunkId, uint64_t) override {
-    return {addr, metad::ReplicaState::kOk, "fuzz"};
-  }
-  Status CreateChunk(const std::string&, metad::ChunkId, uint64_t) override { return Status::OK(); }
-  Status DeleteChunk(const std::string&, metad::ChunkId) override { return Status::OK(); }
-  Status SetVersion(const std::string&, metad::ChunkId, uint64_t, uint64_t) override { return Status::OK(); }
-  Status PushChunk(const std::string&, metad::ChunkId, uint64_t, const std::string&, uint64_t) override {
-    return Status::OK();
-  }
-  Status InjectFault(const std::string&, metad::ChunkId, int32_t, metad::FaultMode) override {
-    return Status::OK();
-  }
-  Status StartScrub(const std::string&) override { return Status::OK(); }
-};
 
 Status OpenCore(const std::string& dir, const metad::Clock* clock, std::unique_ptr<metad::MetaCore>* out) {
   Config c;

@@ -26,6 +26,7 @@
 #include "daemons/metad/records.h"
 #include "tests/fuzz/fuzz_methods.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/fuzz/ok_datad.h"
 
 namespace replfs::fuzz {
 namespace {
@@ -551,23 +552,6 @@ std::string DumpDb(const std::string& path) {
   return out;
 }
 
-class NullDatad : public metad::DatadApi {
- public:
-  metad::ReplicaReport Check(const std::string& a, metad::ChunkId, uint64_t) override {
-    return {a, metad::ReplicaState::kOk, ""};
-  }
-  Status CreateChunk(const std::string&, metad::ChunkId, uint64_t) override { return Status::OK(); }
-  Status DeleteChunk(const std::string&, metad::ChunkId) override { return Status::OK(); }
-  Status SetVersion(const std::string&, metad::ChunkId, uint64_t, uint64_t) override { return Status::OK(); }
-  Status PushChunk(const std::string&, metad::ChunkId, uint64_t, const std::string&, uint64_t) override {
-    return Status::OK();
-  }
-  Status InjectFault(const std::string&, metad::ChunkId, int32_t, metad::FaultMode) override {
-    return Status::OK();
-  }
-  Status StartScrub(const std::string&) override { return Status::OK(); }
-};
-
 void Check(const Status& s, const char* what) {
   if (s.ok()) return;
   std::fprintf(stderr, "make_seeds: %s: %s\n", what, s.ToString().c_str());
@@ -601,7 +585,7 @@ void StoreSeeds() {
       c.chunk_size = 1 << 20;
       metad::FakeClock clock;
       std::unique_ptr<metad::MetaCore> core;
-      Check(metad::MetaCore::Open(c, &clock, std::make_unique<NullDatad>(), &core), "open metad");
+      Check(metad::MetaCore::Open(c, &clock, std::make_unique<OkDatad>(), &core), "open metad");
       for (const auto& a : kServers) {
         metad::ServerUsage u;
         u.addr = a;
