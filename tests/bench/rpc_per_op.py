@@ -54,6 +54,18 @@ def diff(a, b):
     return {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b) if b.get(k, 0) != a.get(k, 0)}
 
 
+def traced(pid):
+    """True when every thread of `pid` has a tracer (strace attached)."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                if any(l.startswith("TracerPid:") and l.split()[1] == "0" for l in f):
+                    return False
+    except FileNotFoundError:
+        return True  # the process (or a thread) is gone: nothing left to wait for
+    return True
+
+
 class SyncCounter:
     """strace -c -w of the daemons' sync calls while a phase runs."""
 
@@ -68,7 +80,12 @@ class SyncCounter:
             self.procs.append(subprocess.Popen(
                 ["strace", "-f", "-c", "-w", "-e", "trace=fsync,fdatasync,msync,sync_file_range",
                  "-o", out, "-p", str(pid)], stderr=subprocess.DEVNULL))
-        time.sleep(0.5 if self.pids else 0)  # attach to every thread first
+        # Count nothing before strace traces every thread of every daemon.
+        deadline = time.monotonic() + 10
+        while not all(traced(pid) for pid in self.pids):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"strace did not attach to {self.pids} within 10 s")
+            time.sleep(0.02)
         return self
 
     def __exit__(self, *exc):
@@ -154,7 +171,9 @@ def phases(d, n):
         except OSError:
             rfd[0] = os.open(f, os.O_RDWR)
 
-    wait_attrs = lambda: time.sleep(1.2)  # past the 1 s attribute timeout
+    # The attribute cache expires by time alone (the client's default
+    # attr_timeout is 1 s): there is no condition to poll.
+    wait_attrs = lambda: time.sleep(1.2)
     return [
         ("create", None, create, n),
         ("stat (cached attrs)", None, lambda i: os.stat(J(d, "c%d" % i)), n),
