@@ -17,6 +17,8 @@
 #include <cstring>
 #include <memory>
 
+#include "thrift/tls.h"
+
 namespace replfs::ctl {
 namespace {
 
@@ -29,15 +31,6 @@ struct Free {
 using Key = std::unique_ptr<EVP_PKEY, Free>;
 using Cert = std::unique_ptr<X509, Free>;
 using File = std::unique_ptr<FILE, Free>;
-
-std::string SslError() {
-  const unsigned long e = ERR_get_error();
-  if (e == 0) return "no details";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
 
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
@@ -61,7 +54,7 @@ Status WriteKey(const std::string& path, EVP_PKEY* key) {
   File f;
   REPLFS_RETURN_IF_ERROR(CreateFile(path, 0600, &f));
   if (PEM_write_PrivateKey(f.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
-    return Status::IOError("writing " + path + ": " + SslError());
+    return Status::IOError("writing " + path + ": " + net::OpenSslError());
   if (fflush(f.get()) != 0 || fsync(fileno(f.get())) != 0)
     return Status::IOError("writing " + path + ": " + std::strerror(errno));
   return Status::OK();
@@ -70,7 +63,7 @@ Status WriteKey(const std::string& path, EVP_PKEY* key) {
 Status WriteCert(const std::string& path, X509* cert) {
   File f;
   REPLFS_RETURN_IF_ERROR(CreateFile(path, 0644, &f));
-  if (PEM_write_X509(f.get(), cert) != 1) return Status::IOError("writing " + path + ": " + SslError());
+  if (PEM_write_X509(f.get(), cert) != 1) return Status::IOError("writing " + path + ": " + net::OpenSslError());
   if (fflush(f.get()) != 0 || fsync(fileno(f.get())) != 0)
     return Status::IOError("writing " + path + ": " + std::strerror(errno));
   return Status::OK();
@@ -78,14 +71,14 @@ Status WriteCert(const std::string& path, X509* cert) {
 
 Status NewKey(Key* out) {
   out->reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-  if (!*out) return Status::Internal("cannot generate an EC P-256 key: " + SslError());
+  if (!*out) return Status::Internal("cannot generate an EC P-256 key: " + net::OpenSslError());
   return Status::OK();
 }
 
 Status AddName(X509_NAME* n, const char* field, const std::string& value) {
   if (X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()),
                                  -1, -1, 0) != 1)
-    return Status::Invalid(std::string("bad certificate ") + field + " '" + value + "': " + SslError());
+    return Status::Invalid(std::string("bad certificate ") + field + " '" + value + "': " + net::OpenSslError());
   return Status::OK();
 }
 
@@ -94,10 +87,10 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext == nullptr) return Status::Invalid("bad certificate extension '" + value + "': " + SslError());
+  if (ext == nullptr) return Status::Invalid("bad certificate extension '" + value + "': " + net::OpenSslError());
   const int ok = X509_add_ext(cert, ext, -1);
   X509_EXTENSION_free(ext);
-  return ok == 1 ? Status::OK() : Status::Internal("cannot add extension: " + SslError());
+  return ok == 1 ? Status::OK() : Status::Internal("cannot add extension: " + net::OpenSslError());
 }
 
 // An unsigned certificate for `key` with `subject` fields, valid
@@ -105,12 +98,12 @@ Status AddExt(X509* cert, X509* issuer, int nid, const std::string& value) {
 Status Build(EVP_PKEY* key, const std::vector<std::pair<const char*, std::string>>& subject, X509* issuer,
              long from_s, long for_s, Cert* out) {
   Cert c(X509_new());
-  if (!c) return Status::Internal("X509_new: " + SslError());
+  if (!c) return Status::Internal("X509_new: " + net::OpenSslError());
   X509_set_version(c.get(), 2);
   std::unique_ptr<BIGNUM, Free> serial(BN_new());
   if (!serial || BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
       BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(c.get())) == nullptr)
-    return Status::Internal("serial number: " + SslError());
+    return Status::Internal("serial number: " + net::OpenSslError());
   X509_gmtime_adj(X509_getm_notBefore(c.get()), from_s);
   X509_gmtime_adj(X509_getm_notAfter(c.get()), from_s + for_s);
   X509_NAME* name = X509_get_subject_name(c.get());
@@ -122,7 +115,7 @@ Status Build(EVP_PKEY* key, const std::vector<std::pair<const char*, std::string
 }
 
 Status Sign(X509* cert, EVP_PKEY* key) {
-  if (X509_sign(cert, key, EVP_sha256()) == 0) return Status::Internal("signing: " + SslError());
+  if (X509_sign(cert, key, EVP_sha256()) == 0) return Status::Internal("signing: " + net::OpenSslError());
   return Status::OK();
 }
 
@@ -131,11 +124,11 @@ Status LoadCa(const std::string& dir, Cert* cert, Key* key) {
   File f(fopen(crt.c_str(), "r"));
   if (!f) return Status::NotFound("no CA in " + dir + " (" + crt + ": " + std::strerror(errno) + "): run fsctl ca init");
   cert->reset(PEM_read_X509(f.get(), nullptr, nullptr, nullptr));
-  if (!*cert) return Status::Invalid(crt + " is not a PEM certificate: " + SslError());
+  if (!*cert) return Status::Invalid(crt + " is not a PEM certificate: " + net::OpenSslError());
   File g(fopen(k.c_str(), "r"));
   if (!g) return Status::NotFound("cannot read the CA key " + k + ": " + std::strerror(errno));
   key->reset(PEM_read_PrivateKey(g.get(), nullptr, nullptr, nullptr));
-  if (!*key) return Status::Invalid(k + " is not a PEM private key: " + SslError());
+  if (!*key) return Status::Invalid(k + " is not a PEM private key: " + net::OpenSslError());
   if (X509_check_private_key(cert->get(), key->get()) != 1)
     return Status::Invalid(k + " does not belong to " + crt);
   return Status::OK();
@@ -163,7 +156,7 @@ Status InitCa(const std::string& dir, std::string* summary) {
   Key key;
   REPLFS_RETURN_IF_ERROR(NewKey(&key));
   unsigned char rnd[4];
-  if (RAND_bytes(rnd, sizeof rnd) != 1) return Status::Internal("RAND_bytes: " + SslError());
+  if (RAND_bytes(rnd, sizeof rnd) != 1) return Status::Internal("RAND_bytes: " + net::OpenSslError());
   char id[9];
   std::snprintf(id, sizeof id, "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
   Cert cert;

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/daemon.h"
 #include "common/log.h"
 #include "thrift/transport.h"
 
@@ -397,6 +398,22 @@ Status SelfProbe::Find(int port, PingFn ping, std::unique_ptr<SelfProbe>* out) {
 }
 
 bool SelfProbe::Listening() const { return ListensOn(fd_, port_); }
+
+int SelfProbe::ServeUntilSignal(const std::string& daemon) const {
+  WatchdogPinger watchdog([this] { return Healthy(kHealthTimeoutMs); });
+  const int sig = WaitForTermination([this] { return Listening(); });
+  int rc = 0;
+  if (sig == 0) {
+    // The RPC server logged why. Exit non-zero: Restart=on-failure.
+    LOG(ERROR) << "no longer serving on " << address() << ": exiting with status 1 (systemd restarts "
+               << daemon << ")";
+    rc = 1;
+  } else {
+    LOG(INFO) << "signal " << sig << ": shutting down";
+  }
+  NotifyStopping();
+  return rc;
+}
 
 bool SelfProbe::Healthy(int64_t timeout_ms) const {
   if (!Listening()) {

@@ -145,6 +145,20 @@ class SelfProbe {
   // stack all work. Logs a WARNING saying why not.
   bool Healthy(int64_t timeout_ms) const;
 
+  // A daemon's main loop once it serves: pings the systemd watchdog while
+  // Healthy(kHealthTimeoutMs) and waits for SIGTERM/SIGINT, or for the
+  // server to stop listening. Healthy is deliberately about the RPC path
+  // only (accept loop, a connection thread, the Thrift stack), not a store
+  // operation: a slow disk under a large write, a scrub pass or a long
+  // commit must not get the daemon killed; stores report their errors to
+  // callers rather than hanging. Sends STOPPING=1 before returning 0 after a
+  // signal, or 1 (logged, naming `daemon`) when the server stopped serving,
+  // so that Restart=on-failure restarts it.
+  int ServeUntilSignal(const std::string& daemon) const;
+  // The health probe's Ping: connect and reply each within this, well below
+  // the watchdog's probe period (WatchdogSec=30 in the units: 7.5 s).
+  static constexpr int64_t kHealthTimeoutMs = 2000;
+
   // The listening address ("0.0.0.0:9190", "[::]:2222"), for messages.
   const std::string& address() const { return address_; }
   // Where the probe connects: address() with a wildcard host replaced by

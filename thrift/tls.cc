@@ -26,15 +26,6 @@ namespace {
 // all strong.
 constexpr char kCiphers12[] = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!RC4:!3DES";
 
-std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
-  if (e == 0) return "no details";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return buf;
-}
-
 std::string SubjectField(X509* cert, int nid) {
   char buf[256];
   const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), nid, buf, sizeof buf);
@@ -77,6 +68,15 @@ Status MakeContext(const std::string& ca, const std::string& cert, const std::st
 }
 
 }  // namespace
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "no details";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
 
 const char* RoleName(Role r) {
   switch (r) {

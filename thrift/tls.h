@@ -36,6 +36,10 @@ const char* RoleName(Role r);
 // INVALID for anything but the four names.
 Status ParseRole(std::string_view s, Role* out);
 
+// The oldest error on OpenSSL's error queue as text ("no details" if the
+// queue is empty); clears the queue.
+std::string OpenSslError();
+
 // What a certificate says about its holder.
 struct CertIdentity {
   std::string name;  // subject CN

@@ -13,10 +13,6 @@
 
 namespace {
 
-// The health probe's Ping: connect and reply each within this. Well below
-// the watchdog's probe period (WatchdogSec=30 in datad@.service: 7.5 s).
-constexpr int64_t kProbeTimeoutMs = 2000;
-
 struct Flags {
   std::string config_path;
   std::string listen, meta, data_dir, advertise;
@@ -82,26 +78,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   replfs::NotifyReady("serving as " + datad.advertised());
-  int rc = 0;
-  {
-    // Healthy means: the listening socket is still accepted from and a Ping
-    // over a new connection is answered, i.e. what every client request
-    // needs (accept loop, a connection thread, the Thrift stack) works.
-    // Deliberately not a block store operation: a slow disk under a large
-    // write or a scrub pass must not get datad killed, and the store reports
-    // its errors to callers rather than hanging.
-    replfs::WatchdogPinger watchdog([&probe] { return probe->Healthy(kProbeTimeoutMs); });
-    const int sig = replfs::WaitForTermination([&probe] { return probe->Listening(); });
-    if (sig == 0) {
-      // The RPC server logged why. Exit non-zero: Restart=on-failure.
-      LOG(ERROR) << "no longer serving on " << probe->address()
-                 << ": exiting with status 1 (systemd restarts datad)";
-      rc = 1;
-    } else {
-      LOG(INFO) << "signal " << sig << ": shutting down";
-    }
-    replfs::NotifyStopping();
-  }
+  const int rc = probe->ServeUntilSignal("datad");
   s = datad.Stop();
   if (!s.ok()) {
     LOG(ERROR) << "shutdown: " << s.ToString();

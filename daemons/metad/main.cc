@@ -16,10 +16,6 @@
 
 namespace {
 
-// The health probe's Ping: connect and reply each within this. Well below
-// the watchdog's probe period (WatchdogSec=30 in metad.service: 7.5 s).
-constexpr int64_t kProbeTimeoutMs = 2000;
-
 // mkdir -p with mode 0750 for the directories it creates.
 replfs::Status MakeDirs(const std::string& path) {
   for (size_t pos = 1; pos <= path.size(); ++pos) {
@@ -73,26 +69,7 @@ int main(int argc, char** argv) {
       metad.port(), replfs::net::SelfProbe::PingWith<replfs::rpc::MetaServiceClient>(metad.tls()), &probe);
   if (!s.ok()) return Fail(s);
   replfs::NotifyReady("serving on port " + std::to_string(metad.port()));
-  int rc = 0;
-  {
-    // Healthy means: the listening socket is still accepted from and a Ping
-    // over a new connection is answered, i.e. what every client request
-    // needs (accept loop, a connection thread, the Thrift stack) works.
-    // Deliberately not a namespace or store operation: a long but legitimate
-    // commit or repair scan must not get metad killed, and the handlers
-    // report store trouble to their callers as errors, not by hanging.
-    replfs::WatchdogPinger watchdog([&probe] { return probe->Healthy(kProbeTimeoutMs); });
-    const int sig = replfs::WaitForTermination([&probe] { return probe->Listening(); });
-    if (sig == 0) {
-      // The RPC server logged why. Exit non-zero: Restart=on-failure.
-      LOG(ERROR) << "no longer serving on " << probe->address()
-                 << ": exiting with status 1 (systemd restarts metad)";
-      rc = 1;
-    } else {
-      LOG(INFO) << "signal " << sig << ": stopping";
-    }
-    replfs::NotifyStopping();
-  }
+  const int rc = probe->ServeUntilSignal("metad");
   metad.Stop();
   return rc;
 }
