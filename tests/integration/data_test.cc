@@ -18,7 +18,21 @@ namespace {
 
 using std::chrono::seconds;
 
-class DataTest : public ClusterTest {};
+class DataTest : public ClusterTest {
+ protected:
+  // Writes 1 MiB of random bytes (`data`) to a new file "doomed", fsyncs it
+  // and unlinks it, leaving it open as `fd`.
+  void WriteThenUnlink(std::string* data, int* fd) {
+    std::mt19937_64 rng(TestSeed());
+    *data = RandomBytes(rng, 1 << 20);
+    const std::string path = M("doomed");
+    *fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
+    ASSERT_GE(*fd, 0) << ErrnoText(errno);
+    ASSERT_EQ(write(*fd, data->data(), data->size()), static_cast<ssize_t>(data->size()));
+    ASSERT_EQ(fsync(*fd), 0) << ErrnoText(errno);
+    ASSERT_EQ(unlink(path.c_str()), 0) << ErrnoText(errno);
+  }
+};
 
 int CountFiles(const std::string& dir) {
   CommandResult r = RunShell("find '" + dir + "' -type f | wc -l");
@@ -194,15 +208,10 @@ TEST_F(DataTest, TruncateShrinkAndGrowReadsZeros) {
 }
 
 TEST_F(DataTest, UnlinkedButOpenFileStaysReadable) {
-  const uint64_t seed = TestSeed();
-  std::mt19937_64 rng(seed);
-  const std::string data = RandomBytes(rng, 1 << 20);
+  std::string data;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(WriteThenUnlink(&data, &fd));
   const std::string path = M("doomed");
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
-  ASSERT_GE(fd, 0) << ErrnoText(errno);
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ASSERT_EQ(fsync(fd), 0) << ErrnoText(errno);
-  ASSERT_EQ(unlink(path.c_str()), 0) << ErrnoText(errno);
 
   struct stat st {};
   EXPECT_EQ(stat(path.c_str(), &st), -1);
@@ -223,15 +232,10 @@ TEST_F(DataTest, UnlinkedButOpenFileStaysReadable) {
 }
 
 TEST_F(DataTest, UnlinkedButOpenFileSurvivesAMetadRestart) {
-  const uint64_t seed = TestSeed();
-  std::mt19937_64 rng(seed);
-  const std::string data = RandomBytes(rng, 1 << 20);
+  std::string data;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(WriteThenUnlink(&data, &fd));
   const std::string path = M("doomed");
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
-  ASSERT_GE(fd, 0) << ErrnoText(errno);
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ASSERT_EQ(fsync(fd), 0) << ErrnoText(errno);
-  ASSERT_EQ(unlink(path.c_str()), 0) << ErrnoText(errno);
 
   // metad forgets every open handle; the orphan is kept for its grace
   // period, and the client announces its open inodes again meanwhile.
