@@ -195,9 +195,6 @@ class World {
   std::unique_ptr<rpc::DataServiceProcessor> processor_;
 };
 
-std::unique_ptr<World> world;
-int64_t inputs_left = 0;
-
 }  // namespace
 }  // namespace replfs::fuzz
 
@@ -207,12 +204,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace replfs::fuzz;
-  if (world == nullptr) {
-    world = std::make_unique<World>();
-    inputs_left = std::max<int64_t>(EnvInt("REPLFS_FUZZ_PERSIST", 1), 1);
-  }
-  world->Run(data, size);
-  if (--inputs_left <= 0) world.reset();
+  replfs::fuzz::RunInWorld<replfs::fuzz::World>(data, size);
   return 0;
 }

@@ -6,8 +6,10 @@
 
 #include <thrift/TProcessor.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,22 @@ void QuietLogs();
 
 // FNV-1a, for deterministic pseudo-random choices derived from the input.
 uint64_t Hash(std::string_view s, uint64_t seed = 0);
+
+// LLVMFuzzerTestOneInput of the RPC targets: runs the input through a World
+// (the target's servers and stores, with `void Run(const uint8_t*,
+// size_t)`), made fresh for every input, or for every REPLFS_FUZZ_PERSIST
+// inputs; dropping it closes its stores and removes their directory.
+template <class World>
+void RunInWorld(const uint8_t* data, size_t size) {
+  static std::unique_ptr<World> world;
+  static int64_t inputs_left = 0;
+  if (world == nullptr) {
+    world = std::make_unique<World>();
+    inputs_left = std::max<int64_t>(EnvInt("REPLFS_FUZZ_PERSIST", 1), 1);
+  }
+  world->Run(data, size);
+  if (--inputs_left <= 0) world.reset();
+}
 
 // The input format of the RPC targets:
 //
