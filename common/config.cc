@@ -124,6 +124,7 @@ const std::vector<KeyDef>& Keys() {
       PathKey("metad", "data_dir", &Config::metad_data_dir, false),
       IntKey("metad", "dead_after_ms", &Config::dead_after_ms, 100, 3600 * 1000),
       BoolKey("metad", "fsync", &Config::metad_fsync),
+      IntKey("metad", "fsync_interval_ms", &Config::metad_fsync_interval_ms, 0, 60 * 1000),
       IntKey("metad", "max_connections", &Config::metad_max_connections, 1, 65536),
       IntKey("metad", "repair_max_concurrent", &Config::repair_max_concurrent, 1, 64),
       IntKey("metad", "repair_rate_mb_s", &Config::repair_rate_mb_s, 0, 100000),

@@ -16,7 +16,10 @@ MetaCore::MetaCore(const Config& config, const Clock* clock)
 Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<DatadApi> datad,
                       std::unique_ptr<MetaCore>* out) {
   std::unique_ptr<MetaCore> c(new MetaCore(config, clock));
-  REPLFS_RETURN_IF_ERROR(MetaStore::Open(config.metad_data_dir, config.metad_fsync, &c->store_));
+  MetaStoreOptions store_options;
+  store_options.fsync = config.metad_fsync;
+  store_options.sync_interval_ms = config.metad_fsync_interval_ms;
+  REPLFS_RETURN_IF_ERROR(MetaStore::Open(config.metad_data_dir, store_options, &c->store_));
   c->chunks_ = std::make_unique<ChunkMap>(c->store_.get(), config.EffectiveMinWriteReplicas(),
                                           config.block_size);
   REPLFS_RETURN_IF_ERROR(c->chunks_->Load());

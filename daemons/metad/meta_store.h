@@ -1,20 +1,30 @@
-// MetaStore: the metadata store of metad, a Kyoto Cabinet TreeDB
-// (`<data-dir>/meta.kct`, format in FORMAT.md).
+// MetaStore: the metadata store of metad: a redo log (`<data-dir>/meta.log`,
+// RedoLog) in front of a Kyoto Cabinet TreeDB (`<data-dir>/meta.kct`), both
+// described in FORMAT.md.
 //
-// Concurrency: KC transactions are global to the database, so mutations are
-// serialised: the store lock is held exclusively for the whole transaction
-// (begin, callbacks, commit) and readers (Get/Scan) hold it shared, so a
-// reader never observes half a transaction. Keep callbacks short and never
-// make an RPC inside one.
+// A mutation's writes go to an in-memory overlay (the keys changed since the
+// last checkpoint, deletes as tombstones) and, as one record per group
+// commit, to the redo log: one write(2), so a commit survives `kill -9` of
+// metad as soon as Mutate() returns; with `fsync` also one fdatasync per
+// group (or per `sync_interval_ms`), for power loss. Reads look at the
+// overlay first, then at Kyoto Cabinet. When the overlay or the log grows
+// past a bound, a checkpoint applies the overlay to Kyoto Cabinet in one KC
+// transaction (hard if `fsync`: its 4-8 syncs are shared by thousands of
+// mutations), records the last log sequence number applied in it (key `L`)
+// and empties the log. Open() replays what the log holds past `L`.
+//
+// Concurrency: mutations are serialised: the store lock is held exclusively
+// while a group's callbacks run and its record is written (and during a
+// checkpoint); readers (Get/Scan) hold it shared, so a reader never observes
+// half a mutation. Keep callbacks short and never make an RPC inside one.
 //
 // Group commit: mutations that arrive while a commit is in progress wait and
-// then share one KC transaction, so one durable commit (its 4-8 fsyncs)
-// serves all of them. One of the waiting threads, the leader, runs every
-// callback of the group in arrival order; each sees the writes of those
-// before it. A callback that fails has its own writes undone (Txn keeps the
-// old values) and the others commit. So a callback may run on another
-// thread than the one that called Mutate(): it must not take a lock its
-// caller may hold while calling Mutate().
+// then share one record and one sync. One of the waiting threads, the
+// leader, runs every callback of the group in arrival order; each sees the
+// writes of those before it. A callback that fails has its own writes undone
+// and the others commit. So a callback may run on another thread than the
+// one that called Mutate(): it must not take a lock its caller may hold
+// while calling Mutate().
 #pragma once
 
 #include <kchashdb.h>  // kyotocabinet::TreeDB (a typedef: cannot be forward-declared)
@@ -23,20 +33,25 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
 #include "common/thread_annotations.h"
+#include "daemons/metad/redo_log.h"
 
 
 namespace replfs::metad {
 
 // Visitor of a scan: return false to stop.
 using ScanFn = std::function<bool(std::string_view key, std::string_view value)>;
+
+class MetaStore;
 
 // The view a mutation has of the store: reads see the transaction's own
 // writes. Valid only inside the Mutate() callback that received it.
@@ -54,26 +69,53 @@ class Txn {
 
  private:
   friend class MetaStore;
-  // `undo`: remember what each write replaced, for Undo().
-  Txn(kyotocabinet::TreeDB* db, bool undo) : db_(db), undo_(undo) {}
-  // Saves the value `key` has now (or its absence) before it is written.
-  Status SaveOld(std::string_view key);
-  // Restores every key this Txn wrote, newest first.
-  Status Undo();
-  kyotocabinet::TreeDB* const db_;
-  const bool undo_;
-  std::vector<std::pair<std::string, std::optional<std::string>>> old_;
+  explicit Txn(MetaStore* store) : store_(store) {}
+  // Writes `value` (nullopt: deletes) to the overlay, remembering what the
+  // overlay held for the key before, for Undo().
+  void Write(std::string_view key, std::optional<std::string_view> value);
+  // Restores every overlay entry this Txn wrote, newest first.
+  void Undo();
+  MetaStore* const store_;
+  struct Old {
+    std::string key;
+    bool in_overlay;                   // false: the key was not in the overlay
+    std::optional<std::string> value;  // what the overlay held (nullopt: a tombstone)
+  };
+  std::vector<Old> old_;
+  std::vector<LogWrite> writes_;  // in order, for the redo log
   std::vector<std::function<void()>> on_commit_;
+};
+
+struct MetaStoreOptions {
+  // Commits are made durable against power loss (fdatasync of the redo log;
+  // hard KC transactions at checkpoints). false: they survive `kill -9` of
+  // metad, not a crash of the machine (tests).
+  bool fsync = true;
+  // With fsync: 0 = each group is synced before its Mutate() calls return;
+  // N > 0 = Mutate() returns once the record is written, and a background
+  // thread syncs within N ms (a power loss may lose the last N ms).
+  int sync_interval_ms = 0;
+  // A checkpoint runs once the overlay holds this many keys or the log this
+  // many bytes.
+  size_t checkpoint_keys = 16384;
+  int64_t checkpoint_log_bytes = int64_t{64} << 20;
 };
 
 class MetaStore {
  public:
-  // Opens `<dir>/meta.kct`, creating it only if the directory holds no store
-  // yet. A store that exists but cannot be opened or has a bad header is
-  // refused (Corruption, naming the file) and left untouched. `fsync`: every
-  // commit is made durable before Mutate() returns.
-  static Status Open(const std::string& dir, bool fsync, std::unique_ptr<MetaStore>* out);
-  ~MetaStore();  // closes the database
+  // Opens `<dir>/meta.kct` (created only if the directory holds no store
+  // yet) and `<dir>/meta.log` (created if missing), replays the log and
+  // checkpoints what it replayed. A store that cannot be opened or has a bad
+  // header, and a log that is not ours or misses records, are refused
+  // (Corruption, naming the file) and left untouched.
+  static Status Open(const std::string& dir, const MetaStoreOptions& options,
+                     std::unique_ptr<MetaStore>* out);
+  static Status Open(const std::string& dir, bool fsync, std::unique_ptr<MetaStore>* out) {
+    MetaStoreOptions o;
+    o.fsync = fsync;
+    return Open(dir, o, out);
+  }
+  ~MetaStore();  // checkpoints, then closes the database
   MetaStore(const MetaStore&) = delete;
   MetaStore& operator=(const MetaStore&) = delete;
 
@@ -82,16 +124,25 @@ class MetaStore {
   Status Get(std::string_view key, std::string* value) const;  // NotFound if absent
   Status Scan(std::string_view prefix, std::string_view from, const ScanFn& fn) const;
 
-  // Runs `fn` inside a transaction: committed if it returns OK, rolled back
+  // Runs `fn` as one mutation: committed if it returns OK, its writes undone
   // otherwise (its Status is returned). Thread-safe; serialises with every
   // other Mutate (possibly sharing its commit, see the file comment) and
-  // excludes readers for its duration.
+  // excludes readers for its duration. After a failed sync of the log every
+  // later Mutate fails (IOError): what reached the disk is unknown, metad
+  // must be restarted to read it back.
   Status Mutate(const std::function<Status(Txn&)>& fn);
 
-  // KC commits made, and the successful mutations they carried (tests,
-  // stats): mutations() / commits() is the mean group size.
+  // Applies the overlay to Kyoto Cabinet and empties the log now (tests;
+  // otherwise it happens by itself).
+  Status Checkpoint();
+
+  // Group commits made (log records), the successful mutations they
+  // carried, checkpoints and log syncs (tests, stats): mutations() /
+  // commits() is the mean group size.
   int64_t commits() const { return commits_.load(); }
   int64_t mutations() const { return mutations_.load(); }
+  int64_t checkpoints() const { return checkpoints_.load(); }
+  int64_t syncs() const { return log_->syncs(); }
   // Mutate() calls waiting for a commit to take them along (tests).
   size_t waiting() {
     MutexLock l(&queue_mu_);
@@ -99,35 +150,58 @@ class MetaStore {
   }
 
  private:
+  friend class Txn;
   // One Mutate() call waiting for its group's commit.
   struct Pending {
     const std::function<Status(Txn&)>* fn;
     Status status;
     bool done = false;
   };
-  MetaStore(std::string path, bool fsync, std::unique_ptr<kyotocabinet::TreeDB> db);
+  using Overlay = std::map<std::string, std::optional<std::string>, std::less<>>;
+  MetaStore(std::string path, const MetaStoreOptions& options,
+            std::unique_ptr<kyotocabinet::TreeDB> db);
   Status InitHeader();
   // Queues `me`; returns false once a leader committed it (me->status set),
   // true when this thread leads: `group` is then every call queued so far.
   bool JoinOrLead(Pending* me, std::vector<Pending*>* group);
-  // Runs the callbacks of `group` in one transaction and commits it; sets
-  // each member's status.
-  void CommitGroup(const std::vector<Pending*>& group);
+  // Runs the callbacks of `group`, logs their writes as one record and sets
+  // each member's status; false if the record still needs a Sync().
+  bool CommitGroup(const std::vector<Pending*>& group);
+  // Overlay, then Kyoto Cabinet. Callers hold mu_ (shared or exclusive).
+  Status GetLocked(std::string_view key, std::string* value) const;
+  Status ScanLocked(std::string_view prefix, std::string_view from, const ScanFn& fn) const;
+  Status CheckpointLocked() EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Syncs the log; a failure breaks the store (see Mutate).
+  Status SyncLog();
+  void SyncLoop();
 
   // Constant after construction.
   const std::string path_;
-  const bool fsync_;
-  // The KC handle is internally thread-safe; mu_ orders transactions
-  // against readers (see the file comment).
+  const MetaStoreOptions options_;
+  // The KC handle is internally thread-safe; mu_ orders mutations and
+  // checkpoints against readers (see the file comment).
   const std::unique_ptr<kyotocabinet::TreeDB> db_;
+  std::unique_ptr<RedoLog> log_;  // set by Open()
   mutable SharedMutex mu_;
+  // Written by the leader under mu_ held exclusively (Txn, CommitGroup), read
+  // under mu_ shared; the analysis cannot follow Txn's access.
+  Overlay overlay_;
+  int64_t overlay_bytes_ = 0;  // keys and values written since the checkpoint
+  // After a failed checkpoint, the next is tried once the overlay or the log
+  // has grown by another bound (not after every group).
+  size_t retry_keys_ = 0;
+  int64_t retry_bytes_ = 0;
   // The queue of waiting mutations; one leader at a time commits a group.
   Mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending*> queue_ GUARDED_BY(queue_mu_);
   bool leader_ GUARDED_BY(queue_mu_) = false;
+  Status broken_ GUARDED_BY(queue_mu_);  // set by a failed sync
+  bool stop_ GUARDED_BY(queue_mu_) = false;
+  std::thread syncer_;  // with sync_interval_ms > 0
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> mutations_{0};
+  std::atomic<int64_t> checkpoints_{0};
 };
 
 }  // namespace replfs::metad

@@ -102,6 +102,7 @@ std::string TagIno(char tag, Ino ino) {
 bool IsValidFileType(int t) { return t >= 1 && t <= 7; }
 
 std::string HeaderKey() { return "M"; }
+std::string AppliedKey() { return "L"; }
 std::string CounterKey(std::string_view name) { return "N" + std::string(name); }
 std::string InodeKey(Ino ino) { return TagIno('i', ino); }
 std::string DentryPrefix(Ino parent) { return TagIno('d', parent); }

@@ -17,6 +17,7 @@ inline constexpr char kStoreMagic[] = "RPLFSM01";
 
 // Keys. Integers in keys are big endian so byte order equals numeric order.
 std::string HeaderKey();                                   // "M"
+std::string AppliedKey();                                  // "L": the last redo log record applied
 std::string CounterKey(std::string_view name);             // "N" + name
 std::string InodeKey(Ino ino);                             // "i" + BE64
 std::string DentryPrefix(Ino parent);                      // "d" + BE64

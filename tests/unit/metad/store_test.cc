@@ -1,5 +1,10 @@
 // The metadata store: durability across reopen, refusal of damaged stores.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <map>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -257,6 +262,165 @@ TEST_F(StoreTest, ChunkIndexesPastAnyFileAreNoOverflow) {
   Status s = MetaCore::Open(TestConfig(dir_.path()), &clock_, std::move(datad), &core_);
   EXPECT_CODE(s, kCorruption);
   EXPECT_NE(s.message().find("past any file"), std::string::npos) << s.ToString();
+}
+
+// Reads see the overlay (keys changed since the last checkpoint) merged with
+// the checkpointed records, across many small checkpoints, inside and
+// outside mutations, and again after a reopen.
+TEST(MetaStoreTest, ReadsMergeTheOverlayWithCheckpointedRecords) {
+  testing::TempDir dir;
+  MetaStoreOptions o;
+  o.fsync = false;
+  o.checkpoint_keys = 7;
+  std::map<std::string, std::string> model;
+  auto check = [&](MetaStore* store) {
+    for (const std::string& from : {std::string(), std::string("p/03"), std::string("p/099")}) {
+      std::vector<std::pair<std::string, std::string>> got, want;
+      ASSERT_OK(store->Scan("p/", from, [&](std::string_view k, std::string_view v) {
+        got.emplace_back(k, v);
+        return true;
+      }));
+      for (auto it = model.lower_bound(from.empty() ? "p/" : from);
+           it != model.end() && it->first.rfind("p/", 0) == 0; ++it)
+        want.push_back(*it);
+      ASSERT_EQ(got, want) << "from '" << from << "'";
+    }
+    for (int i = 0; i < 100; ++i) {
+      const std::string k = "p/" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+      std::string v;
+      Status s = store->Get(k, &v);
+      if (model.count(k)) {
+        ASSERT_OK(s);
+        EXPECT_EQ(v, model[k]);
+      } else {
+        EXPECT_CODE(s, kNotFound) << k;
+      }
+    }
+  };
+  {
+    std::unique_ptr<MetaStore> store;
+    ASSERT_OK(MetaStore::Open(dir.path(), o, &store));
+    for (int round = 0; round < 400; ++round) {
+      const int i = (round * 37) % 100;
+      const std::string k = "p/" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+      const bool del = round % 3 == 1;
+      ASSERT_OK(store->Mutate([&](Txn& t) {
+        if (del) return t.Delete(k);
+        // A scan inside the mutation sees its own earlier write.
+        REPLFS_RETURN_IF_ERROR(t.Put(k, "v" + std::to_string(round)));
+        bool seen = false;
+        REPLFS_RETURN_IF_ERROR(t.Scan("p/", k, [&](std::string_view key, std::string_view) {
+          seen = key == k;
+          return false;
+        }));
+        return seen ? Status::OK() : Status::Internal("own write not seen by Scan");
+      }));
+      if (del) {
+        model.erase(k);
+      } else {
+        model[k] = "v" + std::to_string(round);
+      }
+      if (round % 50 == 0) check(store.get());
+    }
+    check(store.get());
+    EXPECT_GT(store->checkpoints(), 20);
+  }
+  std::unique_ptr<MetaStore> store;
+  ASSERT_OK(MetaStore::Open(dir.path(), o, &store));
+  check(store.get());
+}
+
+// `kill -9` of a process that is committing mutations: every mutation it had
+// been answered for is there after a reopen (the redo log was written to the
+// kernel before Mutate returned), across checkpoints.
+TEST(MetaStoreTest, KillNineLosesNoAnsweredMutation) {
+  testing::TempDir dir;
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    MetaStoreOptions o;
+    o.fsync = false;  // what the kernel holds survives the kill either way
+    o.checkpoint_keys = 64;
+    std::unique_ptr<MetaStore> store;
+    if (!MetaStore::Open(dir.path(), o, &store).ok()) _exit(3);
+    for (uint32_t i = 0; i < 1000000; ++i) {
+      Status s = store->Mutate([&](Txn& t) {
+        REPLFS_RETURN_IF_ERROR(t.Put("k/" + std::to_string(i), std::to_string(i)));
+        if (i % 5 == 0 && i >= 3) REPLFS_RETURN_IF_ERROR(t.Delete("k/" + std::to_string(i - 3)));
+        return Status::OK();
+      });
+      if (!s.ok()) _exit(4);
+      if (write(fds[1], &i, sizeof i) != sizeof i) _exit(5);  // answered
+    }
+    _exit(6);
+  }
+  close(fds[1]);
+  uint32_t last = 0;
+  for (int n = 0; n < 700; ++n) ASSERT_EQ(read(fds[0], &last, sizeof last), ssize_t{sizeof last});
+  kill(pid, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  std::unique_ptr<MetaStore> store;
+  ASSERT_OK(MetaStore::Open(dir.path(), false, &store));
+  for (uint32_t j = 0; j <= last; ++j) {
+    const uint32_t deleter = j + 3;
+    if (deleter == last + 1) continue;  // that mutation may or may not have committed
+    const bool deleted = deleter % 5 == 0 && deleter <= last;
+    std::string v;
+    Status s = store->Get("k/" + std::to_string(j), &v);
+    if (deleted) {
+      EXPECT_CODE(s, kNotFound) << j;
+    } else {
+      ASSERT_TRUE(s.ok()) << s.ToString() << ": mutation " << j << " was answered (last answered " << last << ")";
+      EXPECT_EQ(v, std::to_string(j));
+    }
+  }
+}
+
+// fsync: one log sync per group before Mutate returns, or (with an interval)
+// later, in the background.
+TEST(MetaStoreTest, CommitsAreSyncedPerGroupOrWithinTheInterval) {
+  testing::TempDir dir;
+  {
+    std::unique_ptr<MetaStore> store;
+    ASSERT_OK(MetaStore::Open(dir.path(), true, &store));
+    const int64_t syncs0 = store->syncs();
+    for (int i = 0; i < 10; ++i) ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("a", "1"); }));
+    EXPECT_EQ(store->syncs(), syncs0 + 10);
+  }
+  MetaStoreOptions o;
+  o.sync_interval_ms = 20;
+  std::unique_ptr<MetaStore> store;
+  ASSERT_OK(MetaStore::Open(dir.path(), o, &store));
+  const int64_t syncs0 = store->syncs();
+  for (int i = 0; i < 10; ++i) ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("b", "1"); }));
+  EXPECT_LE(store->syncs(), syncs0 + 1);  // one interval may have passed
+  EXPECT_TRUE(testing::WaitFor([&] { return store->syncs() > syncs0; }, std::chrono::seconds(5),
+                               "the background sync"));
+}
+
+TEST(MetaStoreTest, DamagedRedoLogIsRefusedAndLeftUntouched) {
+  testing::TempDir dir;
+  {
+    std::unique_ptr<MetaStore> store;
+    ASSERT_OK(MetaStore::Open(dir.path(), false, &store));
+  }
+  const std::string path = dir.path() + "/meta.log";
+  const std::string garbage = "this is not a redo log";
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << garbage;
+  }
+  std::unique_ptr<MetaStore> store;
+  Status s = MetaStore::Open(dir.path(), false, &store);
+  EXPECT_CODE(s, kCorruption);
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+  EXPECT_EQ(ReadFile(path), garbage);
 }
 
 TEST(RecordsTest, DecodersRejectMalformedValues) {
