@@ -29,7 +29,7 @@ struct Config {
   std::string metad_data_dir = "/var/lib/replfs/metad";
   int64_t dead_after_ms = 10000;           // a datad silent this long is down
   bool metad_fsync = true;                 // fsync every metadata commit
-  int metad_fsync_interval_ms = 0;          // 0: sync before answering; else within N ms
+  int metad_fsync_interval_ms = 100;        // namespace changes synced within N ms (0: before answering)
   int metad_max_connections = 1024;
   int repair_max_concurrent = 2;           // chunk repairs running at once
   int64_t repair_rate_mb_s = 200;          // background repair copy rate; 0 = unlimited

@@ -425,6 +425,13 @@ Status FileSystem::Flush(uint64_t ino) {
   return Commit(ino);
 }
 
+Status FileSystem::Fsync(uint64_t ino) {
+  REPLFS_RETURN_IF_ERROR(Flush(ino));
+  return meta_->Sync();
+}
+
+Status FileSystem::FsyncDir() { return meta_->Sync(); }
+
 Status FileSystem::Release(uint64_t ino) {
   Status s = Flush(ino);
   if (!s.ok()) {

@@ -113,6 +113,11 @@ class FileSystem {
   Status Write(uint64_t ino, int64_t offset, std::string_view data);
   // Sync() the datads written and CommitWrite size/mtime.
   Status Flush(uint64_t ino);
+  // fsync(2): Flush, and every namespace change so far made durable at
+  // metad (the file's create or rename may not be yet).
+  Status Fsync(uint64_t ino);
+  // fsync(2) of a directory.
+  Status FsyncDir();
   Status Release(uint64_t ino);
 
   // Xattrs. flags: 1 = create, 2 = replace.

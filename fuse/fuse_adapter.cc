@@ -385,7 +385,7 @@ void OnFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void OnFsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   Dispatch(req, "fsync", [&](Adapter& a) -> Status {
-    REPLFS_RETURN_IF_ERROR(a.fs().Flush(ino));
+    REPLFS_RETURN_IF_ERROR(a.fs().Fsync(ino));
     fuse_reply_err(req, 0);
     return Status::OK();
   });
@@ -486,8 +486,10 @@ void OnReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void OnFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  // Every namespace change is durable at metad when it is acknowledged.
-  Dispatch(req, "fsyncdir", [&](Adapter&) -> Status {
+  // Namespace changes become durable at metad within fsync_interval_ms, or
+  // now.
+  Dispatch(req, "fsyncdir", [&](Adapter& a) -> Status {
+    REPLFS_RETURN_IF_ERROR(a.fs().FsyncDir());
     fuse_reply_err(req, 0);
     return Status::OK();
   });

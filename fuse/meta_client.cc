@@ -339,6 +339,10 @@ Status MetaClient::CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Att
                                [&](auto& c, auto& r) { c.CommitWrite(r, I(ino), size, mtime_ns); });
 }
 
+Status MetaClient::Sync() {
+  return impl_->Call("Sync", kIdem, [](rpc::MetaServiceClient& c) { c.Sync(); });
+}
+
 Status MetaClient::StatFs(FsStat* out) {
   rpc::FsStat r;
   REPLFS_RETURN_IF_ERROR(impl_->Call("StatFs", kIdem, [&](rpc::MetaServiceClient& c) { c.StatFs(r); }));

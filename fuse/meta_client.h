@@ -85,6 +85,8 @@ class MetaClient {
                            ChunkLocation* out);
   Status CommitWrite(uint64_t ino, int64_t size, int64_t mtime_ns, Attr* out);
   Status StatFs(FsStat* out);
+  // Makes metad's metadata changes so far durable.
+  Status Sync();
 
  private:
   struct Impl;

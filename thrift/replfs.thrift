@@ -341,6 +341,10 @@ service MetaService {
   // Raises size to at least `size` (never shrinks) and sets mtime.
   Attr CommitWrite(1: i64 ino, 2: i64 size, 3: i64 mtime_ns)
       throws (1: RpcError e),
+  // Makes every metadata change acknowledged so far durable (fsync of a file
+  // with nothing to commit, fsyncdir): namespace changes are otherwise
+  // synced within metad.fsync_interval_ms.
+  void Sync() throws (1: RpcError e),
   FsStat StatFs() throws (1: RpcError e),
 
   // datad membership.

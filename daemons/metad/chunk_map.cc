@@ -282,7 +282,11 @@ Status ChunkMap::CommitNew(const ChunkInfo& c, ChunkInfo* out, bool* won) {
     });
     *out = c;
     return Status::OK();
-  });
+    // Lazy: nothing written to the chunk is acknowledged before the file's
+    // CommitWrite (at flush/fsync/close), which is synced and so syncs this
+    // record too; lost to a power loss before, the copies are orphans (the
+    // id is never reused: NextId reserves durably).
+  }, Durability::kLazy);
 }
 
 Status ChunkMap::DropInTxn(Txn& t, Ino ino, int64_t from_index) {
@@ -312,6 +316,16 @@ Status ChunkMap::DropInTxn(Txn& t, Ino ino, int64_t from_index) {
 }
 
 std::vector<ReplicaHeld> ChunkMap::TakeDeletes(const std::string& addr, size_t max) {
+  // A replica is deleted only once the change that dropped it (maybe a lazy
+  // unlink or rename, MetaStore::Durability) is durable: after a power loss
+  // metad must not come back pointing at copies that are gone.
+  if (PendingDeletes(addr) > 0) {
+    Status s = store_->Sync();
+    if (!s.ok()) {
+      LOG(WARNING) << "not handing out deletions to " << addr << ": " << s.ToString();
+      return {};
+    }
+  }
   MutexLock l(&mu_);
   std::vector<ReplicaHeld> out;
   auto it = deletes_.find(addr);

@@ -77,6 +77,8 @@ class MetaCore {
   // deletions of stale copies). O(chunks), no RPC, no store scan.
   ClusterStatus GetStatus() const;
   FsStat StatFs() const;
+  // Every metadata change committed so far made durable (MetaStore::Sync).
+  Status SyncMetadata() { return store_->Sync(); }
   // Makes RPCs to datads: call with no lock held. Members found CORRUPT are
   // dropped and repaired like a client's report; remembered dropped
   // replicas follow the members.

@@ -280,7 +280,7 @@ const net::Policy& MetadPolicy() {
     net::Policy p;
     for (const char* m : {"Lookup", "GetAttr", "SetAttr", "Mknod", "Mkdir", "Symlink", "ReadLink", "Unlink",
                           "Rmdir", "Rename", "Link", "ReadDir", "SetXattr", "GetXattr", "ListXattr", "RemoveXattr",
-                          "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "StatFs",
+                          "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "Sync", "StatFs",
                           "ReportBadReplicas", "Status", "ResolvePath", "Fsck"})
       p[m] = fs;
     for (const char* m : {"RegisterServer", "Heartbeat", "BlockReport"}) p[m] = datad;
@@ -346,6 +346,8 @@ void MetaServiceHandler::CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, 
   ThrowIfError(core_->ns().CommitWrite(static_cast<Ino>(ino), size, mtime_ns, &in));
   ToAttr(in, &out);
 }
+
+void MetaServiceHandler::Sync() { ThrowIfError(core_->SyncMetadata()); }
 
 void MetaServiceHandler::StatFs(rpc::FsStat& out) {
   FsStat f = core_->StatFs();

@@ -55,6 +55,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void AllocChunk(rpc::ChunkLocation& out, int64_t ino, int64_t index) override;
   void CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, int64_t mtime_ns) override;
   void StatFs(rpc::FsStat& out) override;
+  void Sync() override;
   void RegisterServer(const rpc::ServerUsage& usage, const std::vector<rpc::ChunkReplica>& inventory) override;
   void Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) override;
   void BlockReport(rpc::HeartbeatReply& out, const std::string& addr,

@@ -241,8 +241,13 @@ Status MetaStore::Scan(std::string_view prefix, std::string_view from, const Sca
   return ScanLocked(prefix, from, fn);
 }
 
-Status MetaStore::Mutate(const std::function<Status(Txn&)>& fn) {
-  Pending me{&fn, Status::OK(), false};
+Status MetaStore::Sync() {
+  if (!options_.fsync) return Status::OK();
+  return SyncLog();
+}
+
+Status MetaStore::Mutate(const std::function<Status(Txn&)>& fn, Durability d) {
+  Pending me{&fn, d, Status::OK(), false};
   std::vector<Pending*> group;
   if (!JoinOrLead(&me, &group)) return me.status;  // a leader committed it
   if (!CommitGroup(group)) {
@@ -345,7 +350,11 @@ bool MetaStore::CommitGroup(const std::vector<Pending*>& group) {
       retry_bytes_ = log_->bytes();
     }
   }
-  return !options_.fsync || options_.sync_interval_ms > 0;
+  if (!options_.fsync) return true;
+  if (options_.sync_interval_ms == 0) return false;
+  for (const Pending* p : group)
+    if (p->status.ok() && p->durability == Durability::kSync) return false;
+  return true;
 }
 
 Status MetaStore::Checkpoint() {

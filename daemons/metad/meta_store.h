@@ -86,14 +86,21 @@ class Txn {
   std::vector<std::function<void()>> on_commit_;
 };
 
+// When a mutation must be durable against power loss (with fsync).
+enum class Durability {
+  kSync,  // before Mutate() returns: changes that data depends on
+  kLazy,  // within MetaStoreOptions::sync_interval_ms (namespace changes)
+};
+
 struct MetaStoreOptions {
   // Commits are made durable against power loss (fdatasync of the redo log;
   // hard KC transactions at checkpoints). false: they survive `kill -9` of
   // metad, not a crash of the machine (tests).
   bool fsync = true;
-  // With fsync: 0 = each group is synced before its Mutate() calls return;
-  // N > 0 = Mutate() returns once the record is written, and a background
-  // thread syncs within N ms (a power loss may lose the last N ms).
+  // With fsync: 0 = each group is synced before its Mutate() calls return.
+  // N > 0 = only groups with a Durability::kSync mutation are (and so is
+  // everything logged before them); a kLazy one returns once its record is
+  // written, and a background thread syncs within N ms.
   int sync_interval_ms = 0;
   // A checkpoint runs once the overlay holds this many keys or the log this
   // many bytes.
@@ -130,7 +137,10 @@ class MetaStore {
   // excludes readers for its duration. After a failed sync of the log every
   // later Mutate fails (IOError): what reached the disk is unknown, metad
   // must be restarted to read it back.
-  Status Mutate(const std::function<Status(Txn&)>& fn);
+  Status Mutate(const std::function<Status(Txn&)>& fn, Durability d = Durability::kSync);
+
+  // Makes every mutation committed so far durable (nothing without fsync).
+  Status Sync();
 
   // Applies the overlay to Kyoto Cabinet and empties the log now (tests;
   // otherwise it happens by itself).
@@ -154,6 +164,7 @@ class MetaStore {
   // One Mutate() call waiting for its group's commit.
   struct Pending {
     const std::function<Status(Txn&)>* fn;
+    Durability durability;
     Status status;
     bool done = false;
   };

@@ -61,6 +61,7 @@ Status Namespace::Init() {
     LOG(INFO) << "new metadata store: created the root directory";
     return t.Put(CounterKey("ino"), EncodeU64(kRootIno + 1));
   }));
+  REPLFS_RETURN_IF_ERROR(SkipUnsafeInos());
   std::vector<Ino> orphans;
   Status bad;
   REPLFS_RETURN_IF_ERROR(store_->Scan(std::string(1, kOrphanTag), "", [&](std::string_view k, std::string_view) {
@@ -139,10 +140,62 @@ Status Namespace::Lookup(Ino parent, std::string_view name, Inode* out) const {
   return GetAttr(child, out);
 }
 
+Status Namespace::SkipUnsafeInos() {
+  return store_->Mutate([&](Txn& t) -> Status {
+    std::string v;
+    uint64_t next = 0, end = 0;
+    REPLFS_RETURN_IF_ERROR(t.Get(CounterKey("ino"), &v));
+    REPLFS_RETURN_IF_ERROR(DecodeU64(v, &next));
+    Status s = t.Get(CounterKey("ino_end"), &v);
+    if (s.ok()) {
+      REPLFS_RETURN_IF_ERROR(DecodeU64(v, &end));
+    } else if (!s.IsNotFound()) {
+      return s;
+    }
+    if (end > next) {
+      // Numbers in [next, end) may have gone to creates a power loss took.
+      LOG(INFO) << "inode numbers continue at " << end << ", past the " << end - next
+                << " reserved before this start (never reused, even if a power loss took them)";
+      next = end;
+      REPLFS_RETURN_IF_ERROR(t.Put(CounterKey("ino"), EncodeU64(next)));
+    }
+    REPLFS_RETURN_IF_ERROR(t.Put(CounterKey("ino_end"), EncodeU64(next + kInoBlock)));
+    t.OnCommit([this, e = next + kInoBlock] { ino_end_ = e; });
+    return Status::OK();
+  });  // kSync: the range is durable before any number of it is used
+}
+
+Status Namespace::ReserveInos() {
+  MutexLock l(&ino_mu_);
+  std::string v;
+  uint64_t next = 0;
+  REPLFS_RETURN_IF_ERROR(store_->Get(CounterKey("ino"), &v).WithContext("inode counter"));
+  REPLFS_RETURN_IF_ERROR(DecodeU64(v, &next));
+  if (next + kInoMargin < ino_end_.load()) return Status::OK();
+  const uint64_t end = next + kInoBlock;
+  REPLFS_RETURN_IF_ERROR(
+      store_->Mutate([&](Txn& t) { return t.Put(CounterKey("ino_end"), EncodeU64(end)); }));
+  ino_end_ = end;
+  return Status::OK();
+}
+
 Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* out) {
   REPLFS_RETURN_IF_ERROR(ValidateName(name));
   const bool is_dir = proto.type == FileType::kDirectory;
+  // Creates that share a group may pass the margin: one that finds its
+  // number unreserved reserves again and retries.
+  bool unreserved = false;
+  for (int attempt = 0;; ++attempt) {
+    REPLFS_RETURN_IF_ERROR(ReserveInos());
+    Status s = CreateOnce(parent, name, proto, is_dir, &unreserved, out);
+    if (!unreserved || attempt == 3) return s;
+  }
+}
+
+Status Namespace::CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
+                             bool* unreserved, Inode* out) {
   REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
+    *unreserved = false;
     TxnInodes inodes(t);
     Inode* dir = nullptr;
     REPLFS_RETURN_IF_ERROR(inodes.GetDir(parent, &dir));
@@ -156,6 +209,10 @@ Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* 
     const int64_t now = NowNs();
     Inode in = proto;
     REPLFS_RETURN_IF_ERROR(NextIno(t, &in.ino));
+    if (in.ino >= ino_end_.load()) {
+      *unreserved = true;
+      return Status::Unavailable("inode number " + std::to_string(in.ino) + " is not reserved yet");
+    }
     in.atime_ns = in.mtime_ns = in.ctime_ns = now;
     in.nlink = is_dir ? 2 : 1;
     in.parent = is_dir ? parent : 0;
@@ -177,7 +234,7 @@ Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* 
     t.OnCommit([this, type = in.type] { CountInode(type, 1); });
     *out = in;
     return Status::OK();
-  }));
+  }, Durability::kLazy));
   return Status::OK();
 }
 

@@ -108,6 +108,16 @@ class Namespace {
 
  private:
   Status Create(Ino parent, std::string_view name, Inode proto, Inode* out);
+  // Creates are lazy (Durability::kLazy) and may be lost with a power loss,
+  // but their inode numbers must never be handed out again: they come from
+  // a range whose end (`N ino_end`) is committed durably first, and a start
+  // moves the counter past the last range.
+  Status ReserveInos();
+  Status CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
+                    bool* unreserved, Inode* out);
+  Status SkipUnsafeInos();
+  static constexpr uint64_t kInoBlock = 4096;
+  static constexpr uint64_t kInoMargin = 1024;  // reserve again this close to the end
   // Removes one link of `ino` inside a transaction: purges or orphans it
   // when none is left. Fills *out.
   Status DropLinkInTxn(Txn& t, TxnInodes& inodes, Ino ino, Unlinked* out);
@@ -131,6 +141,8 @@ class Namespace {
   const Options opts_;
 
   std::atomic<int64_t> files_{0}, dirs_{0}, inodes_{0};
+  Mutex ino_mu_;                         // one ReserveInos at a time
+  std::atomic<uint64_t> ino_end_{0};     // inode numbers below this are reserved
 
   mutable Mutex mu_;  // protects open_
   // ino -> session -> open handles.

@@ -69,7 +69,7 @@ Status Namespace::PurgeIfUnused(Ino ino, bool* purged) {
     if (OpenCount(ino) > 0) return Status::OK();
     done = true;
     return PurgeInTxn(t, *in);
-  }));
+  }, Durability::kLazy));
   if (purged != nullptr) *purged = done;
   return Status::OK();
 }
@@ -88,7 +88,7 @@ Status Namespace::Unlink(Ino parent, std::string_view name, Unlinked* out) {
     REPLFS_RETURN_IF_ERROR(DropLinkInTxn(t, inodes, child, out));
     TouchDir(inodes, dir, NowNs());
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 Status Namespace::Rmdir(Ino parent, std::string_view name) {
@@ -110,7 +110,7 @@ Status Namespace::Rmdir(Ino parent, std::string_view name) {
     --dir->nlink;
     TouchDir(inodes, dir, NowNs());
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 Status Namespace::CheckNotAncestor(TxnInodes& inodes, Ino dir, Ino maybe_descendant) {
@@ -134,7 +134,8 @@ Status Namespace::Rename(Ino parent, std::string_view name, Ino new_parent, std:
   if (flags.noreplace && flags.exchange) return Status::Invalid("rename: noreplace and exchange together");
   *out = Unlinked{};
   return store_->Mutate(
-      [&](Txn& t) { return RenameInTxn(t, parent, name, new_parent, new_name, flags, out); });
+      [&](Txn& t) { return RenameInTxn(t, parent, name, new_parent, new_name, flags, out); },
+      Durability::kLazy);
 }
 
 namespace {
@@ -226,7 +227,7 @@ Status Namespace::Link(Ino ino, Ino new_parent, std::string_view new_name, Inode
     TouchDir(inodes, dir, now);
     *out = *in;
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 Status Namespace::SetAttr(const SetAttrRequest& r, Inode* out) {
@@ -257,7 +258,7 @@ Status Namespace::SetAttr(const SetAttrRequest& r, Inode* out) {
     inodes.MarkDirty(r.ino);
     *out = *in;
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 Status Namespace::CommitWrite(Ino ino, int64_t size, int64_t mtime_ns, Inode* out) {

@@ -47,7 +47,7 @@ Status Namespace::SetXattr(Ino ino, std::string_view name, std::string_view valu
     in->ctime_ns = NowNs();
     inodes.MarkDirty(ino);
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 Status Namespace::GetXattr(Ino ino, std::string_view name, std::string* out) const {
@@ -85,7 +85,7 @@ Status Namespace::RemoveXattr(Ino ino, std::string_view name) {
     in->ctime_ns = NowNs();
     inodes.MarkDirty(ino);
     return inodes.Flush();
-  });
+  }, Durability::kLazy);
 }
 
 }  // namespace replfs::metad

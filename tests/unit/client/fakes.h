@@ -78,6 +78,7 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::atomic<int> alloc_calls{0};
   std::atomic<int> get_chunks_calls{0};
   std::atomic<int> commits{0};
+  std::atomic<int> meta_syncs{0};  // Sync calls
   std::atomic<int> opens{0};
   std::atomic<int> releases{0};
   std::atomic<int> lookups{0};
@@ -123,6 +124,7 @@ class FakeMeta : public rpc::MetaServiceIf {
                  int64_t count) override;
   void AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) override;
   void CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtime_ns) override;
+  void Sync() override { ++meta_syncs; }
   void StatFs(rpc::FsStat& r) override;
   void RegisterServer(const rpc::ServerUsage&, const std::vector<rpc::ChunkReplica>&) override { No(); }
   void Heartbeat(rpc::HeartbeatReply&, const rpc::ServerUsage&) override { No(); }

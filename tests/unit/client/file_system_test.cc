@@ -53,6 +53,25 @@ TEST_F(FileSystemTest, WriterSeesItsSizeBeforeCommitAndMetadAfterFlush) {
   EXPECT_EQ(meta_.handler->releases.load(), 1);
 }
 
+// fsync of a file and of a directory make metad's namespace changes
+// durable (its create may be lazy there); a flush at close does not ask.
+TEST_F(FileSystemTest, FsyncAndFsyncDirSyncMetad) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "s", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  EXPECT_EQ(meta_.handler->meta_syncs.load(), 0);
+  ASSERT_TRUE(fs_->Fsync(a.ino).ok());  // nothing written: still a Sync
+  EXPECT_EQ(meta_.handler->meta_syncs.load(), 1);
+  EXPECT_EQ(meta_.handler->commits.load(), 0);
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "x").ok());
+  ASSERT_TRUE(fs_->Fsync(a.ino).ok());
+  EXPECT_EQ(meta_.handler->commits.load(), 1);
+  EXPECT_EQ(meta_.handler->meta_syncs.load(), 2);
+  ASSERT_TRUE(fs_->FsyncDir().ok());
+  EXPECT_EQ(meta_.handler->meta_syncs.load(), 3);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 TEST_F(FileSystemTest, TruncateTrimsReplicasThenTellsMetad) {
   Attr a;
   ASSERT_TRUE(fs_->Create(1, "t", 0644, Caller{}, &a).ok());

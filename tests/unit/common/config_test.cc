@@ -83,6 +83,7 @@ TEST_F(ConfigFileTest, BadValuesAreErrors) {
       "[metad]\nfsync = maybe\n",           "[metad]\ndata_dir = relative/path\n",
       "[log]\nlevel = loud\n",              "replicas = 3\n",
       "[cluster]\nchunk_size = 100K\nblock_size = 64K\n",
+      "[metad]\nfsync_interval_ms = -1\n",  "[metad]\nfsync_interval_ms = 60001\n",
   };
   for (const char* text : bad) {
     Write(text);

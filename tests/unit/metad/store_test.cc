@@ -66,6 +66,30 @@ TEST_F(StoreTest, ReopenKeepsEverything) {
   EXPECT_GT(MkFile(kRootIno, "new").ino, s.ino);
 }
 
+// A create is lazy: a power loss may take it. Its inode number must still
+// never be handed out again (a client may hold it). Simulated by putting
+// back the store's files as they were before the create.
+TEST_F(StoreTest, InodeNumbersOfCreatesLostToAPowerLossAreNeverReused) {
+  MkFile(kRootIno, "before");
+  auto copy = [&](const std::string& from, const std::string& to) {
+    for (const char* f : {"/meta.kct", "/meta.log"}) {
+      std::ifstream in(from + f, std::ios::binary);
+      std::ofstream out(to + f, std::ios::binary | std::ios::trunc);
+      out << in.rdbuf();
+    }
+  };
+  testing::TempDir saved;
+  copy(dir_.path(), saved.path());  // what the disk held at the power loss
+  const Inode lost = MkFile(kRootIno, "lost");
+  core_.reset();
+  copy(saved.path(), dir_.path());
+  Reopen();
+  Inode got;
+  EXPECT_CODE(ns().Lookup(kRootIno, "lost", &got), kNotFound);
+  const Inode again = MkFile(kRootIno, "after");
+  EXPECT_GT(again.ino, lost.ino);
+}
+
 TEST_F(StoreTest, FailedMutationRollsBack) {
   Inode f = MkFile(kRootIno, "f");
   // Rename over a non-empty directory fails after reading several records;
@@ -382,8 +406,8 @@ TEST(MetaStoreTest, KillNineLosesNoAnsweredMutation) {
   }
 }
 
-// fsync: one log sync per group before Mutate returns, or (with an interval)
-// later, in the background.
+// fsync: one log sync per group before Mutate returns, or (with an interval,
+// for lazy mutations) later, in the background.
 TEST(MetaStoreTest, CommitsAreSyncedPerGroupOrWithinTheInterval) {
   testing::TempDir dir;
   {
@@ -398,10 +422,33 @@ TEST(MetaStoreTest, CommitsAreSyncedPerGroupOrWithinTheInterval) {
   std::unique_ptr<MetaStore> store;
   ASSERT_OK(MetaStore::Open(dir.path(), o, &store));
   const int64_t syncs0 = store->syncs();
-  for (int i = 0; i < 10; ++i) ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("b", "1"); }));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("b", "1"); }, Durability::kLazy));
   EXPECT_LE(store->syncs(), syncs0 + 1);  // one interval may have passed
   EXPECT_TRUE(testing::WaitFor([&] { return store->syncs() > syncs0; }, std::chrono::seconds(5),
                                "the background sync"));
+}
+
+// With an interval, a lazy mutation is answered unsynced; a kSync one, or
+// Sync(), syncs it along with everything before it.
+TEST(MetaStoreTest, LazyMutationsWaitForTheIntervalOrTheNextSyncedOne) {
+  testing::TempDir dir;
+  MetaStoreOptions o;
+  o.sync_interval_ms = 60 * 1000;  // never within the test
+  std::unique_ptr<MetaStore> store;
+  ASSERT_OK(MetaStore::Open(dir.path(), o, &store));
+  const int64_t syncs0 = store->syncs();
+  for (int i = 0; i < 5; ++i)
+    ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("lazy" + std::to_string(i), "1"); },
+                            Durability::kLazy));
+  EXPECT_EQ(store->syncs(), syncs0);
+  ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("data", "1"); }));  // kSync
+  EXPECT_EQ(store->syncs(), syncs0 + 1);
+  ASSERT_OK(store->Sync());  // nothing new
+  EXPECT_EQ(store->syncs(), syncs0 + 1);
+  ASSERT_OK(store->Mutate([&](Txn& t) { return t.Put("lazy", "2"); }, Durability::kLazy));
+  ASSERT_OK(store->Sync());
+  EXPECT_EQ(store->syncs(), syncs0 + 2);
 }
 
 TEST(MetaStoreTest, DamagedRedoLogIsRefusedAndLeftUntouched) {
