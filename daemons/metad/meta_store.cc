@@ -321,6 +321,12 @@ bool MetaStore::CommitGroup(const std::vector<Pending*>& group) {
   for (size_t i = 0; i < group.size(); ++i)
     if (group[i]->status.ok())
       for (LogWrite& w : txns[i]->writes_) writes.push_back(std::move(w));
+  if (writes.empty()) {  // only checks that found nothing to change
+    for (size_t i = 0; i < group.size(); ++i)
+      if (group[i]->status.ok())
+        for (auto& f : txns[i]->on_commit_) f();
+    return true;
+  }
   uint64_t seq = 0;
   const Status s = log_->Append(writes, &seq);
   if (!s.ok()) {
