@@ -5,8 +5,10 @@
 // A mutation's writes go to an in-memory overlay (the keys changed since the
 // last checkpoint, deletes as tombstones) and, as one record per group
 // commit, to the redo log: one write(2), so a commit survives `kill -9` of
-// metad as soon as Mutate() returns; with `fsync` also one fdatasync per
-// group (or per `sync_interval_ms`), for power loss. Reads look at the
+// metad as soon as Mutate() returns; with `fsync` also an fdatasync for
+// power loss, before the answer for a Durability::kSync group, within
+// `sync_interval_ms` for a kLazy one (one fdatasync covers every record
+// before it). Reads look at the
 // overlay first, then at Kyoto Cabinet. When the overlay or the log grows
 // past a bound, a checkpoint applies the overlay to Kyoto Cabinet in one KC
 // transaction (hard if `fsync`: its 4-8 syncs are shared by thousands of
