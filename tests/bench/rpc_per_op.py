@@ -113,8 +113,9 @@ def drop_caches():
         pass
 
 
-def phases(d, n):
-    """(name, setup, op(i), count) in the order they run; each works in d."""
+def phases(d, n, metad_calls):
+    """(name, setup, op(i), count) in the order they run; each works in d.
+    metad_calls() is the client's count of metad Lookup+GetAttr RPCs so far."""
     J = os.path.join
     buf4k = os.urandom(4096)
 
@@ -171,9 +172,22 @@ def phases(d, n):
         except OSError:
             rfd[0] = os.open(f, os.O_RDWR)
 
-    # The attribute cache expires by time alone (the client's default
-    # attr_timeout is 1 s): there is no condition to poll.
-    wait_attrs = lambda: time.sleep(1.2)
+    def wait_attrs(timeout=10.0):
+        """Until the kernel's cached attributes of the c* files expired: a
+        probe made after them is stat'ed until that stat reaches metad
+        (entry and attribute timeouts are the same for every file)."""
+        probe = J(d, "attr-probe")
+        os.close(os.open(probe, os.O_CREAT | os.O_WRONLY, 0o644))
+        os.stat(probe)
+        deadline = time.monotonic() + timeout
+        while True:
+            before = metad_calls()
+            os.stat(probe)
+            if metad_calls() > before:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(f"attributes still cached {timeout} s after the creates")
+            time.sleep(0.05)  # poll interval
     return [
         ("create", None, create, n),
         ("stat (cached attrs)", None, lambda i: os.stat(J(d, "c%d" % i)), n),
@@ -211,7 +225,11 @@ def main():
     print(f"# {args.n} ops per phase in {d}; per operation: wall time, client RPCs by method"
           + (", fsync+msync calls (ms) in metad" + (" / datads" if args.datad_pid else "") if pids else ""))
     try:
-        for name, setup, op, count in phases(d, args.n):
+        # Lookups and GetAttrs only: the client's background Opens/Releases
+        # (open-hold renewal) must not count as a stat that reached metad.
+        metad_calls = lambda: sum(v for k, v in counters(args.client_log, args.client_pid)[0].items()
+                                  if k in ("Lookup", "GetAttr"))
+        for name, setup, op, count in phases(d, args.n, metad_calls):
             if setup:
                 setup()
             before = counters(args.client_log, args.client_pid)
