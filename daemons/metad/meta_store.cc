@@ -53,7 +53,6 @@ void Txn::Write(std::string_view key, std::optional<std::string_view> value)
   } else {
     it->second.reset();
   }
-  store_->overlay_bytes_ += static_cast<int64_t>(key.size() + (value ? value->size() : 0));
   writes_.push_back({std::string(key), it->second});
 }
 
@@ -145,10 +144,7 @@ Status MetaStore::Open(const std::string& dir, const MetaStoreOptions& options,
     REPLFS_RETURN_IF_ERROR(RedoLog::Open(
         dir + "/meta.log", applied,
         [m](uint64_t, std::vector<LogWrite>* writes) NO_THREAD_SAFETY_ANALYSIS {
-          for (LogWrite& w : *writes) {
-            m->overlay_bytes_ += static_cast<int64_t>(w.key.size() + (w.value ? w.value->size() : 0));
-            m->overlay_.insert_or_assign(std::move(w.key), std::move(w.value));
-          }
+          for (LogWrite& w : *writes) m->overlay_.insert_or_assign(std::move(w.key), std::move(w.value));
           return Status::OK();
         },
         &store->log_));
@@ -402,7 +398,6 @@ Status MetaStore::CheckpointLocked() {
     LOG(DEBUG) << what;
   }
   overlay_.clear();
-  overlay_bytes_ = 0;
   retry_keys_ = 0;
   retry_bytes_ = 0;
   checkpoints_.fetch_add(1);

@@ -199,7 +199,6 @@ class MetaStore {
   // Written by the leader under mu_ held exclusively (Txn, CommitGroup), read
   // under mu_ shared; the analysis cannot follow Txn's access.
   Overlay overlay_;
-  int64_t overlay_bytes_ = 0;  // keys and values written since the checkpoint
   // After a failed checkpoint, the next is tried once the overlay or the log
   // has grown by another bound (not after every group).
   size_t retry_keys_ = 0;
