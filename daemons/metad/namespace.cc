@@ -165,14 +165,10 @@ Status Namespace::SkipUnsafeInos() {
   });  // kSync: the range is durable before any number of it is used
 }
 
-Status Namespace::ReserveInos() {
+Status Namespace::ReserveInos(Ino from) {
   MutexLock l(&ino_mu_);
-  std::string v;
-  uint64_t next = 0;
-  REPLFS_RETURN_IF_ERROR(store_->Get(CounterKey("ino"), &v).WithContext("inode counter"));
-  REPLFS_RETURN_IF_ERROR(DecodeU64(v, &next));
-  if (next + kInoMargin < ino_end_.load()) return Status::OK();
-  const uint64_t end = next + kInoBlock;
+  if (from + kInoMargin < ino_end_.load()) return Status::OK();  // another create did
+  const uint64_t end = from + kInoBlock;
   REPLFS_RETURN_IF_ERROR(
       store_->Mutate([&](Txn& t) { return t.Put(CounterKey("ino_end"), EncodeU64(end)); }));
   ino_end_ = end;
@@ -182,19 +178,22 @@ Status Namespace::ReserveInos() {
 Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* out) {
   REPLFS_RETURN_IF_ERROR(ValidateName(name));
   const bool is_dir = proto.type == FileType::kDirectory;
-  // Creates that share a group may pass the margin: one that finds its
-  // number unreserved reserves again and retries.
-  bool unreserved = false;
   for (int attempt = 0;; ++attempt) {
-    REPLFS_RETURN_IF_ERROR(ReserveInos());
-    Status s = CreateOnce(parent, name, proto, is_dir, &unreserved, out);
+    Ino drawn = 0;  // the inode number the attempt took (0: none)
+    bool unreserved = false;
+    Status s = CreateOnce(parent, name, proto, is_dir, &drawn, &unreserved, out);
+    // The reserved range moves ahead once a create comes near its end;
+    // creates that share a group may pass the end: that one reserves and
+    // tries again.
+    if (drawn != 0 && drawn + kInoMargin >= ino_end_.load()) REPLFS_RETURN_IF_ERROR(ReserveInos(drawn));
     if (!unreserved || attempt == 3) return s;
   }
 }
 
 Status Namespace::CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
-                             bool* unreserved, Inode* out) {
+                             Ino* drawn, bool* unreserved, Inode* out) {
   REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
+    *drawn = 0;
     *unreserved = false;
     TxnInodes inodes(t);
     Inode* dir = nullptr;
@@ -209,6 +208,7 @@ Status Namespace::CreateOnce(Ino parent, std::string_view name, const Inode& pro
     const int64_t now = NowNs();
     Inode in = proto;
     REPLFS_RETURN_IF_ERROR(NextIno(t, &in.ino));
+    *drawn = in.ino;
     if (in.ino >= ino_end_.load()) {
       *unreserved = true;
       return Status::Unavailable("inode number " + std::to_string(in.ino) + " is not reserved yet");

@@ -112,9 +112,10 @@ class Namespace {
   // but their inode numbers must never be handed out again: they come from
   // a range whose end (`N ino_end`) is committed durably first, and a start
   // moves the counter past the last range.
-  Status ReserveInos();
+  // Reserves [.., from + kInoBlock) unless another create already did.
+  Status ReserveInos(Ino from);
   Status CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
-                    bool* unreserved, Inode* out);
+                    Ino* drawn, bool* unreserved, Inode* out);
   Status SkipUnsafeInos();
   static constexpr uint64_t kInoBlock = 4096;
   static constexpr uint64_t kInoMargin = 1024;  // reserve again this close to the end
@@ -141,7 +142,7 @@ class Namespace {
   const Options opts_;
 
   std::atomic<int64_t> files_{0}, dirs_{0}, inodes_{0};
-  Mutex ino_mu_;                         // one ReserveInos at a time
+  Mutex ino_mu_;                         // one ReserveInos at a time (only near the range end)
   std::atomic<uint64_t> ino_end_{0};     // inode numbers below this are reserved
 
   mutable Mutex mu_;  // protects open_
