@@ -477,7 +477,12 @@ TEST_F(NetworkTest, RoundTripsAtEightyMillisecondsRtt) {
             << "  before: " << a.line << "\n  after cat: " << b.line << "\n  after ls: " << c.line << std::endl;
   const std::string want = RunShell("cat '" + On(1, "seven") + "' | sha256sum").out;
   EXPECT_EQ(cat.out, want);
-  EXPECT_LE(cat_rpcs, 6) << "reading 7 blocks must not cost a call per block";
+  // 4 metad calls (Lookup, Open, GetAttr, Release) and 2 datad Reads, plus
+  // at most one more GetAttr: at 80 ms RTT the cat takes ~16 RTTs (1.2-1.4
+  // s), longer than the 1 s attribute timeout, and the kernel may fetch the
+  // attributes again before the last read (seen in CI: GetAttr=2). A call
+  // per block would be 7 datad Reads alone.
+  EXPECT_LE(cat_rpcs, 7) << "reading 7 blocks must not cost a call per block";
   EXPECT_LE(ls_rpcs, 8) << "ls -l must not cost a call per entry";
   EXPECT_EQ(std::count(ls.out.begin(), ls.out.end(), '\n'), kEntries + 1);
 }
