@@ -115,6 +115,7 @@ FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo
       info_(info),
       session_(RandomSession()),
       xattr_hints_(attr_ttl),
+      dir_attrs_(attr_ttl),
       renewal_(renewal) {
   if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
 }
@@ -278,6 +279,7 @@ Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
 }
 
 Status FileSystem::GetAttr(uint64_t ino, Attr* out) {
+  if (dir_attrs_.Take(ino, out)) return Status::OK();
   REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
   ApplyLocal(out);
   return Status::OK();
@@ -287,6 +289,7 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   // Pending writes first, so a later commit cannot undo this change (a
   // truncation, an explicit mtime).
   REPLFS_RETURN_IF_ERROR(Commit(req.ino));
+  dir_attrs_.Forget(req.ino);
   if (req.size) {
     if (*req.size < 0) return Status::Invalid("negative size");
     REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
@@ -308,43 +311,66 @@ Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, 
   REPLFS_RETURN_IF_ERROR(FileTypeFromMode(mode, &type));
   if (type == FileType::kDirectory || type == FileType::kSymlink)
     return Status::Invalid("mknod cannot create directories or symlinks");
-  return meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out);
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir));
+  dir_attrs_.Note(dir);
+  return Status::OK();
 }
 
 Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                          const Caller& who, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  return meta_->Mkdir(parent, std::string(name), mode & 07777, who, out);
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir));
+  dir_attrs_.Note(dir);
+  return Status::OK();
 }
 
 Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::string& target,
                            const Caller& who, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  return meta_->Symlink(parent, std::string(name), target, who, out);
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Symlink(parent, std::string(name), target, who, out, &dir));
+  dir_attrs_.Note(dir);
+  return Status::OK();
 }
 
 Status FileSystem::ReadLink(uint64_t ino, std::string* out) { return meta_->ReadLink(ino, out); }
 
 Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  return meta_->Unlink(parent, std::string(name), out);
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Unlink(parent, std::string(name), out, &dir));
+  dir_attrs_.Note(dir);
+  return Status::OK();
 }
 
 Status FileSystem::Rmdir(uint64_t parent, std::string_view name) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  return meta_->Rmdir(parent, std::string(name));
+  Unlinked gone;
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Rmdir(parent, std::string(name), &gone, &dir));
+  if (gone.ino != 0) dir_attrs_.Forget(gone.ino);
+  dir_attrs_.Note(dir);
+  return Status::OK();
 }
 
 Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
                           std::string_view new_name, RenameFlags flags, Unlinked* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   REPLFS_RETURN_IF_ERROR(CheckName(new_name));
-  return meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
+  // Both parents change, and a directory moved gets a new ctime (and
+  // parent): nothing noted before the rename may answer for them.
+  Status s = meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
+  dir_attrs_.ForgetAll();  // also when it failed: it may have been applied
+  return s;
 }
 
 Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_name, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(new_name));
-  REPLFS_RETURN_IF_ERROR(meta_->Link(ino, new_parent, std::string(new_name), out));
+  Attr dir;
+  REPLFS_RETURN_IF_ERROR(meta_->Link(ino, new_parent, std::string(new_name), out, &dir));
+  dir_attrs_.Note(dir);
   ApplyLocal(out);
   return Status::OK();
 }
@@ -359,6 +385,11 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
 Status FileSystem::Open(uint64_t ino, Attr* out) {
   std::vector<ChunkLocation> locations;
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
+  Opened(ino, locations, out);
+  return Status::OK();
+}
+
+void FileSystem::Opened(uint64_t ino, const std::vector<ChunkLocation>& locations, Attr* out) {
   // Close-to-open: what other clients wrote and closed before this open is
   // read from the chunks' current replicas, not from locations cached
   // earlier; the Open brought the first chunks' locations along, so the
@@ -371,21 +402,21 @@ Status FileSystem::Open(uint64_t ino, Attr* out) {
     st.handles++;
   }
   ApplyLocal(out);
-  return Status::OK();
 }
 
 Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
                           const Caller& who, Attr* out, bool exclusive) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  Attr made;
-  Status s =
-      meta_->Mknod(parent, std::string(name), FileType::kRegular, mode & 07777, who, 0, &made);
+  Attr dir;
+  Status s = meta_->Create(parent, std::string(name), mode & 07777, who, session_, out, &dir);
   if (s.code() == Status::Code::kExists && !exclusive) {
     return Status::Stale("'" + std::string(name) +
                          "' exists (made by another client): look it up again");
   }
   REPLFS_RETURN_IF_ERROR(s);
-  return Open(made.ino, out);
+  dir_attrs_.Note(dir);
+  Opened(out->ino, {}, out);  // a new file has no chunks yet
+  return Status::OK();
 }
 
 Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string* out) {
@@ -468,6 +499,7 @@ Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_vie
   if (flags & ~3) return Status::Invalid("unknown setxattr flags " + std::to_string(flags));
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
+  dir_attrs_.Forget(ino);
   return meta_->SetXattr(ino, std::string(name), std::string(value), flags);
 }
 
@@ -493,6 +525,7 @@ Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
 Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
+  dir_attrs_.Forget(ino);
   return meta_->RemoveXattr(ino, std::string(name));
 }
 
@@ -504,6 +537,7 @@ Status FileSystem::StatFs(struct statvfs* out) {
 }
 
 void FileSystem::Forget(uint64_t ino) {
+  dir_attrs_.Forget(ino);
   {
     MutexLock l(&mu_);
     if (open_.count(ino)) return;

@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "common/thread_annotations.h"
 #include "fuse/chunk_io.h"
+#include "fuse/dir_attrs.h"
 #include "fuse/meta_client.h"
 #include "fuse/xattr_hints.h"
 #include "fuse/types.h"
@@ -75,7 +76,9 @@ class FileSystem {
   ChunkIo& io() { return *io_; }
 
   // Namespace. Attributes returned are adjusted for this client's
-  // uncommitted writes.
+  // uncommitted writes. A directory's attributes asked for right after a
+  // change of its entries through this client come from that change's
+  // answer (DirAttrs), without a metad call.
   Status Lookup(uint64_t parent, std::string_view name, Attr* out);
   Status GetAttr(uint64_t ino, Attr* out);
   // A size change follows the truncate protocol: pending writes are
@@ -174,6 +177,9 @@ class FileSystem {
   // is unreachable; what was not released goes to stray_ (for the next
   // round, or the destructor).
   void ReleaseHolds(std::vector<LeaseHold> holds) LOCKS_EXCLUDED(mu_);
+  // The local half of an open: handle counted, location cache primed.
+  void Opened(uint64_t ino, const std::vector<ChunkLocation>& locations, Attr* out)
+      LOCKS_EXCLUDED(mu_);
   // Records a fresh attr from metad and overlays uncommitted writes on it.
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
   // Reports uncommitted writes to metad (no-op when clean).
@@ -185,6 +191,7 @@ class FileSystem {
   const ClusterInfo info_;
   const int64_t session_;
   XattrHints xattr_hints_;  // thread-safe itself
+  DirAttrs dir_attrs_;      // thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

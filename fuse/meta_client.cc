@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <type_traits>
 
 #include "MetaService.h"
 #include "common/log.h"
@@ -62,6 +64,17 @@ ChunkLocation FromRpc(const rpc::ChunkLocation& l) {
 
 Unlinked FromRpc(const rpc::Unlinked& u) {
   return Unlinked{static_cast<uint64_t>(u.ino), static_cast<uint32_t>(u.nlink)};
+}
+
+// The parent's attributes a change carried; ino 0 when it carried none (a
+// metad from before they were sent).
+void DirFromRpc(const std::shared_ptr<rpc::Attr>& a, bool isset, Attr* dir) {
+  if (dir == nullptr) return;
+  *dir = isset && a != nullptr ? FromRpc(*a) : Attr{};
+}
+void DirFromRpc(const rpc::Unlinked& u, Attr* dir) {
+  if (dir == nullptr) return;
+  *dir = u.__isset.dir ? FromRpc(u.dir) : Attr{};
 }
 
 int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
@@ -131,6 +144,20 @@ struct MetaClient::Impl {
     *out = FromRpc(r);
     return Status::OK();
   }
+  // The same for a change of a directory's entries, which also returns the
+  // directory's attributes (into *dir, if not null).
+  template <class Rpc, class Out, class Fn>
+  Status GetChange(std::string_view what, Out* out, Attr* dir, Fn fn) {
+    Rpc r;
+    REPLFS_RETURN_IF_ERROR(Call(what, kOnce, [&](rpc::MetaServiceClient& c) { fn(c, r); }));
+    if (out != nullptr) *out = FromRpc(r);
+    if constexpr (std::is_same_v<Rpc, rpc::Attr>) {
+      DirFromRpc(r.dir, r.__isset.dir, dir);
+    } else {
+      DirFromRpc(r, dir);
+    }
+    return Status::OK();
+  }
 };
 
 MetaClient::MetaClient(const HostPort& addr, const net::RpcOptions& opts)
@@ -183,24 +210,24 @@ Status MetaClient::SetAttr(const SetAttrRequest& req, Attr* out) {
 }
 
 Status MetaClient::Mknod(uint64_t parent, const std::string& name, FileType type, uint32_t mode,
-                         const Caller& who, uint64_t rdev, Attr* out) {
-  return impl_->Get<rpc::Attr>("Mknod", kOnce, out, [&](auto& c, auto& r) {
+                         const Caller& who, uint64_t rdev, Attr* out, Attr* dir) {
+  return impl_->GetChange<rpc::Attr>("Mknod", out, dir, [&](auto& c, auto& r) {
     c.Mknod(r, I(parent), name, ToRpc(type), static_cast<int32_t>(mode & 07777),
             static_cast<int32_t>(who.uid), static_cast<int32_t>(who.gid), I(rdev));
   });
 }
 
 Status MetaClient::Mkdir(uint64_t parent, const std::string& name, uint32_t mode,
-                         const Caller& who, Attr* out) {
-  return impl_->Get<rpc::Attr>("Mkdir", kOnce, out, [&](auto& c, auto& r) {
+                         const Caller& who, Attr* out, Attr* dir) {
+  return impl_->GetChange<rpc::Attr>("Mkdir", out, dir, [&](auto& c, auto& r) {
     c.Mkdir(r, I(parent), name, static_cast<int32_t>(mode & 07777), static_cast<int32_t>(who.uid),
             static_cast<int32_t>(who.gid));
   });
 }
 
 Status MetaClient::Symlink(uint64_t parent, const std::string& name, const std::string& target,
-                           const Caller& who, Attr* out) {
-  return impl_->Get<rpc::Attr>("Symlink", kOnce, out, [&](auto& c, auto& r) {
+                           const Caller& who, Attr* out, Attr* dir) {
+  return impl_->GetChange<rpc::Attr>("Symlink", out, dir, [&](auto& c, auto& r) {
     c.Symlink(r, I(parent), name, target, static_cast<int32_t>(who.uid),
               static_cast<int32_t>(who.gid));
   });
@@ -214,14 +241,14 @@ Status MetaClient::ReadLink(uint64_t ino, std::string* out) {
   return Status::OK();
 }
 
-Status MetaClient::Unlink(uint64_t parent, const std::string& name, Unlinked* out) {
-  return impl_->Get<rpc::Unlinked>("Unlink", kOnce, out,
-                                   [&](auto& c, auto& r) { c.Unlink(r, I(parent), name); });
+Status MetaClient::Unlink(uint64_t parent, const std::string& name, Unlinked* out, Attr* dir) {
+  return impl_->GetChange<rpc::Unlinked>("Unlink", out, dir,
+                                         [&](auto& c, auto& r) { c.Unlink(r, I(parent), name); });
 }
 
-Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
-  return impl_->Call("Rmdir", kOnce,
-                          [&](rpc::MetaServiceClient& c) { c.Rmdir(I(parent), name); });
+Status MetaClient::Rmdir(uint64_t parent, const std::string& name, Unlinked* out, Attr* dir) {
+  return impl_->GetChange<rpc::Unlinked>("Rmdir", out, dir,
+                                         [&](auto& c, auto& r) { c.Rmdir(r, I(parent), name); });
 }
 
 Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
@@ -234,9 +261,10 @@ Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new
   });
 }
 
-Status MetaClient::Link(uint64_t ino, uint64_t new_parent, const std::string& new_name, Attr* out) {
-  return impl_->Get<rpc::Attr>("Link", kOnce, out,
-                               [&](auto& c, auto& r) { c.Link(r, I(ino), I(new_parent), new_name); });
+Status MetaClient::Link(uint64_t ino, uint64_t new_parent, const std::string& new_name, Attr* out,
+                        Attr* dir) {
+  return impl_->GetChange<rpc::Attr>("Link", out, dir,
+                                     [&](auto& c, auto& r) { c.Link(r, I(ino), I(new_parent), new_name); });
 }
 
 Status MetaClient::ReadDir(uint64_t ino, const std::string& after, int max, bool plus,
@@ -299,6 +327,19 @@ Status MetaClient::Open(uint64_t ino, int64_t session, Attr* out, int32_t chunks
     locations->clear();
     for (const rpc::ChunkLocation& l : r.chunks) locations->push_back(FromRpc(l));
   }
+  return Status::OK();
+}
+
+Status MetaClient::Create(uint64_t parent, const std::string& name, uint32_t mode, const Caller& who,
+                          int64_t session, Attr* out, Attr* dir) {
+  // Not repeated once sent, as Mknod: a repeat would find the name taken.
+  rpc::OpenReply r;
+  REPLFS_RETURN_IF_ERROR(impl_->Call("Create", kOnce, [&](rpc::MetaServiceClient& c) {
+    c.Create(r, I(parent), name, static_cast<int32_t>(mode & 07777), static_cast<int32_t>(who.uid),
+             static_cast<int32_t>(who.gid), session, 0);
+  }));
+  *out = FromRpc(r.attr);
+  DirFromRpc(r.attr.dir, r.attr.__isset.dir, dir);
   return Status::OK();
 }
 

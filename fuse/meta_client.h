@@ -45,24 +45,29 @@ class MetaClient {
   // a reporter may outlive this client.
   std::shared_ptr<const RpcCounters> counters() const;
 
-  // Out-params are written only on success.
+  // Out-params are written only on success. `dir`, where given, receives
+  // the parent directory's attributes as the change left it (ino 0: metad
+  // did not send them).
   Status Ping();
   Status GetClusterInfo(ClusterInfo* out);
   Status Lookup(uint64_t parent, const std::string& name, Attr* out);
   Status GetAttr(uint64_t ino, Attr* out);
   Status SetAttr(const SetAttrRequest& req, Attr* out);
   Status Mknod(uint64_t parent, const std::string& name, FileType type, uint32_t mode,
-               const Caller& who, uint64_t rdev, Attr* out);
+               const Caller& who, uint64_t rdev, Attr* out, Attr* dir = nullptr);
   Status Mkdir(uint64_t parent, const std::string& name, uint32_t mode, const Caller& who,
-               Attr* out);
+               Attr* out, Attr* dir = nullptr);
   Status Symlink(uint64_t parent, const std::string& name, const std::string& target,
-                 const Caller& who, Attr* out);
+                 const Caller& who, Attr* out, Attr* dir = nullptr);
   Status ReadLink(uint64_t ino, std::string* out);
-  Status Unlink(uint64_t parent, const std::string& name, Unlinked* out);
-  Status Rmdir(uint64_t parent, const std::string& name);
+  Status Unlink(uint64_t parent, const std::string& name, Unlinked* out, Attr* dir = nullptr);
+  // *out: the directory removed (ino 0 from a metad that does not say).
+  Status Rmdir(uint64_t parent, const std::string& name, Unlinked* out = nullptr,
+               Attr* dir = nullptr);
   Status Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
                 const std::string& new_name, RenameFlags flags, Unlinked* out);
-  Status Link(uint64_t ino, uint64_t new_parent, const std::string& new_name, Attr* out);
+  Status Link(uint64_t ino, uint64_t new_parent, const std::string& new_name, Attr* out,
+              Attr* dir = nullptr);
   Status ReadDir(uint64_t ino, const std::string& after, int max, bool plus, DirPage* out);
   Status SetXattr(uint64_t ino, const std::string& name, const std::string& value, int flags);
   Status GetXattr(uint64_t ino, const std::string& name, std::string* out);
@@ -73,6 +78,10 @@ class MetaClient {
   // most 64).
   Status Open(uint64_t ino, int64_t session, Attr* out, int32_t chunks = 0,
               std::vector<ChunkLocation>* locations = nullptr);
+  // A regular file made and opened under `session` in one call (Mknod +
+  // Open; Exists if the name is taken).
+  Status Create(uint64_t parent, const std::string& name, uint32_t mode, const Caller& who,
+                int64_t session, Attr* out, Attr* dir = nullptr);
   Status Release(uint64_t ino, int64_t session);
   Status GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                    std::vector<ChunkLocation>* out);

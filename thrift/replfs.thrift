@@ -64,6 +64,10 @@ struct Attr {
   12: i32 goal,       // replication goal of a regular file
   13: i64 allocated_bytes,  // bytes of [0, size) in allocated chunks: st_blocks
   14: i32 xattrs = -1,      // how many xattrs it has; -1 unknown (ask)
+  // In the answer to a change of a directory's entries (Mknod, Mkdir,
+  // Symlink, Link, Create): that directory's attributes right after the
+  // change, so that the client need not ask for them again.
+  15: optional Attr & dir,
 }
 
 struct DirEntry {
@@ -96,6 +100,7 @@ struct SetAttrRequest {
 struct Unlinked {
   1: i64 ino,            // 0 when nothing was removed
   2: i32 nlink,          // links left
+  3: optional Attr dir,  // Unlink, Rmdir: the parent's attributes after it
 }
 
 struct RenameFlags {
@@ -309,7 +314,8 @@ service MetaService {
                5: i32 gid) throws (1: RpcError e),
   string ReadLink(1: i64 ino) throws (1: RpcError e),
   Unlinked Unlink(1: i64 parent, 2: string name) throws (1: RpcError e),
-  void Rmdir(1: i64 parent, 2: string name) throws (1: RpcError e),
+  // Returns the directory removed (nlink 0) and the parent's attributes.
+  Unlinked Rmdir(1: i64 parent, 2: string name) throws (1: RpcError e),
   // Returns the inode that lost its name (overwritten target), if any.
   Unlinked Rename(1: i64 parent, 2: string name, 3: i64 new_parent,
                   4: string new_name, 5: RenameFlags flags)
@@ -394,6 +400,12 @@ service MetaService {
   // nothing to commit, fsyncdir): namespace changes are otherwise synced
   // within metad.fsync_interval_ms.
   void Sync() throws (1: RpcError e),
+  // open(2) with O_CREAT in one call: Mknod of a regular file, then Open of
+  // it under `session` with the locations of up to `chunks` chunks (none
+  // yet). attr.dir: the parent's attributes after the create.
+  OpenReply Create(1: i64 parent, 2: string name, 3: i32 mode, 4: i32 uid,
+                   5: i32 gid, 6: i64 session, 7: i32 chunks)
+      throws (1: RpcError e),
 }
 
 service DataService {

@@ -115,6 +115,12 @@ void MetaServiceHandler::ToAttr(const Inode& in, rpc::Attr* a) const {
   a->allocated_bytes = core_->AllocatedBytes(in);
 }
 
+void MetaServiceHandler::SetDir(const Inode& dir, rpc::Attr* a) const {
+  a->dir = std::make_shared<rpc::Attr>();
+  ToAttr(dir, a->dir.get());
+  a->__isset.dir = true;
+}
+
 void MetaServiceHandler::GetClusterInfo(rpc::ClusterInfo& out) {
   const Config& c = core_->config();
   out.chunk_size = c.chunk_size;
@@ -168,26 +174,29 @@ void MetaServiceHandler::Mknod(rpc::Attr& out, int64_t parent, const std::string
                                int64_t rdev) {
   ThrowIfError(CheckIno(parent));
   if (!IsValidFileType(type)) ThrowIfError(replfs::Status::Invalid("bad file type " + std::to_string(type)));
-  Inode in;
+  Inode in, dir;
   ThrowIfError(core_->ns().Mknod(static_cast<Ino>(parent), name, static_cast<FileType>(type), U32(mode),
-                                 U32(uid), U32(gid), rdev, &in));
+                                 U32(uid), U32(gid), rdev, &in, &dir));
   ToAttr(in, &out);
+  SetDir(dir, &out);
 }
 
 void MetaServiceHandler::Mkdir(rpc::Attr& out, int64_t parent, const std::string& name, int32_t mode,
                                int32_t uid, int32_t gid) {
   ThrowIfError(CheckIno(parent));
-  Inode in;
-  ThrowIfError(core_->ns().Mkdir(static_cast<Ino>(parent), name, U32(mode), U32(uid), U32(gid), &in));
+  Inode in, dir;
+  ThrowIfError(core_->ns().Mkdir(static_cast<Ino>(parent), name, U32(mode), U32(uid), U32(gid), &in, &dir));
   ToAttr(in, &out);
+  SetDir(dir, &out);
 }
 
 void MetaServiceHandler::Symlink(rpc::Attr& out, int64_t parent, const std::string& name,
                                  const std::string& target, int32_t uid, int32_t gid) {
   ThrowIfError(CheckIno(parent));
-  Inode in;
-  ThrowIfError(core_->ns().Symlink(static_cast<Ino>(parent), name, target, U32(uid), U32(gid), &in));
+  Inode in, dir;
+  ThrowIfError(core_->ns().Symlink(static_cast<Ino>(parent), name, target, U32(uid), U32(gid), &in, &dir));
   ToAttr(in, &out);
+  SetDir(dir, &out);
 }
 
 void MetaServiceHandler::ReadLink(std::string& out, int64_t ino) {
@@ -198,13 +207,21 @@ void MetaServiceHandler::ReadLink(std::string& out, int64_t ino) {
 void MetaServiceHandler::Unlink(rpc::Unlinked& out, int64_t parent, const std::string& name) {
   ThrowIfError(CheckIno(parent));
   Unlinked u;
-  ThrowIfError(core_->ns().Unlink(static_cast<Ino>(parent), name, &u));
+  Inode dir;
+  ThrowIfError(core_->ns().Unlink(static_cast<Ino>(parent), name, &u, &dir));
   ToUnlinked(u, &out);
+  ToAttr(dir, &out.dir);
+  out.__isset.dir = true;
 }
 
-void MetaServiceHandler::Rmdir(int64_t parent, const std::string& name) {
+void MetaServiceHandler::Rmdir(rpc::Unlinked& out, int64_t parent, const std::string& name) {
   ThrowIfError(CheckIno(parent));
-  ThrowIfError(core_->ns().Rmdir(static_cast<Ino>(parent), name));
+  Unlinked gone;
+  Inode dir;
+  ThrowIfError(core_->ns().Rmdir(static_cast<Ino>(parent), name, &gone, &dir));
+  ToUnlinked(gone, &out);
+  ToAttr(dir, &out.dir);
+  out.__isset.dir = true;
 }
 
 void MetaServiceHandler::Rename(rpc::Unlinked& out, int64_t parent, const std::string& name,
@@ -221,9 +238,10 @@ void MetaServiceHandler::Rename(rpc::Unlinked& out, int64_t parent, const std::s
 void MetaServiceHandler::Link(rpc::Attr& out, int64_t ino, int64_t new_parent, const std::string& new_name) {
   ThrowIfError(CheckIno(ino));
   ThrowIfError(CheckIno(new_parent));
-  Inode in;
-  ThrowIfError(core_->ns().Link(static_cast<Ino>(ino), static_cast<Ino>(new_parent), new_name, &in));
+  Inode in, dir;
+  ThrowIfError(core_->ns().Link(static_cast<Ino>(ino), static_cast<Ino>(new_parent), new_name, &in, &dir));
   ToAttr(in, &out);
+  SetDir(dir, &out);
 }
 
 void MetaServiceHandler::ReadDir(rpc::DirPage& out, int64_t ino, const std::string& after, int32_t max,
@@ -280,7 +298,7 @@ const net::Policy& MetadPolicy() {
     net::Policy p;
     for (const char* m : {"Lookup", "GetAttr", "SetAttr", "Mknod", "Mkdir", "Symlink", "ReadLink", "Unlink",
                           "Rmdir", "Rename", "Link", "ReadDir", "SetXattr", "GetXattr", "ListXattr", "RemoveXattr",
-                          "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "Sync", "StatFs",
+                          "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "Sync", "Create", "StatFs",
                           "ReportBadReplicas", "Status", "ResolvePath", "Fsck"})
       p[m] = fs;
     for (const char* m : {"RegisterServer", "Heartbeat", "BlockReport"}) p[m] = datad;
@@ -305,13 +323,35 @@ void MetaServiceHandler::Open(rpc::OpenReply& out, int64_t ino, int64_t session,
   Inode in;
   ThrowIfError(core_->ns().Open(static_cast<Ino>(ino), session, &in));
   ToAttr(in, &out.attr);
-  out.chunks.clear();
+  FillOpenChunks(in, chunks, &out);
+}
+
+void MetaServiceHandler::FillOpenChunks(const Inode& in, int32_t chunks, rpc::OpenReply* out) {
+  out->chunks.clear();
   if (chunks == 0 || in.type != FileType::kRegular) return;
   std::vector<ChunkInfo> found;
-  ThrowIfError(core_->GetChunks(static_cast<Ino>(ino), 0, chunks, &found));
-  out.chunks.resize(found.size());
+  ThrowIfError(core_->GetChunks(in.ino, 0, chunks, &found));
+  out->chunks.resize(found.size());
   for (size_t i = 0; i < found.size(); ++i)
-    ToLocation(found[i], core_->config().EffectiveMinWriteReplicas(), &out.chunks[i]);
+    ToLocation(found[i], core_->config().EffectiveMinWriteReplicas(), &out->chunks[i]);
+}
+
+// Mknod + Open. The file is made before it is opened, as with the two
+// calls: should the Open fail (the file was removed in between), the
+// create stands and the caller sees the Open's error.
+void MetaServiceHandler::Create(rpc::OpenReply& out, int64_t parent, const std::string& name, int32_t mode,
+                                int32_t uid, int32_t gid, int64_t session, int32_t chunks) {
+  ThrowIfError(CheckIno(parent));
+  if (chunks < 0 || chunks > kMaxOpenChunks)
+    ThrowIfError(replfs::Status::Invalid("Create: chunks must be 0.." + std::to_string(kMaxOpenChunks)));
+  Inode made, dir;
+  ThrowIfError(core_->ns().Mknod(static_cast<Ino>(parent), name, FileType::kRegular, U32(mode), U32(uid),
+                                 U32(gid), 0, &made, &dir));
+  Inode in;
+  ThrowIfError(core_->ns().Open(made.ino, session, &in));
+  ToAttr(in, &out.attr);
+  SetDir(dir, &out.attr);
+  FillOpenChunks(in, chunks, &out);
 }
 
 void MetaServiceHandler::Release(int64_t ino, int64_t session) {

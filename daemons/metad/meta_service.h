@@ -39,7 +39,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
                int32_t uid, int32_t gid) override;
   void ReadLink(std::string& out, int64_t ino) override;
   void Unlink(rpc::Unlinked& out, int64_t parent, const std::string& name) override;
-  void Rmdir(int64_t parent, const std::string& name) override;
+  void Rmdir(rpc::Unlinked& out, int64_t parent, const std::string& name) override;
   void Rename(rpc::Unlinked& out, int64_t parent, const std::string& name, int64_t new_parent,
               const std::string& new_name, const rpc::RenameFlags& flags) override;
   void Link(rpc::Attr& out, int64_t ino, int64_t new_parent, const std::string& new_name) override;
@@ -56,6 +56,8 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, int64_t mtime_ns) override;
   void StatFs(rpc::FsStat& out) override;
   void Sync() override;
+  void Create(rpc::OpenReply& out, int64_t parent, const std::string& name, int32_t mode, int32_t uid,
+              int32_t gid, int64_t session, int32_t chunks) override;
   void RegisterServer(const rpc::ServerUsage& usage, const std::vector<rpc::ChunkReplica>& inventory) override;
   void Heartbeat(rpc::HeartbeatReply& out, const rpc::ServerUsage& usage) override;
   void BlockReport(rpc::HeartbeatReply& out, const std::string& addr,
@@ -77,6 +79,10 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
  private:
   // Fills every field of the wire Attr, allocated_bytes included.
   void ToAttr(const Inode& in, rpc::Attr* a) const;
+  // Attaches the parent directory's attributes to a reply (Attr.dir).
+  void SetDir(const Inode& dir, rpc::Attr* a) const;
+  // The locations of the first `chunks` chunks of `in` (a regular file).
+  void FillOpenChunks(const Inode& in, int32_t chunks, rpc::OpenReply* out);
 
   MetaCore* const core_;
 };

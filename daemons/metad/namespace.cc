@@ -175,13 +175,13 @@ Status Namespace::ReserveInos(Ino from) {
   return Status::OK();
 }
 
-Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* out) {
+Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* out, Inode* dir) {
   REPLFS_RETURN_IF_ERROR(ValidateName(name));
   const bool is_dir = proto.type == FileType::kDirectory;
   for (int attempt = 0;; ++attempt) {
     Ino drawn = 0;  // the inode number the attempt took (0: none)
     bool unreserved = false;
-    Status s = CreateOnce(parent, name, proto, is_dir, &drawn, &unreserved, out);
+    Status s = CreateOnce(parent, name, proto, is_dir, &drawn, &unreserved, out, dir);
     // The reserved range moves ahead once a create comes near its end;
     // creates that share a group may pass the end: that one reserves and
     // tries again.
@@ -191,7 +191,7 @@ Status Namespace::Create(Ino parent, std::string_view name, Inode proto, Inode* 
 }
 
 Status Namespace::CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
-                             Ino* drawn, bool* unreserved, Inode* out) {
+                             Ino* drawn, bool* unreserved, Inode* out, Inode* dir_out) {
   REPLFS_RETURN_IF_ERROR(store_->Mutate([&](Txn& t) -> Status {
     *drawn = 0;
     *unreserved = false;
@@ -233,13 +233,14 @@ Status Namespace::CreateOnce(Ino parent, std::string_view name, const Inode& pro
     REPLFS_RETURN_IF_ERROR(inodes.Flush());
     t.OnCommit([this, type = in.type] { CountInode(type, 1); });
     *out = in;
+    if (dir_out != nullptr) *dir_out = *dir;
     return Status::OK();
   }, Durability::kLazy));
   return Status::OK();
 }
 
 Status Namespace::Mknod(Ino parent, std::string_view name, FileType type, uint32_t mode,
-                        uint32_t uid, uint32_t gid, int64_t rdev, Inode* out) {
+                        uint32_t uid, uint32_t gid, int64_t rdev, Inode* out, Inode* dir) {
   if (type == FileType::kDirectory || type == FileType::kSymlink)
     return Status::Invalid("Mknod cannot create directories or symlinks");
   Inode in;
@@ -249,21 +250,21 @@ Status Namespace::Mknod(Ino parent, std::string_view name, FileType type, uint32
   in.gid = gid;
   in.rdev = (type == FileType::kCharDev || type == FileType::kBlockDev) ? rdev : 0;
   in.goal = type == FileType::kRegular ? opts_.goal : 0;
-  return Create(parent, name, in, out);
+  return Create(parent, name, in, out, dir);
 }
 
 Status Namespace::Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid,
-                        uint32_t gid, Inode* out) {
+                        uint32_t gid, Inode* out, Inode* dir) {
   Inode in;
   in.type = FileType::kDirectory;
   in.mode = mode & 07777;
   in.uid = uid;
   in.gid = gid;
-  return Create(parent, name, in, out);
+  return Create(parent, name, in, out, dir);
 }
 
 Status Namespace::Symlink(Ino parent, std::string_view name, std::string_view target,
-                          uint32_t uid, uint32_t gid, Inode* out) {
+                          uint32_t uid, uint32_t gid, Inode* out, Inode* dir) {
   if (target.empty()) return Status::Invalid("empty symlink target");
   if (target.size() > kMaxSymlinkBytes) return Status::NameTooLong("symlink target over 4096 bytes");
   if (target.find('\0') != std::string_view::npos) return Status::Invalid("symlink target contains NUL");
@@ -274,7 +275,7 @@ Status Namespace::Symlink(Ino parent, std::string_view name, std::string_view ta
   in.gid = gid;
   in.size = static_cast<int64_t>(target.size());
   in.symlink_target = std::string(target);
-  return Create(parent, name, in, out);
+  return Create(parent, name, in, out, dir);
 }
 
 Status Namespace::ReadLink(Ino ino, std::string* out) const {

@@ -54,7 +54,8 @@ class Namespace {
   // by then (a background sweep). Call once before serving.
   Status Init();
 
-  // Out-parameters are only meaningful when OK is returned.
+  // Out-parameters are only meaningful when OK is returned. `dir`, where
+  // given, receives the parent directory as the change left it.
   Status Lookup(Ino parent, std::string_view name, Inode* out) const;
   Status GetAttr(Ino ino, Inode* out) const;
   Status SetAttr(const SetAttrRequest& req, Inode* out);
@@ -62,17 +63,19 @@ class Namespace {
   // new entry takes the directory's gid instead, and a new subdirectory
   // also gets S_ISGID (POSIX/Linux setgid-directory semantics).
   Status Mknod(Ino parent, std::string_view name, FileType type, uint32_t mode, uint32_t uid,
-               uint32_t gid, int64_t rdev, Inode* out);
-  Status Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid, uint32_t gid, Inode* out);
+               uint32_t gid, int64_t rdev, Inode* out, Inode* dir = nullptr);
+  Status Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid, uint32_t gid, Inode* out,
+               Inode* dir = nullptr);
   Status Symlink(Ino parent, std::string_view name, std::string_view target, uint32_t uid,
-                 uint32_t gid, Inode* out);
+                 uint32_t gid, Inode* out, Inode* dir = nullptr);
   Status ReadLink(Ino ino, std::string* out) const;
-  Status Unlink(Ino parent, std::string_view name, Unlinked* out);
-  Status Rmdir(Ino parent, std::string_view name);
+  Status Unlink(Ino parent, std::string_view name, Unlinked* out, Inode* dir = nullptr);
+  // *out: the directory removed.
+  Status Rmdir(Ino parent, std::string_view name, Unlinked* out = nullptr, Inode* dir = nullptr);
   // *out: the inode that lost a name to the rename target (ino 0: none).
   Status Rename(Ino parent, std::string_view name, Ino new_parent, std::string_view new_name,
                 RenameFlags flags, Unlinked* out);
-  Status Link(Ino ino, Ino new_parent, std::string_view new_name, Inode* out);
+  Status Link(Ino ino, Ino new_parent, std::string_view new_name, Inode* out, Inode* dir = nullptr);
   // Entries strictly after `after`, name order, at most `max` (>= 1).
   Status ReadDir(Ino ino, std::string_view after, int max, bool plus, std::vector<DirEntry>* out,
                  bool* eof) const;
@@ -107,7 +110,7 @@ class Namespace {
   int64_t inodes() const { return inodes_.load(); }
 
  private:
-  Status Create(Ino parent, std::string_view name, Inode proto, Inode* out);
+  Status Create(Ino parent, std::string_view name, Inode proto, Inode* out, Inode* dir);
   // Creates are lazy (Durability::kLazy) and may be lost with a power loss,
   // but their inode numbers must never be handed out again: they come from
   // a range whose end (`N ino_end`) is committed durably first, and a start
@@ -115,7 +118,7 @@ class Namespace {
   // Reserves [.., from + kInoBlock) unless another create already did.
   Status ReserveInos(Ino from);
   Status CreateOnce(Ino parent, std::string_view name, const Inode& proto, bool is_dir,
-                    Ino* drawn, bool* unreserved, Inode* out);
+                    Ino* drawn, bool* unreserved, Inode* out, Inode* dir_out);
   Status SkipUnsafeInos();
   static constexpr uint64_t kInoBlock = 4096;
   static constexpr uint64_t kInoMargin = 1024;  // reserve again this close to the end

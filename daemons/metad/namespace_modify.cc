@@ -74,7 +74,7 @@ Status Namespace::PurgeIfUnused(Ino ino, bool* purged) {
   return Status::OK();
 }
 
-Status Namespace::Unlink(Ino parent, std::string_view name, Unlinked* out) {
+Status Namespace::Unlink(Ino parent, std::string_view name, Unlinked* out, Inode* dir_out) {
   REPLFS_RETURN_IF_ERROR(ValidateName(name));
   return store_->Mutate([&](Txn& t) -> Status {
     TxnInodes inodes(t);
@@ -87,11 +87,12 @@ Status Namespace::Unlink(Ino parent, std::string_view name, Unlinked* out) {
     REPLFS_RETURN_IF_ERROR(t.Delete(DentryKey(parent, name)));
     REPLFS_RETURN_IF_ERROR(DropLinkInTxn(t, inodes, child, out));
     TouchDir(inodes, dir, NowNs());
+    if (dir_out != nullptr) *dir_out = *dir;
     return inodes.Flush();
   }, Durability::kLazy);
 }
 
-Status Namespace::Rmdir(Ino parent, std::string_view name) {
+Status Namespace::Rmdir(Ino parent, std::string_view name, Unlinked* out, Inode* dir_out) {
   REPLFS_RETURN_IF_ERROR(ValidateName(name));
   return store_->Mutate([&](Txn& t) -> Status {
     TxnInodes inodes(t);
@@ -109,6 +110,8 @@ Status Namespace::Rmdir(Ino parent, std::string_view name) {
     REPLFS_RETURN_IF_ERROR(DropLinkInTxn(t, inodes, child, &gone));
     --dir->nlink;
     TouchDir(inodes, dir, NowNs());
+    if (out != nullptr) *out = gone;
+    if (dir_out != nullptr) *dir_out = *dir;
     return inodes.Flush();
   }, Durability::kLazy);
 }
@@ -204,7 +207,7 @@ Status Namespace::RenameInTxn(Txn& t, Ino parent, std::string_view name, Ino new
   return inodes.Flush();
 }
 
-Status Namespace::Link(Ino ino, Ino new_parent, std::string_view new_name, Inode* out) {
+Status Namespace::Link(Ino ino, Ino new_parent, std::string_view new_name, Inode* out, Inode* dir_out) {
   REPLFS_RETURN_IF_ERROR(ValidateName(new_name));
   return store_->Mutate([&](Txn& t) -> Status {
     TxnInodes inodes(t);
@@ -226,6 +229,7 @@ Status Namespace::Link(Ino ino, Ino new_parent, std::string_view new_name, Inode
     inodes.MarkDirty(ino);
     TouchDir(inodes, dir, now);
     *out = *in;
+    if (dir_out != nullptr) *dir_out = *dir;
     return inodes.Flush();
   }, Durability::kLazy);
 }

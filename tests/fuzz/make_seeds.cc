@@ -220,6 +220,15 @@ void MetaSeeds() {
   rn.new_parent = 1;
   rn.new_name = "d";
   Save(t, "RenameExchange", Cluster().Call("Rename", rn).bytes());
+  MetaService_Create_args cr;
+  cr.parent = 2;
+  cr.name = "new";
+  cr.mode = 0600;
+  cr.uid = 1000;
+  cr.gid = 1000;
+  cr.session = 43;
+  cr.chunks = 16;
+  one("Create", cr);
   MetaService_Link_args ln;
   ln.ino = 3;
   ln.new_parent = 1;

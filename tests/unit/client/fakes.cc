@@ -152,8 +152,22 @@ void FakeMeta::Lookup(rpc::Attr& r, int64_t parent, const std::string& name) {
   r = inodes_[it->second];
 }
 
+rpc::Attr& FakeMeta::RootLocked() {
+  auto [it, made] = inodes_.try_emplace(1);
+  if (made) {
+    it->second.ino = 1;
+    it->second.type = rpc::FileType::DIRECTORY;
+    it->second.mode = 0755;
+    it->second.nlink = 2;
+    it->second.mtime_ns = 1;
+  }
+  return it->second;
+}
+
 void FakeMeta::GetAttr(rpc::Attr& r, int64_t ino) {
+  ++getattrs;
   std::lock_guard<std::mutex> l(mu_);
+  if (ino == 1) RootLocked();
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) ThrowIfError(Status::NotFound("inode " + std::to_string(ino)));
   r = it->second;
@@ -195,6 +209,18 @@ void FakeMeta::Mknod(rpc::Attr& r, int64_t parent, const std::string& name,
   names_[name] = a.ino;
   inodes_[a.ino] = a;
   r = a;
+  rpc::Attr& root = RootLocked();
+  root.mtime_ns = root.ctime_ns = root.mtime_ns + 1;
+  r.__set_dir(std::make_shared<rpc::Attr>(root));
+}
+
+void FakeMeta::Create(rpc::OpenReply& r, int64_t parent, const std::string& name, int32_t mode,
+                      int32_t uid, int32_t gid, int64_t session, int32_t chunks) {
+  ++creates;
+  rpc::Attr made;
+  Mknod(made, parent, name, rpc::FileType::REGULAR, mode, uid, gid, 0);
+  Open(r, made.ino, session, chunks);
+  r.attr.__set_dir(made.dir);
 }
 
 void FakeMeta::Open(rpc::OpenReply& r, int64_t ino, int64_t, int32_t chunks) {

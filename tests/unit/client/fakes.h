@@ -82,6 +82,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::atomic<int> opens{0};
   std::atomic<int> releases{0};
   std::atomic<int> lookups{0};
+  std::atomic<int> getattrs{0};
+  std::atomic<int> creates{0};  // Create calls
   std::atomic<int> reports{0};
 
   // One ReportBadReplicas call as received.
@@ -109,7 +111,7 @@ class FakeMeta : public rpc::MetaServiceIf {
                int32_t) override { No(); }
   void ReadLink(std::string&, int64_t) override { No(); }
   void Unlink(rpc::Unlinked&, int64_t, const std::string&) override { No(); }
-  void Rmdir(int64_t, const std::string&) override { No(); }
+  void Rmdir(rpc::Unlinked&, int64_t, const std::string&) override { No(); }
   void Rename(rpc::Unlinked&, int64_t, const std::string&, int64_t, const std::string&,
               const rpc::RenameFlags&) override { No(); }
   void Link(rpc::Attr&, int64_t, int64_t, const std::string&) override { No(); }
@@ -125,6 +127,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   void AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) override;
   void CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtime_ns) override;
   void Sync() override { ++meta_syncs; }
+  void Create(rpc::OpenReply& r, int64_t parent, const std::string& name, int32_t mode, int32_t uid,
+              int32_t gid, int64_t session, int32_t chunks) override;
   void StatFs(rpc::FsStat& r) override;
   void RegisterServer(const rpc::ServerUsage&, const std::vector<rpc::ChunkReplica>&) override { No(); }
   void Heartbeat(rpc::HeartbeatReply&, const rpc::ServerUsage&) override { No(); }
@@ -160,7 +164,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::mutex mu_;
   int64_t next_ino_ = 2;
   int64_t next_chunk_ = 100;
-  std::map<int64_t, rpc::Attr> inodes_;
+  std::map<int64_t, rpc::Attr> inodes_;  // the root (1) from the first GetAttr or change
+  rpc::Attr& RootLocked();
   std::map<std::string, int64_t> names_;  // in the root
   std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
   std::vector<Report> reports_;

@@ -72,6 +72,39 @@ TEST_F(FileSystemTest, FsyncAndFsyncDirSyncMetad) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+// The kernel asks for a directory's attributes after each change in it
+// (default_permissions): the change's answer carries them, so that GETATTR
+// costs no metad call, once; a chmod of the directory drops them.
+TEST_F(FileSystemTest, ParentAttributesComeWithTheChangeOnce) {
+  Attr before;
+  ASSERT_TRUE(fs_->GetAttr(1, &before).ok());
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "p", 0644, Caller{}, &a).ok());
+  EXPECT_EQ(meta_.handler->creates.load(), 1);
+  EXPECT_EQ(meta_.handler->opens.load(), 1);  // made and opened in one call
+  const int asked = meta_.handler->getattrs.load();
+  Attr dir;
+  ASSERT_TRUE(fs_->GetAttr(1, &dir).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), asked) << "answered from the create";
+  EXPECT_GT(dir.mtime_ns, before.mtime_ns);
+  Attr again;
+  ASSERT_TRUE(fs_->GetAttr(1, &again).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), asked + 1) << "used once only";
+  EXPECT_EQ(again.mtime_ns, dir.mtime_ns);
+
+  Attr n;
+  ASSERT_TRUE(fs_->Mknod(1, "q", S_IFREG | 0644, 0, Caller{}, &n).ok());
+  SetAttrRequest chmod;
+  chmod.ino = 1;
+  chmod.mode = 0700;
+  Attr changed;
+  ASSERT_TRUE(fs_->SetAttr(chmod, &changed).ok());
+  ASSERT_TRUE(fs_->GetAttr(1, &dir).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), asked + 2) << "a chmod drops what the mknod brought";
+  EXPECT_EQ(dir.mode, 0700u);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 TEST_F(FileSystemTest, TruncateTrimsReplicasThenTellsMetad) {
   Attr a;
   ASSERT_TRUE(fs_->Create(1, "t", 0644, Caller{}, &a).ok());

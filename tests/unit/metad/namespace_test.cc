@@ -119,6 +119,38 @@ TEST_F(NamespaceTest, ParentTimesChangeOnEntryChanges) {
   EXPECT_NE(after.mtime_ns, before.mtime_ns);
 }
 
+// What each change of entries reports as the parent is the parent as stored.
+TEST_F(NamespaceTest, EntryChangesReportTheParentAsTheyLeftIt) {
+  auto same = [&](const Inode& reported, Ino parent) {
+    Inode stored = Attr(parent);
+    EXPECT_EQ(reported.ino, parent);
+    EXPECT_EQ(reported.nlink, stored.nlink);
+    EXPECT_EQ(reported.mtime_ns, stored.mtime_ns);
+    EXPECT_EQ(reported.ctime_ns, stored.ctime_ns);
+    EXPECT_EQ(reported.mode, stored.mode);
+  };
+  Inode d, f, s, l, dir;
+  ASSERT_OK(ns().Mkdir(kRootIno, "d", 0755, 0, 0, &d, &dir));
+  same(dir, kRootIno);
+  EXPECT_EQ(dir.nlink, 3u);
+  ASSERT_OK(ns().Mknod(d.ino, "f", FileType::kRegular, 0644, 0, 0, 0, &f, &dir));
+  same(dir, d.ino);
+  ASSERT_OK(ns().Symlink(d.ino, "s", "f", 0, 0, &s, &dir));
+  same(dir, d.ino);
+  ASSERT_OK(ns().Link(f.ino, kRootIno, "l", &l, &dir));
+  same(dir, kRootIno);
+  Unlinked u;
+  ASSERT_OK(ns().Unlink(kRootIno, "l", &u, &dir));
+  same(dir, kRootIno);
+  ASSERT_OK(ns().Unlink(d.ino, "f", &u, &dir));
+  ASSERT_OK(ns().Unlink(d.ino, "s", &u, &dir));
+  same(dir, d.ino);
+  ASSERT_OK(ns().Rmdir(kRootIno, "d", &u, &dir));
+  EXPECT_EQ(u.ino, d.ino);
+  same(dir, kRootIno);
+  EXPECT_EQ(dir.nlink, 2u);
+}
+
 TEST_F(NamespaceTest, ReadDirOfTenThousandEntriesPagesInOrderWithoutDuplicates) {
   Inode d = MkDir(kRootIno, "big");
   std::set<std::string> want;

@@ -58,6 +58,7 @@ class ServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<Metad> metad_;
   std::unique_ptr<net::ClientPool<rpc::MetaServiceClient>> pool_;
+  rpc::Attr got_;
 };
 
 TEST_F(ServiceTest, NamespaceRoundTripAndErrorCodes) {
@@ -99,6 +100,54 @@ TEST_F(ServiceTest, NamespaceRoundTripAndErrorCodes) {
   rpc::ClusterStatus st;
   ASSERT_OK(Call([&](auto& c) { c.Status(st); }));
   EXPECT_EQ(st.directories, 2);
+}
+
+// Changes of a directory's entries answer with the directory's attributes
+// as they left it (what a GetAttr right after returns); Create makes and
+// opens a file in one call.
+TEST_F(ServiceTest, EntryChangesReturnTheParentAndCreateOpens) {
+  rpc::Attr d, root;
+  ASSERT_OK(Call([&](auto& c) { c.Mkdir(d, 1, "d", 0755, 0, 0); }));
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(root, 1); }));
+  ASSERT_TRUE(d.__isset.dir && d.dir != nullptr);
+  EXPECT_EQ(*d.dir, root);
+  EXPECT_EQ(d.dir->nlink, 3);
+
+  rpc::OpenReply made;
+  ASSERT_OK(Call([&](auto& c) { c.Create(made, d.ino, "f", 0640, 7, 8, 42, 16); }));
+  EXPECT_EQ(made.attr.type, rpc::FileType::REGULAR);
+  EXPECT_EQ(made.attr.mode, 0640);
+  EXPECT_EQ(made.attr.uid, 7);
+  EXPECT_TRUE(made.chunks.empty());
+  rpc::Attr dir;
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(dir, d.ino); }));
+  ASSERT_TRUE(made.attr.__isset.dir && made.attr.dir != nullptr);
+  EXPECT_EQ(*made.attr.dir, dir);
+  EXPECT_FALSE(dir.__isset.dir) << "a GetAttr carries no parent";
+  EXPECT_CODE(Call([&](auto& c) { c.Create(made, d.ino, "f", 0640, 7, 8, 42, 16); }), kExists);
+  EXPECT_CODE(Call([&](auto& c) { c.Create(made, d.ino, "g", 0640, 7, 8, 42, 65); }), kInvalid);
+  EXPECT_CODE(Call([&](auto& c) { c.Create(made, -1, "g", 0640, 7, 8, 42, 0); }), kInvalid);
+  // It is open under session 42: unlinked, it stays until released.
+  rpc::Unlinked u;
+  rpc::Attr f;
+  ASSERT_OK(Call([&](auto& c) { c.Lookup(f, d.ino, "f"); }));
+  ASSERT_OK(Call([&](auto& c) { c.Unlink(u, d.ino, "f"); }));
+  EXPECT_EQ(u.ino, f.ino);
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(dir, d.ino); }));
+  ASSERT_TRUE(u.__isset.dir);
+  EXPECT_EQ(u.dir, dir);
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(got_, f.ino); }));
+  EXPECT_EQ(got_.nlink, 0);
+  ASSERT_OK(Call([&](auto& c) { c.Release(f.ino, 42); }));
+  EXPECT_CODE(Call([&](auto& c) { c.GetAttr(got_, f.ino); }), kNotFound);
+
+  ASSERT_OK(Call([&](auto& c) { c.Rmdir(u, 1, "d"); }));
+  EXPECT_EQ(u.ino, d.ino);
+  EXPECT_EQ(u.nlink, 0);
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(root, 1); }));
+  ASSERT_TRUE(u.__isset.dir);
+  EXPECT_EQ(u.dir, root);
+  EXPECT_EQ(root.nlink, 2);
 }
 
 TEST_F(ServiceTest, RegisterAllocAndFsckAgainstADatad) {
