@@ -115,7 +115,7 @@ FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo
       info_(info),
       session_(RandomSession()),
       xattr_hints_(attr_ttl),
-      dir_attrs_(attr_ttl),
+      fresh_attrs_(attr_ttl),
       renewal_(renewal) {
   if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
 }
@@ -253,6 +253,7 @@ Status FileSystem::Commit(uint64_t ino) {
     seq = it->second.write_seq;
   }
   Attr a;
+  fresh_attrs_.Forget(ino);
   REPLFS_RETURN_IF_ERROR(meta_->CommitWrite(ino, size, mtime, &a));
   MutexLock l(&mu_);
   auto it = open_.find(ino);
@@ -279,8 +280,7 @@ Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
 }
 
 Status FileSystem::GetAttr(uint64_t ino, Attr* out) {
-  if (dir_attrs_.Take(ino, out)) return Status::OK();
-  REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+  if (!fresh_attrs_.Take(ino, out)) REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
   ApplyLocal(out);
   return Status::OK();
 }
@@ -289,7 +289,7 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   // Pending writes first, so a later commit cannot undo this change (a
   // truncation, an explicit mtime).
   REPLFS_RETURN_IF_ERROR(Commit(req.ino));
-  dir_attrs_.Forget(req.ino);
+  fresh_attrs_.Forget(req.ino);
   if (req.size) {
     if (*req.size < 0) return Status::Invalid("negative size");
     REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
@@ -313,7 +313,7 @@ Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, 
     return Status::Invalid("mknod cannot create directories or symlinks");
   Attr dir;
   REPLFS_RETURN_IF_ERROR(meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir));
-  dir_attrs_.Note(dir);
+  fresh_attrs_.Note(dir);
   return Status::OK();
 }
 
@@ -322,7 +322,7 @@ Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   REPLFS_RETURN_IF_ERROR(meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir));
-  dir_attrs_.Note(dir);
+  fresh_attrs_.Note(dir);
   return Status::OK();
 }
 
@@ -331,7 +331,7 @@ Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::st
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   REPLFS_RETURN_IF_ERROR(meta_->Symlink(parent, std::string(name), target, who, out, &dir));
-  dir_attrs_.Note(dir);
+  fresh_attrs_.Note(dir);
   return Status::OK();
 }
 
@@ -341,7 +341,8 @@ Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out)
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   REPLFS_RETURN_IF_ERROR(meta_->Unlink(parent, std::string(name), out, &dir));
-  dir_attrs_.Note(dir);
+  if (out->ino != 0) fresh_attrs_.Forget(out->ino);  // one link less
+  fresh_attrs_.Note(dir);
   return Status::OK();
 }
 
@@ -350,8 +351,8 @@ Status FileSystem::Rmdir(uint64_t parent, std::string_view name) {
   Unlinked gone;
   Attr dir;
   REPLFS_RETURN_IF_ERROR(meta_->Rmdir(parent, std::string(name), &gone, &dir));
-  if (gone.ino != 0) dir_attrs_.Forget(gone.ino);
-  dir_attrs_.Note(dir);
+  if (gone.ino != 0) fresh_attrs_.Forget(gone.ino);
+  fresh_attrs_.Note(dir);
   return Status::OK();
 }
 
@@ -362,15 +363,16 @@ Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_p
   // Both parents change, and a directory moved gets a new ctime (and
   // parent): nothing noted before the rename may answer for them.
   Status s = meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
-  dir_attrs_.ForgetAll();  // also when it failed: it may have been applied
+  fresh_attrs_.ForgetAll();  // also when it failed: it may have been applied
   return s;
 }
 
 Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_name, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(new_name));
   Attr dir;
+  fresh_attrs_.Forget(ino);  // one link more
   REPLFS_RETURN_IF_ERROR(meta_->Link(ino, new_parent, std::string(new_name), out, &dir));
-  dir_attrs_.Note(dir);
+  fresh_attrs_.Note(dir);
   ApplyLocal(out);
   return Status::OK();
 }
@@ -385,6 +387,7 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
 Status FileSystem::Open(uint64_t ino, Attr* out) {
   std::vector<ChunkLocation> locations;
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
+  fresh_attrs_.Note(*out);
   Opened(ino, locations, out);
   return Status::OK();
 }
@@ -414,7 +417,7 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
                          "' exists (made by another client): look it up again");
   }
   REPLFS_RETURN_IF_ERROR(s);
-  dir_attrs_.Note(dir);
+  fresh_attrs_.Note(dir);
   Opened(out->ino, {}, out);  // a new file has no chunks yet
   return Status::OK();
 }
@@ -440,6 +443,7 @@ Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string*
 
 Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   if (offset < 0) return Status::Invalid("negative offset");
+  fresh_attrs_.Forget(ino);
   REPLFS_RETURN_IF_ERROR(io_->Write(ino, offset, data));
   MutexLock l(&mu_);
   OpenState& st = open_[ino];
@@ -499,7 +503,7 @@ Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_vie
   if (flags & ~3) return Status::Invalid("unknown setxattr flags " + std::to_string(flags));
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
-  dir_attrs_.Forget(ino);
+  fresh_attrs_.Forget(ino);
   return meta_->SetXattr(ino, std::string(name), std::string(value), flags);
 }
 
@@ -525,7 +529,7 @@ Status FileSystem::ListXattr(uint64_t ino, std::vector<std::string>* out) {
 Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
-  dir_attrs_.Forget(ino);
+  fresh_attrs_.Forget(ino);
   return meta_->RemoveXattr(ino, std::string(name));
 }
 
@@ -537,7 +541,7 @@ Status FileSystem::StatFs(struct statvfs* out) {
 }
 
 void FileSystem::Forget(uint64_t ino) {
-  dir_attrs_.Forget(ino);
+  fresh_attrs_.Forget(ino);
   {
     MutexLock l(&mu_);
     if (open_.count(ino)) return;

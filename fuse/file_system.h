@@ -25,7 +25,7 @@
 #include "common/status.h"
 #include "common/thread_annotations.h"
 #include "fuse/chunk_io.h"
-#include "fuse/dir_attrs.h"
+#include "fuse/fresh_attrs.h"
 #include "fuse/meta_client.h"
 #include "fuse/xattr_hints.h"
 #include "fuse/types.h"
@@ -76,9 +76,9 @@ class FileSystem {
   ChunkIo& io() { return *io_; }
 
   // Namespace. Attributes returned are adjusted for this client's
-  // uncommitted writes. A directory's attributes asked for right after a
-  // change of its entries through this client come from that change's
-  // answer (DirAttrs), without a metad call.
+  // uncommitted writes. Attributes asked for right after a change of a
+  // directory's entries, or after an open, come from that answer
+  // (FreshAttrs), without a metad call.
   Status Lookup(uint64_t parent, std::string_view name, Attr* out);
   Status GetAttr(uint64_t ino, Attr* out);
   // A size change follows the truncate protocol: pending writes are
@@ -191,7 +191,7 @@ class FileSystem {
   const ClusterInfo info_;
   const int64_t session_;
   XattrHints xattr_hints_;  // thread-safe itself
-  DirAttrs dir_attrs_;      // thread-safe itself
+  FreshAttrs fresh_attrs_;      // thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

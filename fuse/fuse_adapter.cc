@@ -37,7 +37,8 @@ class Adapter {
       // Attributes only (off < 0): every inode queued here changed its
       // nlink/ctime through another name (link, unlink, rename), not its
       // bytes, so its page cache stays. Data another client wrote is
-      // dropped at open (keep_cache = 0) and by FUSE_CAP_AUTO_INVAL_DATA.
+      // dropped at open (keep_cache = 0 when size or mtime changed) and by
+      // FUSE_CAP_AUTO_INVAL_DATA.
       int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
       // ENOENT: the kernel no longer caches it, nothing to do.
       if (rc != 0 && rc != -ENOENT) {
@@ -323,13 +324,18 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Open(ino, &attr));
     // Close-to-open: attributes the kernel cached before another client
-    // wrote and closed the file (its size!) must not outlive this open.
-    if (a.sent().Differs(ino, attr.size, attr.mtime_ns)) {
+    // wrote and closed the file (its size!) must not outlive this open,
+    // nor pages read before. When size and mtime are what the kernel last
+    // heard, its pages are of this version: a later mtime reaching the
+    // kernel drops them (FUSE_CAP_AUTO_INVAL_DATA), as NFS revalidates its
+    // cache at open; a file read again costs no datad call.
+    const bool changed = a.sent().Differs(ino, attr.size, attr.mtime_ns);
+    if (changed) {
       a.InvalidateAttrsNow(ino);
       a.sent().Note(ino, attr.size, attr.mtime_ns);
     }
     fi->fh = 0;
-    fi->keep_cache = 0;  // close-to-open: drop pages another client may have changed
+    fi->keep_cache = changed ? 0 : 1;
     if (fuse_reply_open(req, fi) != 0) (void)a.fs().Release(ino);  // interrupted
     return Status::OK();
   });

@@ -105,6 +105,29 @@ TEST_F(FileSystemTest, ParentAttributesComeWithTheChangeOnce) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+// The fstat(2) after an open is answered from the open's attributes; after
+// a write the size is this client's own, asked of metad again.
+TEST_F(FileSystemTest, FileAttributesComeWithTheOpenUntilAWrite) {
+  Attr a, opened, got;
+  ASSERT_TRUE(fs_->Create(1, "o", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  ASSERT_TRUE(fs_->Open(a.ino, &opened).ok());
+  const int asked = meta_.handler->getattrs.load();
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), asked) << "answered from the open";
+  EXPECT_EQ(got.size, opened.size);
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), asked + 1) << "used once only";
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  ASSERT_TRUE(fs_->Open(a.ino, &opened).ok());
+  const int reopened = meta_.handler->getattrs.load();  // the fake's Open counts one
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(meta_.handler->getattrs.load(), reopened + 1) << "a write drops what the open brought";
+  EXPECT_EQ(got.size, 3);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 TEST_F(FileSystemTest, TruncateTrimsReplicasThenTellsMetad) {
   Attr a;
   ASSERT_TRUE(fs_->Create(1, "t", 0644, Caller{}, &a).ok());

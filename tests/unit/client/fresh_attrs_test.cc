@@ -1,6 +1,6 @@
-// DirAttrs: a directory's attributes from the answer to a change of its
-// entries, used once, within the attribute lifetime, newest first.
-#include "fuse/dir_attrs.h"
+// FreshAttrs: attributes from the answer to a change or an open, used once,
+// within the attribute lifetime, newest first.
+#include "fuse/fresh_attrs.h"
 
 #include <gtest/gtest.h>
 
@@ -19,8 +19,8 @@ Attr Dir(uint64_t ino, int64_t ctime_ns, uint32_t nlink = 2) {
   return a;
 }
 
-TEST(DirAttrsTest, AnswersOnceWithWhatTheChangeReturned) {
-  DirAttrs d(milliseconds(60000));
+TEST(FreshAttrsTest, AnswersOnceWithWhatTheChangeReturned) {
+  FreshAttrs d(milliseconds(60000));
   Attr got;
   EXPECT_FALSE(d.Take(7, &got));  // nothing noted: ask metad
   d.Note(Dir(7, 100, 3));
@@ -33,8 +33,8 @@ TEST(DirAttrsTest, AnswersOnceWithWhatTheChangeReturned) {
   EXPECT_EQ(got.ctime_ns, 200);
 }
 
-TEST(DirAttrsTest, ALateAnswerNeverReplacesANewerOne) {
-  DirAttrs d(milliseconds(60000));
+TEST(FreshAttrsTest, ALateAnswerNeverReplacesANewerOne) {
+  FreshAttrs d(milliseconds(60000));
   d.Note(Dir(7, 200));
   d.Note(Dir(7, 100));  // an earlier change whose answer came second
   Attr got;
@@ -44,8 +44,8 @@ TEST(DirAttrsTest, ALateAnswerNeverReplacesANewerOne) {
   EXPECT_FALSE(d.Take(7, &got));
 }
 
-TEST(DirAttrsTest, ForgetAndNoAttributesAndAZeroLifetimeMeanAskMetad) {
-  DirAttrs d(milliseconds(60000));
+TEST(FreshAttrsTest, ForgetAndNoAttributesAndAZeroLifetimeMeanAskMetad) {
+  FreshAttrs d(milliseconds(60000));
   Attr got;
   d.Note(Dir(7, 100));
   d.Note(Dir(8, 100));
@@ -55,16 +55,16 @@ TEST(DirAttrsTest, ForgetAndNoAttributesAndAZeroLifetimeMeanAskMetad) {
   EXPECT_FALSE(d.Take(8, &got));
   d.Note(Attr{});  // a metad that sent no attributes (ino 0)
   EXPECT_FALSE(d.Take(0, &got));
-  DirAttrs off(milliseconds(0));  // attr_timeout=0: never cached
+  FreshAttrs off(milliseconds(0));  // attr_timeout=0: never cached
   off.Note(Dir(7, 100));
   EXPECT_FALSE(off.Take(7, &got));
 }
 
-DirAttrs::Clock::time_point fake_now;
-DirAttrs::Clock::time_point FakeNow() { return fake_now; }
+FreshAttrs::Clock::time_point fake_now;
+FreshAttrs::Clock::time_point FakeNow() { return fake_now; }
 
-TEST(DirAttrsTest, EntriesExpireWithTheAttributeLifetime) {
-  DirAttrs d(milliseconds(1000), &FakeNow);
+TEST(FreshAttrsTest, EntriesExpireWithTheAttributeLifetime) {
+  FreshAttrs d(milliseconds(1000), &FakeNow);
   Attr got;
   d.Note(Dir(7, 100));
   fake_now += milliseconds(999);

@@ -1,18 +1,21 @@
-// DirAttrs: a directory's attributes as the last change of its entries made
-// through this client left them; metad returns them with the change
-// (Attr.dir, Unlinked.dir). The kernel drops what it caches of a directory
-// after every create, mkdir, unlink or rmdir in it and, with
-// default_permissions, asks for the attributes again before the next
-// operation there (its permission check). Answered from here, that GETATTR
-// costs no metad round trip.
+// FreshAttrs: attributes metad has just returned along with a change or an
+// open, kept to answer the kernel's next GETATTR of that inode without a
+// metad round trip:
+// - a directory's, with each change of its entries through this client
+//   (Attr.dir, Unlinked.dir): the kernel drops what it caches of a
+//   directory after every create, mkdir, unlink or rmdir in it and, with
+//   default_permissions, asks again before the next operation there (its
+//   permission check);
+// - a file's, with its open: the kernel drops the atime it caches after
+//   each read, so the fstat(2) after an open (cat) asks again.
 //
-// Freshness: an entry is as fresh as the change that brought it, is used
-// for one answer only, and only within `ttl` (attr_timeout, how long the
+// Freshness: an entry is as fresh as the answer that brought it, is used
+// for one GETATTR only, and only within `ttl` (attr_timeout, how long the
 // kernel may cache any attributes it is given); so another client's change
-// of the directory shows up no later than through the kernel's own cache.
-// An answer that arrives late (a change made earlier, by another thread)
-// never replaces a newer one. What else changes a directory through this
-// client drops its entry (Forget): setattr, xattrs, rename, rmdir of it.
+// shows up no later than through the kernel's own cache. An answer that
+// arrives late (a change made earlier, by another thread) never replaces a
+// newer one. What else changes the inode through this client drops its
+// entry (Forget): writes and their commit, setattr, xattrs, rename, rmdir.
 // Thread-safe.
 #pragma once
 
@@ -25,14 +28,15 @@
 
 namespace replfs::client {
 
-class DirAttrs {
+class FreshAttrs {
  public:
   using Clock = std::chrono::steady_clock;
   using NowFn = Clock::time_point (*)();
   // `now`: the clock (tests pass their own).
-  explicit DirAttrs(std::chrono::milliseconds ttl, NowFn now = &Clock::now) : ttl_(ttl), now_(now) {}
+  explicit FreshAttrs(std::chrono::milliseconds ttl, NowFn now = &Clock::now) : ttl_(ttl), now_(now) {}
 
-  // `dir` as a change left it; ignored for ino 0 (metad sent none).
+  // `dir` as a change (or an open) left it; ignored for ino 0 (metad sent
+  // none).
   void Note(const Attr& dir) {
     if (dir.ino == 0 || ttl_.count() <= 0) return;
     MutexLock l(&mu_);
