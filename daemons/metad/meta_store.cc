@@ -93,6 +93,7 @@ MetaStore::~MetaStore() {
     stop_ = true;
   }
   queue_cv_.notify_all();
+  stop_cv_.notify_all();
   if (syncer_.joinable()) syncer_.join();
   if (log_) {
     WriterLock l(&mu_);
@@ -421,7 +422,7 @@ void MetaStore::SyncLoop() NO_THREAD_SAFETY_ANALYSIS {
   const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
   std::unique_lock<std::mutex> l(queue_mu_.native());
   while (!stop_) {
-    queue_cv_.wait_for(l, interval, [&]() NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+    stop_cv_.wait_for(l, interval, [&]() NO_THREAD_SAFETY_ANALYSIS { return stop_; });
     l.unlock();
     (void)SyncLog();  // a failure is logged and breaks the store
     l.lock();

@@ -210,6 +210,9 @@ class MetaStore {
   bool leader_ GUARDED_BY(queue_mu_) = false;
   Status broken_ GUARDED_BY(queue_mu_);  // set by a failed sync
   bool stop_ GUARDED_BY(queue_mu_) = false;
+  // The syncer's own: waking it at every commit (it shared queue_cv_) cost
+  // two context switches per mutation.
+  std::condition_variable stop_cv_;
   std::thread syncer_;  // with sync_interval_ms > 0
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> mutations_{0};
