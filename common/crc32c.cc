@@ -56,7 +56,39 @@ bool HasSse42() {
 }
 #endif
 
+// a(x) * b(x) modulo the polynomial, reflected (bit 31 is x^0).
+uint32_t MultModP(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;
+  }
+  return p;
+}
+
+// x^(2^n) modulo the polynomial, n = 0..63.
+std::array<uint32_t, 64> MakeX2nTable() {
+  std::array<uint32_t, 64> t{};
+  uint32_t p = 1u << 30;  // x^1
+  t[0] = p;
+  for (size_t n = 1; n < t.size(); ++n) t[n] = p = MultModP(p, p);
+  return t;
+}
+
 }  // namespace
+
+uint32_t Crc32cCombine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  static const std::array<uint32_t, 64> x2n = MakeX2nTable();
+  // x^(8 len_b): bit k of len_b contributes x^(2^(k+3)).
+  uint32_t shift = 1u << 31;  // x^0
+  for (unsigned k = 3; len_b != 0; len_b >>= 1, ++k)
+    if (len_b & 1) shift = MultModP(x2n[k & 63], shift);
+  return MultModP(shift, crc_a) ^ crc_b;
+}
 
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);

@@ -130,14 +130,16 @@ class ChunkIo {
   int Quorum(const ChunkLocation& loc) const;
 
   // --- chunk_read.cc
-  Status ReadFailover(uint64_t ino, const Piece& piece, int64_t first, int64_t count,
-                      std::map<int64_t, ChunkLocation>* locs, char* dst);
+  // `range` (length > 0): only that part of the piece's one block is
+  // needed (SmallReadRange); dst still spans the whole block.
+  Status ReadFailover(uint64_t ino, const Piece& piece, BlockRange range, int64_t first,
+                      int64_t count, std::map<int64_t, ChunkLocation>* locs, char* dst);
   // Reads one piece (whole blocks of one chunk) into dst, replica by replica.
   // `last_pass`: full timeouts, and replicas still STALE are reported.
-  Status ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& piece, bool last_pass,
-                   char* dst);
+  Status ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& piece, BlockRange range,
+                   bool last_pass, char* dst);
   Status ReadReplica(const std::string& addr, const ChunkLocation& loc, int32_t first_block,
-                     int32_t count, bool last_pass, char* dst);
+                     int32_t count, BlockRange range, bool last_pass, char* dst);
 
   // --- chunk_io.cc
   // The location of chunk `index` for writing: cached, else (or when

@@ -20,16 +20,17 @@ Status ChunkIo::Read(uint64_t ino, int64_t offset, int64_t size, int64_t file_si
   const int64_t count = plan.pieces.back().chunk_index - first + 1;
   std::map<int64_t, ChunkLocation> locs;
   REPLFS_RETURN_IF_ERROR(LocateForRead(ino, first, count, /*refresh=*/false, &locs));
+  const BlockRange range = SmallReadRange(geometry_, offset, len);
   for (const Piece& p : plan.pieces) {
     char* dst = buf.data() + (p.file_offset - plan.aligned_offset);
-    REPLFS_RETURN_IF_ERROR(ReadFailover(ino, p, first, count, &locs, dst));
+    REPLFS_RETURN_IF_ERROR(ReadFailover(ino, p, range, first, count, &locs, dst));
   }
   out->assign(buf, static_cast<size_t>(offset - plan.aligned_offset), static_cast<size_t>(len));
   return Status::OK();
 }
 
-Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, int64_t first, int64_t count,
-                             std::map<int64_t, ChunkLocation>* locs, char* dst) {
+Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, BlockRange range, int64_t first,
+                             int64_t count, std::map<int64_t, ChunkLocation>* locs, char* dst) {
   Status s;
   for (int pass = 0; pass < 2; ++pass) {
     auto it = locs->find(p.chunk_index);
@@ -37,7 +38,7 @@ Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, int64_t first, int64_
       std::fill(dst, dst + p.length, '\0');
       return Status::OK();
     }
-    s = ReadPiece(ino, it->second, p, /*last_pass=*/pass == 1, dst);
+    s = ReadPiece(ino, it->second, p, range, /*last_pass=*/pass == 1, dst);
     if (s.ok()) return s;
     if (pass == 0) {
       // Every replica failed: the location may be out of date (a replica
@@ -54,15 +55,29 @@ Status ChunkIo::ReadFailover(uint64_t ino, const Piece& p, int64_t first, int64_
 }
 
 Status ChunkIo::ReadReplica(const std::string& addr, const ChunkLocation& loc,
-                            int32_t first_block, int32_t count, bool last_pass, char* dst) {
+                            int32_t first_block, int32_t count, BlockRange range, bool last_pass,
+                            char* dst) {
   std::vector<rpc::BlockData> got;
   counters_->Add("Read");
   // One try per replica: the next replica is a better retry than the same
   // one after a backoff.
   REPLFS_RETURN_IF_ERROR(Pools::Once(last_pass ? pools_->normal : pools_->fast, addr,
                                      [&](DataClient& c) {
-                                       c.Read(got, loc.chunk_id, loc.version, first_block, count);
+                                       c.Read(got, loc.chunk_id, loc.version, first_block, count,
+                                              range.offset, range.length);
                                      }));
+  // A datad from before ranged reads answers with the whole block.
+  if (range.length > 0 && got.size() == 1 && got[0].__isset.prefix_crc) {
+    const rpc::BlockData& b = got[0];
+    PartialBlock part{b.index,
+                      b.offset,
+                      b.__isset.stored_length ? b.stored_length : -1,
+                      std::move(got[0].data),
+                      static_cast<uint32_t>(b.crc),
+                      static_cast<uint32_t>(b.prefix_crc),
+                      static_cast<uint32_t>(b.__isset.suffix_crc ? b.suffix_crc : 0)};
+    return AssemblePartial(geometry_, first_block, part, dst);
+  }
   std::vector<Block> blocks;
   blocks.reserve(got.size());
   for (rpc::BlockData& b : got)
@@ -71,14 +86,14 @@ Status ChunkIo::ReadReplica(const std::string& addr, const ChunkLocation& loc,
 }
 
 Status ChunkIo::ReadPiece(uint64_t ino, const ChunkLocation& loc, const Piece& piece,
-                          bool last_pass, char* dst) {
+                          BlockRange range, bool last_pass, char* dst) {
   const int32_t first_block = static_cast<int32_t>(piece.offset_in_chunk / geometry_.block_size);
   const int32_t count = static_cast<int32_t>(piece.length / geometry_.block_size);
   Status result = Status::Unavailable("chunk " + std::to_string(loc.chunk_id) + " has no replicas");
   std::vector<std::string> corrupt, stale, missing;
   for (const std::string& addr : ranking_.Order(loc.replicas)) {
     const auto t0 = std::chrono::steady_clock::now();
-    Status s = ReadReplica(addr, loc, first_block, count, last_pass, dst);
+    Status s = ReadReplica(addr, loc, first_block, count, range, last_pass, dst);
     if (s.ok()) {
       ranking_.MarkOk(addr, std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - t0));

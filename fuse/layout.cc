@@ -49,6 +49,28 @@ ReadPlan PlanRead(const Geometry& g, int64_t offset, int64_t length) {
   return plan;
 }
 
+BlockRange SmallReadRange(const Geometry& g, int64_t offset, int64_t length) {
+  const int64_t in_block = offset % g.block_size;
+  if (length <= 0 || length > g.block_size / 4 || in_block + length > g.block_size) return {};
+  return BlockRange{static_cast<int32_t>(in_block), static_cast<int32_t>(length)};
+}
+
+Status AssemblePartial(const Geometry& g, int32_t index, const PartialBlock& b, char* dst) {
+  const auto bs = static_cast<int64_t>(g.block_size);
+  const auto n = static_cast<int64_t>(b.data.size());
+  if (b.index != index) return Status::Corruption("block " + std::to_string(b.index) + " instead of " + std::to_string(index));
+  if (b.offset < 0 || b.stored_length < 0 || b.stored_length > bs || b.offset + n > b.stored_length)
+    return Status::Corruption("block " + std::to_string(index) + ": part " + std::to_string(b.offset) + "+" +
+                              std::to_string(n) + " of " + std::to_string(b.stored_length) + " stored bytes");
+  const uint64_t suffix_len = static_cast<uint64_t>(b.stored_length - b.offset - n);
+  const uint32_t whole =
+      Crc32cCombine(Crc32cCombine(b.prefix_crc, Crc32c(b.data), static_cast<uint64_t>(n)), b.suffix_crc, suffix_len);
+  if (whole != b.crc) return Status::Corruption("block " + std::to_string(index) + " fails its CRC32C");
+  std::memset(dst, 0, static_cast<size_t>(bs));
+  std::memcpy(dst + b.offset, b.data.data(), b.data.size());
+  return Status::OK();
+}
+
 Status AssembleBlocks(const Geometry& g, int32_t first_block, int32_t count,
                       const std::vector<Block>& blocks, char* dst) {
   const size_t bs = static_cast<size_t>(g.block_size);

@@ -45,6 +45,17 @@ struct ReadPlan {
 };
 ReadPlan PlanRead(const Geometry& g, int64_t offset, int64_t length);
 
+// Part of one block to ask a datad for (length 0: the piece's whole blocks).
+struct BlockRange {
+  int32_t offset = 0;  // within the block
+  int32_t length = 0;
+};
+// The part of one block a read of [offset, offset + length) needs, when
+// that read lies in one block and is small (at most a quarter of it: a 4
+// KiB random read then carries 4 KiB, not the whole 64 KiB block); else
+// length 0.
+BlockRange SmallReadRange(const Geometry& g, int64_t offset, int64_t length);
+
 // A block as a datad returns it.
 struct Block {
   int32_t index = 0;    // within the chunk
@@ -60,5 +71,22 @@ struct Block {
 // trustworthy). On failure dst holds unspecified bytes.
 Status AssembleBlocks(const Geometry& g, int32_t first_block, int32_t count,
                       const std::vector<Block>& blocks, char* dst);
+
+// Part of a block as a ranged read returns it (BlockData with prefix_crc).
+struct PartialBlock {
+  int32_t index = 0;
+  int32_t offset = 0;         // where `data` starts in the block
+  int32_t stored_length = 0;  // bytes the block holds; zeros follow
+  std::string data;
+  uint32_t crc = 0;           // of the whole stored block
+  uint32_t prefix_crc = 0;    // of the stored bytes before `data`
+  uint32_t suffix_crc = 0;    // of the stored bytes after it
+};
+
+// Places `b`, the answer for block `index`, in dst[0, block_size) (zeros
+// elsewhere) after checking it end to end: the CRC32C of prefix, data and
+// suffix combined must be the block's. Inconsistent lengths or another
+// block: Corruption. On failure dst holds unspecified bytes.
+Status AssemblePartial(const Geometry& g, int32_t index, const PartialBlock& b, char* dst);
 
 }  // namespace replfs::client

@@ -273,7 +273,16 @@ struct FileReport {
 struct BlockData {
   1: i32 index,          // block index within the chunk
   2: binary data,        // up to block_size bytes; shorter = zeros follow
-  3: i32 crc,            // CRC32C of data as stored
+  3: i32 crc,            // CRC32C of the block as stored
+  // In the answer to a ranged Read: `data` holds the stored bytes from
+  // `offset` on (as far as the range and the stored block go), and
+  // prefix_crc / suffix_crc are the CRC32C of the stored bytes before and
+  // after it, so that the reader checks `crc` without the rest of the bytes
+  // (CRC32C combine). Beyond stored_length the block reads as zeros.
+  4: i32 offset = 0,
+  5: optional i32 prefix_crc,
+  6: optional i32 suffix_crc,
+  7: optional i32 stored_length,
 }
 
 enum FaultMode {
@@ -440,9 +449,13 @@ service DataService {
   void PushChunk(1: i64 chunk_id, 2: i64 version, 3: string target,
                  4: i64 new_version) throws (1: RpcError e),
   // Blocks first_block .. first_block+count-1 that exist (holes omitted),
-  // each verified against its stored checksum (mismatch: CORRUPTION).
+  // each verified against its stored checksum (mismatch: CORRUPTION). With
+  // range_length > 0 (count 1 only): just bytes [range_offset,
+  // range_offset + range_length) of that block, whose whole checksum is
+  // still verified (BlockData.prefix_crc and suffix_crc).
   list<BlockData> Read(1: i64 chunk_id, 2: i64 version, 3: i32 first_block,
-                       4: i32 count) throws (1: RpcError e),
+                       4: i32 count, 5: i32 range_offset = 0,
+                       6: i32 range_length = 0) throws (1: RpcError e),
   // Drops every byte at or past `length`.
   void Truncate(1: i64 chunk_id, 2: i64 version, 3: i64 length)
       throws (1: RpcError e),

@@ -54,6 +54,17 @@ struct Block {
   uint32_t crc = 0;   // CRC32C of data
 };
 
+// Part of one verified block, as a ranged Read returns it.
+struct BlockPart {
+  int32_t index = 0;          // within the chunk
+  int32_t offset = 0;         // where `data` starts in the block
+  int32_t stored_length = 0;  // bytes the block holds; zeros follow
+  std::string data;           // the stored bytes of the range asked for
+  uint32_t crc = 0;           // CRC32C of the whole stored block
+  uint32_t prefix_crc = 0;    // of the stored bytes before `data`
+  uint32_t suffix_crc = 0;    // of the stored bytes after it
+};
+
 enum class ReplicaState { kOk, kCorrupt, kMissing, kStale };
 
 struct CheckResult {
@@ -136,6 +147,12 @@ class BlockStore {
   // marked written but missing; then *out holds no data from this call.
   Status Read(int64_t chunk, int64_t version, int64_t first, int64_t count,
               std::vector<Block>* out);
+  // Bytes [offset, offset + length) of block `index`, the block verified as
+  // a whole all the same (the CRC32C of its three parts combined), so that
+  // a small read does not carry the whole block. *found = false for a hole.
+  // Errors as Read().
+  Status ReadPart(int64_t chunk, int64_t version, int32_t index, int32_t offset, int32_t length,
+                  BlockPart* out, bool* found);
   // Drops every byte at or past `length` (blocks past it leave the bitmap,
   // the block holding `length` keeps its mark). An absent chunk is OK
   // (nothing to drop); STALE on another version.
@@ -229,6 +246,10 @@ class BlockStore {
   Status PutHeader(int64_t chunk, const ChunkInfo& info);
   // Reads block `idx` into *data and verifies it. *found=false for a hole.
   Status GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc, bool* found);
+  // The record of block `idx` as stored (checksum, then data), its size
+  // checked; *stored_crc from it. *found=false for a hole.
+  Status GetRecord(int64_t chunk, uint32_t idx, std::string* value, uint32_t* stored_crc,
+                   bool* found);
   Status PutBlock(int64_t chunk, uint32_t idx, std::string_view data, int64_t old_size);
   // `marked`: the bitmap says the block was written (so it must exist).
   Status WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start, std::string_view piece,

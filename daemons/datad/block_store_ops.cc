@@ -30,21 +30,32 @@ Status BlockStore::StaleError(int64_t chunk, int64_t asked, int64_t held) {
                        " requested but this replica holds version " + std::to_string(held));
 }
 
-Status BlockStore::GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc,
-                            bool* found) {
-  std::string value;
-  if (!db_->get(format::BlockKey(chunk, idx), &value)) {
+Status BlockStore::GetRecord(int64_t chunk, uint32_t idx, std::string* value, uint32_t* stored_crc,
+                             bool* found) {
+  if (!db_->get(format::BlockKey(chunk, idx), value)) {
     if (db_->error().code() != BasicDB::Error::NOREC)
       return KcError("read " + ChunkName(chunk) + " block " + std::to_string(idx));
     *found = false;
-    data->clear();
+    value->clear();
     return Status::OK();
   }
   *found = true;
-  if (value.size() < format::kCrcSize ||
-      value.size() > format::kCrcSize + static_cast<size_t>(block_size_))
-    return Corrupt(chunk, idx, "malformed record of " + std::to_string(value.size()) + " bytes");
-  const auto stored = static_cast<uint32_t>(format::GetLE(value.data(), 4));
+  if (value->size() < format::kCrcSize ||
+      value->size() > format::kCrcSize + static_cast<size_t>(block_size_))
+    return Corrupt(chunk, idx, "malformed record of " + std::to_string(value->size()) + " bytes");
+  *stored_crc = static_cast<uint32_t>(format::GetLE(value->data(), 4));
+  return Status::OK();
+}
+
+Status BlockStore::GetBlock(int64_t chunk, uint32_t idx, std::string* data, uint32_t* crc,
+                            bool* found) {
+  std::string value;
+  uint32_t stored = 0;
+  REPLFS_RETURN_IF_ERROR(GetRecord(chunk, idx, &value, &stored, found));
+  if (!*found) {
+    data->clear();
+    return Status::OK();
+  }
   const uint32_t actual = Crc32c(value.data() + format::kCrcSize, value.size() - format::kCrcSize);
   if (stored != actual) return Corrupt(chunk, idx, "checksum mismatch");
   data->assign(value, format::kCrcSize, std::string::npos);
@@ -149,6 +160,43 @@ Status BlockStore::Read(int64_t chunk, int64_t version, int64_t first, int64_t c
     }
     if (found) out->push_back(std::move(b));
   }
+  return Status::OK();
+}
+
+Status BlockStore::ReadPart(int64_t chunk, int64_t version, int32_t index, int32_t offset,
+                            int32_t length, BlockPart* out, bool* found) {
+  REPLFS_RETURN_IF_ERROR(CheckIds(chunk, version));
+  if (index < 0 || index >= kMaxChunkBytes / block_size_ || offset < 0 || length <= 0 ||
+      offset > block_size_ - length)
+    return Status::Invalid(ChunkName(chunk) + ": bad block part " + std::to_string(index) + " @" +
+                           std::to_string(offset) + "+" + std::to_string(length));
+  ReaderLock l(StripeFor(chunk));
+  ChunkInfo info;
+  if (!LookUp(chunk, &info)) return Status::NotFound(ChunkName(chunk) + " is not held here");
+  if (info.version != version) return StaleError(chunk, version, info.version);
+  *found = false;
+  const auto idx = static_cast<uint32_t>(index);
+  if (index >= info.end_block() || !info.written.Test(idx)) return Status::OK();  // a hole
+  std::string value;
+  uint32_t stored_crc = 0;
+  REPLFS_RETURN_IF_ERROR(GetRecord(chunk, idx, &value, &stored_crc, found));
+  if (!*found) return Corrupt(chunk, idx, "written block missing");
+  const char* bytes = value.data() + format::kCrcSize;
+  const size_t stored = value.size() - format::kCrcSize;
+  const size_t begin = std::min(stored, static_cast<size_t>(offset));
+  const size_t end = std::min(stored, static_cast<size_t>(offset) + static_cast<size_t>(length));
+  const uint32_t prefix = Crc32c(bytes, begin);
+  const uint32_t middle = Crc32c(bytes + begin, end - begin);
+  const uint32_t suffix = Crc32c(bytes + end, stored - end);
+  if (Crc32cCombine(Crc32cCombine(prefix, middle, end - begin), suffix, stored - end) != stored_crc)
+    return Corrupt(chunk, idx, "checksum mismatch");
+  out->index = index;
+  out->offset = static_cast<int32_t>(begin);
+  out->stored_length = static_cast<int32_t>(stored);
+  out->data.assign(bytes + begin, end - begin);
+  out->crc = stored_crc;
+  out->prefix_crc = prefix;
+  out->suffix_crc = suffix;
   return Status::OK();
 }
 

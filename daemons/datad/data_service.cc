@@ -176,7 +176,8 @@ void DataServiceHandler::PushChunk(int64_t chunk_id, int64_t version, const std:
 }
 
 void DataServiceHandler::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id,
-                              int64_t version, int32_t first_block, int32_t count) {
+                              int64_t version, int32_t first_block, int32_t count,
+                              int32_t range_offset, int32_t range_length) {
   IoActivity::Scope busy(activity_);
   Status s = CheckChunkArgs(chunk_id, version);
   if (s.ok() && (first_block < 0 || count <= 0 || count > kMaxReadBlocks ||
@@ -185,6 +186,26 @@ void DataServiceHandler::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id
                         std::to_string(first_block) + " count=" + std::to_string(count) +
                         " (count must be 1.." + std::to_string(kMaxReadBlocks) +
                         " and at most 16 MiB)");
+  }
+  if (s.ok() && (range_offset != 0 || range_length != 0)) {
+    if (count != 1 || range_length <= 0)
+      s = Status::Invalid("chunk " + std::to_string(chunk_id) +
+                          ": a ranged read is of one block and at least one byte");
+    BlockPart part;
+    bool found = false;
+    if (s.ok()) s = store_->ReadPart(chunk_id, version, first_block, range_offset, range_length, &part, &found);
+    net::ThrowIfError(s);
+    out.clear();
+    if (!found) return;  // a hole
+    rpc::BlockData& d = out.emplace_back();
+    d.index = part.index;
+    d.data = std::move(part.data);
+    d.crc = static_cast<int32_t>(part.crc);
+    d.offset = part.offset;
+    d.__set_prefix_crc(static_cast<int32_t>(part.prefix_crc));
+    d.__set_suffix_crc(static_cast<int32_t>(part.suffix_crc));
+    d.__set_stored_length(part.stored_length);
+    return;
   }
   std::vector<Block> blocks;
   if (s.ok()) s = store_->Read(chunk_id, version, first_block, count, &blocks);

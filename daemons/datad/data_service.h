@@ -68,7 +68,7 @@ class DataServiceHandler : public rpc::DataServiceIf {
   void PushChunk(int64_t chunk_id, int64_t version, const std::string& target,
                  int64_t new_version) override;
   void Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t version,
-            int32_t first_block, int32_t count) override;
+            int32_t first_block, int32_t count, int32_t range_offset, int32_t range_length) override;
   void Truncate(int64_t chunk_id, int64_t version, int64_t length) override;
   void DeleteChunk(int64_t chunk_id) override;
   void Sync() override;

@@ -114,7 +114,8 @@ void Datad(const ScratchDir& dir, const std::vector<Record>& records) {
     for (const datad::ChunkVersion& cv : inventory) {
       if (++n > 32) break;
       std::vector<rpc::BlockData> blocks;
-      Try([&] { h.Read(blocks, cv.chunk_id, cv.version, 0, 64); });
+      Try([&] { h.Read(blocks, cv.chunk_id, cv.version, 0, 64, 0, 0); });
+      Try([&] { h.Read(blocks, cv.chunk_id, cv.version, 1, 1, 100, 4000); });  // a part of block 1
       rpc::ChunkCheck check;
       Try([&] { h.CheckChunk(check, cv.chunk_id, cv.version); });
       datad::VerifyResult v;

@@ -396,6 +396,14 @@ void DataSeeds() {
   rd.first_block = 0;
   rd.count = 4;
   one("Read", "Read", rd);
+  DataService_Read_args part;
+  part.chunk_id = 1;
+  part.version = 1;
+  part.first_block = 0;
+  part.count = 1;
+  part.range_offset = 1000;
+  part.range_length = 2000;
+  one("ReadPart", "Read", part);
   one("WriteMiddle", "Write", Write(1, 1, 4000, std::string(300, 'b')));
   one("WriteFullBlock", "Write", Write(1, 1, 8192, std::string(4096, 'f')));
   one("WriteForward", "Write", Write(1, 1, 0, "xyz", {"127.0.0.1:2222", "node2:3333"}));

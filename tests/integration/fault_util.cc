@@ -185,7 +185,7 @@ std::string ChunkProblems(const FsckResult& r, int goal, const std::vector<std::
     const int32_t count = static_cast<int32_t>(std::min(per_call, blocks - first));
     std::vector<rpc::BlockData> got;
     Status s = pool->Call("Read", net::Idempotency::kIdempotent, [&](rpc::DataServiceClient& c) {
-      c.Read(got, chunk_id, version, static_cast<int32_t>(first), count);
+      c.Read(got, chunk_id, version, static_cast<int32_t>(first), count, 0, 0);
     });
     if (!s.ok()) {
       return ::testing::AssertionFailure() << "Read chunk " << chunk_id << " v" << version

@@ -65,6 +65,28 @@ TEST_F(ChunkIoTest, ReadNeverReturnsCorruptBytes) {
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
 }
 
+// A small read inside one block asks for its bytes only, checked end to
+// end all the same: a byte flipped in them moves the read to the next
+// replica.
+TEST_F(ChunkIoTest, SmallReadsCarryTheirBytesOnlyAndAreStillVerified) {
+  const std::string payload = Pattern(2 * kBlockSize + 7, 4);
+  ASSERT_TRUE(io_->Write(kIno, 0, payload).ok());
+  const int64_t off = kBlockSize + 100, len = kBlockSize / 4;
+  EXPECT_EQ(ReadAll(off, len, payload.size()), payload.substr(off, len));
+  int ranged = 0;
+  for (auto& d : data_) ranged += d.handler->ranged_reads.load();
+  EXPECT_EQ(ranged, 1);
+  EXPECT_EQ(ReadAll(2 * kBlockSize + 2, 100, payload.size()), payload.substr(2 * kBlockSize + 2, 5));
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kFlipByte;
+  data_[2].handler->fault = FakeData::Fault::kNone;
+  EXPECT_EQ(ReadAll(off, len, payload.size()), payload.substr(off, len));
+  EXPECT_GT(data_[2].handler->ranged_reads.load(), 0);
+  data_[2].handler->fault = FakeData::Fault::kFlipByte;
+  std::string out;
+  Status s = io_->Read(kIno, off, len, payload.size(), &out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
 TEST_F(ChunkIoTest, TruncateTailTrimsEveryReplica) {
   ASSERT_TRUE(io_->Write(kIno, 0, Pattern(kChunkSize + 3 * kBlockSize, 4)).ok());
   ASSERT_TRUE(io_->TruncateTail(kIno, kChunkSize + 5000).ok());

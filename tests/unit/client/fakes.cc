@@ -100,8 +100,9 @@ void FakeData::Apply(int64_t chunk_id, int64_t offset, const std::string& data) 
 }
 
 void FakeData::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t, int32_t first,
-                    int32_t count) {
+                    int32_t count, int32_t range_offset, int32_t range_length) {
   ++reads;
+  if (range_length > 0) ++ranged_reads;
   if (fault == Fault::kCorruptionError) ThrowIfError(Status::Corruption("block checksum mismatch"));
   if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
   if (fault == Fault::kNotFound) ThrowIfError(Status::NotFound("chunk is not held here"));
@@ -112,6 +113,16 @@ void FakeData::Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t,
     b.index = it->first;
     b.data = it->second;
     b.crc = static_cast<int32_t>(Crc32c(b.data));
+    if (range_length > 0) {
+      const std::string whole = std::move(b.data);
+      const size_t begin = std::min(whole.size(), static_cast<size_t>(range_offset));
+      const size_t end = std::min(whole.size(), static_cast<size_t>(range_offset + range_length));
+      b.data = whole.substr(begin, end - begin);
+      b.offset = static_cast<int32_t>(begin);
+      b.__set_prefix_crc(static_cast<int32_t>(Crc32c(whole.data(), begin)));
+      b.__set_suffix_crc(static_cast<int32_t>(Crc32c(whole.data() + end, whole.size() - end)));
+      b.__set_stored_length(static_cast<int32_t>(whole.size()));
+    }
     // Silent corruption on the wire or disk: the CRC no longer matches.
     if (fault == Fault::kFlipByte && !b.data.empty()) b.data[0] ^= 0x40;
     out.push_back(std::move(b));

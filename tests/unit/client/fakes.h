@@ -36,6 +36,7 @@ class FakeData : public rpc::DataServiceIf {
   std::atomic<int> writes{0};
   std::atomic<int> primary_writes{0};
   std::atomic<int> reads{0};
+  std::atomic<int> ranged_reads{0};  // reads of part of one block
   std::atomic<int> syncs{0};
   std::atomic<int> truncates{0};
 
@@ -50,8 +51,9 @@ class FakeData : public rpc::DataServiceIf {
   void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
+  // A ranged read answers as datad does (BlockData.prefix_crc ...).
   void Read(std::vector<rpc::BlockData>& out, int64_t chunk_id, int64_t version, int32_t first,
-            int32_t count) override;
+            int32_t count, int32_t range_offset, int32_t range_length) override;
   void Truncate(int64_t chunk_id, int64_t version, int64_t length) override;
   void DeleteChunk(int64_t) override {}
   void Sync() override { ++syncs; }

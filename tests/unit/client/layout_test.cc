@@ -95,6 +95,47 @@ TEST(LayoutTest, RejectsBadCrcAndStrayBlocks) {
   EXPECT_TRUE(AssembleBlocks(g, 0, 2, {MakeBlock(1, "a"), MakeBlock(1, "a")}, out.data()).IsCorruption());
 }
 
+TEST(LayoutTest, SmallReadsInOneBlockAskForTheirBytesOnly) {
+  const Geometry g = Small();  // 64 KiB blocks
+  const BlockRange r = SmallReadRange(g, 5 * 65536 + 4096, 4096);
+  EXPECT_EQ(r.offset, 4096);
+  EXPECT_EQ(r.length, 4096);
+  EXPECT_EQ(SmallReadRange(g, 65536 - 100, 200).length, 0);  // spans two blocks
+  EXPECT_EQ(SmallReadRange(g, 0, 16385).length, 0);           // over a quarter block
+  EXPECT_EQ(SmallReadRange(g, 0, 16384).length, 16384);
+  EXPECT_EQ(SmallReadRange(g, 0, 0).length, 0);
+}
+
+// A part of a block, checked against the whole block's CRC from the CRCs of
+// what is around it.
+TEST(LayoutTest, AssemblesAPartialBlockCheckedEndToEnd) {
+  Geometry g;
+  g.chunk_size = 64;
+  g.block_size = 16;
+  const std::string stored = "0123456789ab";  // 12 of 16 bytes stored
+  PartialBlock p{3, 4, 12, stored.substr(4, 5), Crc32c(stored), Crc32c(stored.data(), 4),
+                 Crc32c(stored.data() + 9, 3)};
+  std::string out(16, 'x');
+  ASSERT_TRUE(AssemblePartial(g, 3, p, out.data()).ok());
+  EXPECT_EQ(out, std::string(4, '\0') + "45678" + std::string(7, '\0'));
+  PartialBlock flipped = p;
+  flipped.data[2] ^= 1;
+  EXPECT_TRUE(AssemblePartial(g, 3, flipped, out.data()).IsCorruption());
+  PartialBlock lying = p;
+  lying.suffix_crc ^= 1;
+  EXPECT_TRUE(AssemblePartial(g, 3, lying, out.data()).IsCorruption());
+  EXPECT_TRUE(AssemblePartial(g, 4, p, out.data()).IsCorruption());  // another block
+  PartialBlock too_long = p;
+  too_long.stored_length = 17;
+  EXPECT_TRUE(AssemblePartial(g, 3, too_long, out.data()).IsCorruption());
+  PartialBlock past = p;
+  past.offset = 9;  // data would end past the stored bytes
+  EXPECT_TRUE(AssemblePartial(g, 3, past, out.data()).IsCorruption());
+  PartialBlock unknown = p;
+  unknown.stored_length = -1;  // a reply without stored_length
+  EXPECT_TRUE(AssemblePartial(g, 3, unknown, out.data()).IsCorruption());
+}
+
 TEST(LayoutTest, ValidatesGeometry) {
   Geometry g = Small();
   EXPECT_TRUE(g.Validate().ok());

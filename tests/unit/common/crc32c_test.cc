@@ -4,6 +4,8 @@
 
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace replfs {
 namespace {
@@ -24,6 +26,29 @@ TEST(Crc32cTest, ExtendEqualsWhole) {
     uint32_t b = Crc32cExtend(a, data.data() + split, data.size() - split);
     EXPECT_EQ(b, Crc32c(data)) << split;
   }
+}
+
+// Three pieces combined give the whole block's CRC: what a ranged read
+// checks with only the middle piece's bytes.
+TEST(Crc32cTest, CombineEqualsWhole) {
+  std::mt19937 rng(7);
+  std::string data(65536, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  for (auto [off, len] : std::vector<std::pair<size_t, size_t>>{
+           {0, 0}, {0, 4096}, {4096, 4096}, {61440, 4096}, {1, 65534}, {65536, 0}, {12345, 1}}) {
+    const uint32_t p = Crc32c(data.data(), off);
+    const uint32_t m = Crc32c(data.data() + off, len);
+    const uint32_t s = Crc32c(data.data() + off + len, data.size() - off - len);
+    EXPECT_EQ(Crc32cCombine(Crc32cCombine(p, m, len), s, data.size() - off - len), Crc32c(data))
+        << off << "+" << len;
+  }
+  EXPECT_EQ(Crc32cCombine(Crc32c("1234"), Crc32c("56789"), 5), 0xE3069283u);
+  EXPECT_EQ(Crc32cCombine(0xdeadbeef, 0, 0), 0xdeadbeefu);  // nothing appended
+  std::string flipped = data.substr(4096, 4096);
+  flipped[100] ^= 1;
+  EXPECT_NE(Crc32cCombine(Crc32cCombine(Crc32c(data.data(), 4096), Crc32c(flipped), 4096),
+                          Crc32c(data.data() + 8192, data.size() - 8192), data.size() - 8192),
+            Crc32c(data));
 }
 
 TEST(Crc32cTest, DetectsSingleBitFlip) {

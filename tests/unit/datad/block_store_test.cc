@@ -153,6 +153,39 @@ TEST_F(BlockStoreTest, HolesAreAbsent) {
   EXPECT_EQ(r.blocks, 1);
 }
 
+// A part of a block carries its bytes and the CRC32C of the rest, which
+// combine into the whole block's; past the stored bytes it is empty.
+TEST_F(BlockStoreTest, ReadPartReturnsTheRangeAndTheCrcsAroundIt) {
+  const std::string data = Pattern(kBs + 1000, 9);  // block 1 holds 1000 bytes
+  ASSERT_TRUE(Put(store_.get(), 4, 1, 0, data).ok());
+  BlockPart p;
+  bool found = false;
+  ASSERT_TRUE(store_->ReadPart(4, 1, 0, 100, 512, &p, &found).ok());
+  ASSERT_TRUE(found);
+  EXPECT_EQ(p.index, 0);
+  EXPECT_EQ(p.offset, 100);
+  EXPECT_EQ(p.stored_length, kBs);
+  EXPECT_EQ(p.data, data.substr(100, 512));
+  EXPECT_EQ(p.crc, Crc32c(data.data(), kBs));
+  EXPECT_EQ(p.prefix_crc, Crc32c(data.data(), 100));
+  EXPECT_EQ(p.suffix_crc, Crc32c(data.data() + 612, kBs - 612));
+  ASSERT_TRUE(store_->ReadPart(4, 1, 1, 900, 512, &p, &found).ok());  // crosses the stored end
+  EXPECT_EQ(p.data, data.substr(kBs + 900, 100));
+  EXPECT_EQ(p.stored_length, 1000);
+  EXPECT_EQ(p.suffix_crc, 0u);  // nothing after
+  ASSERT_TRUE(store_->ReadPart(4, 1, 1, 2000, 512, &p, &found).ok());  // all zeros
+  EXPECT_TRUE(p.data.empty());
+  EXPECT_EQ(p.offset, 1000);
+  EXPECT_EQ(p.prefix_crc, p.crc);
+  ASSERT_TRUE(store_->ReadPart(4, 1, 5, 0, 512, &p, &found).ok());  // a hole
+  EXPECT_FALSE(found);
+  EXPECT_EQ(store_->ReadPart(4, 2, 0, 0, 512, &p, &found).code(), Status::Code::kStale);
+  EXPECT_EQ(store_->ReadPart(5, 1, 0, 0, 512, &p, &found).code(), Status::Code::kNotFound);
+  EXPECT_EQ(store_->ReadPart(4, 1, 0, kBs - 10, 11, &p, &found).code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->ReadPart(4, 1, 0, 0, 0, &p, &found).code(), Status::Code::kInvalid);
+  EXPECT_EQ(store_->ReadPart(4, 1, -1, 0, 1, &p, &found).code(), Status::Code::kInvalid);
+}
+
 TEST_F(BlockStoreTest, VersionMismatchIsStaleAndMissingIsNotFound) {
   ASSERT_TRUE(Put(store_.get(), 3, 2, 0, "x").ok());
   EXPECT_EQ(Put(store_.get(), 3, 1, 0, "y").code(), Status::Code::kStale);
@@ -249,6 +282,13 @@ TEST_F(BlockStoreTest, ChecksumMismatchIsDetectedAndNeverReturned) {
   EXPECT_EQ(r.state, ReplicaState::kCorrupt);
   EXPECT_EQ(r.bad_blocks, 1);
   EXPECT_EQ(r.blocks, 2);
+  // A part of the bad block is refused too, also one the flipped byte is
+  // not in: the whole block is verified.
+  BlockPart part;
+  bool found = false;
+  s = store_->ReadPart(30, 1, 1, 1024, 100, &part, &found);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_TRUE(part.data.empty());
   // The good block is still served; a partial write over the bad one refuses.
   ASSERT_TRUE(store_->Read(30, 1, 0, 1, &blocks).ok());
   EXPECT_EQ(blocks.at(0).data, good.substr(0, kBs));

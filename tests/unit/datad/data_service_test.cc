@@ -35,7 +35,7 @@ class DataServiceTest : public ::testing::Test {
 TEST_F(DataServiceTest, WriteReadCheckUsage) {
   ASSERT_TRUE(Write(5, 1, 4000, std::string(200, 'q')).ok());
   std::vector<rpc::BlockData> blocks;
-  ASSERT_TRUE(Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 4); }).ok());
+  ASSERT_TRUE(Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 4, 0, 0); }).ok());
   ASSERT_EQ(blocks.size(), 2u);
   EXPECT_EQ(blocks[0].index, 0);
   EXPECT_EQ(blocks[0].data, std::string(4000, '\0') + std::string(96, 'q'));
@@ -55,7 +55,7 @@ TEST_F(DataServiceTest, WriteReadCheckUsage) {
   EXPECT_EQ(u.bytes_used, 4200);
   ASSERT_TRUE(Call([](Client& c) { c.Truncate(5, 1, 10); }).ok());
   ASSERT_TRUE(Call([](Client& c) { c.DeleteChunk(5); }).ok());
-  Status s = Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 1); });
+  Status s = Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 1, 0, 0); });
   EXPECT_EQ(s.code(), Status::Code::kNotFound);
 }
 
@@ -85,11 +85,16 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
       [&](Client& c) { c.Write(r, 1, 1, -1, d, crc, none); },
       [&](Client& c) { c.Write(r, 1, 1, (1ll << 30), d, crc, none); },
       [&](Client& c) { c.Write(r, 1, 1, INT64_MAX, d, crc, none); },
-      [&](Client& c) { c.Read(out, 1, 1, -1, 1); },
-      [&](Client& c) { c.Read(out, 1, 1, 0, 0); },
-      [&](Client& c) { c.Read(out, 1, 1, 0, 513); },
-      [&](Client& c) { c.Read(out, 1, 1, INT32_MAX, 512); },
-      [&](Client& c) { c.Read(out, 0, 1, 0, 1); },
+      [&](Client& c) { c.Read(out, 1, 1, -1, 1, 0, 0); },
+      [&](Client& c) { c.Read(out, 1, 1, 0, 0, 0, 0); },
+      [&](Client& c) { c.Read(out, 1, 1, 0, 513, 0, 0); },
+      [&](Client& c) { c.Read(out, 1, 1, INT32_MAX, 512, 0, 0); },
+      [&](Client& c) { c.Read(out, 0, 1, 0, 1, 0, 0); },
+      [&](Client& c) { c.Read(out, 1, 1, 0, 2, 0, 4096); },         // a range of two blocks
+      [&](Client& c) { c.Read(out, 1, 1, 0, 1, 4096, 0); },         // an empty range
+      [&](Client& c) { c.Read(out, 1, 1, 0, 1, -1, 4096); },
+      [&](Client& c) { c.Read(out, 1, 1, 0, 1, 65536 - 10, 11); },  // past the block
+      [&](Client& c) { c.Read(out, 1, 1, 0, 1, INT32_MAX, INT32_MAX); },
       [&](Client& c) { c.Truncate(1, 1, -1); },
       [&](Client& c) { c.Truncate(1, -1, 0); },
       [&](Client& c) { c.DeleteChunk(0); },

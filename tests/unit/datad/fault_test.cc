@@ -38,13 +38,13 @@ TEST_P(FaultModeTest, ReadAndCheckDetectTheDamage) {
   ASSERT_TRUE(Inject(7, 1, GetParam()).ok());
 
   std::vector<rpc::BlockData> blocks;
-  Status s = node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 0, 3); });
+  Status s = node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 0, 3, 0, 0); });
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.message().find("block 1"), std::string::npos) << s.message();
-  s = node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 1, 1); });
+  s = node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 1, 1, 0, 0); });
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   // The undamaged blocks still read, and what is returned is right.
-  ASSERT_TRUE(node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 2, 1); }).ok());
+  ASSERT_TRUE(node_->Call([&](Client& c) { c.Read(blocks, 7, 2, 2, 1, 0, 0); }).ok());
   ASSERT_EQ(blocks.size(), 1u);
   EXPECT_EQ(blocks[0].data, std::string(kBs, 'd'));
 
@@ -93,7 +93,7 @@ TEST_F(FaultTest, ArgumentsAreValidated) {
   ASSERT_TRUE(Inject(9, 2, rpc::FaultMode::DELETE).ok());
   ASSERT_TRUE(Inject(9, 2, rpc::FaultMode::DELETE).ok());
   std::vector<rpc::BlockData> blocks;
-  EXPECT_TRUE(node_->Call([&](Client& c) { c.Read(blocks, 9, 1, 0, 3); }).IsCorruption());
+  EXPECT_TRUE(node_->Call([&](Client& c) { c.Read(blocks, 9, 1, 0, 3, 0, 0); }).IsCorruption());
 }
 
 TEST_F(FaultTest, PushChunkRefusesACorruptSourceAndReportsIt) {

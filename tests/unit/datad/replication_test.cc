@@ -157,9 +157,9 @@ TEST_F(ReplicationTest, SetVersionSemantics) {
   // The old version is refused for writes and reads.
   EXPECT_EQ(n.Put(5, 1, 0, "old").code(), Status::Code::kStale);
   std::vector<rpc::BlockData> blocks;
-  EXPECT_EQ(n.Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 1); }).code(),
+  EXPECT_EQ(n.Call([&](Client& c) { c.Read(blocks, 5, 1, 0, 1, 0, 0); }).code(),
             Status::Code::kStale);
-  ASSERT_TRUE(n.Call([&](Client& c) { c.Read(blocks, 5, 2, 0, 1); }).ok());
+  ASSERT_TRUE(n.Call([&](Client& c) { c.Read(blocks, 5, 2, 0, 1, 0, 0); }).ok());
   ASSERT_EQ(blocks.size(), 1u);
   EXPECT_EQ(blocks[0].data, "abc");
 

@@ -28,7 +28,7 @@ class CorruptData : public rpc::DataServiceIf {
   void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
-  void Read(std::vector<rpc::BlockData>&, int64_t, int64_t, int32_t, int32_t) override {}
+  void Read(std::vector<rpc::BlockData>&, int64_t, int64_t, int32_t, int32_t, int32_t, int32_t) override {}
   void Truncate(int64_t, int64_t, int64_t) override {}
   void DeleteChunk(int64_t) override {}
   void Sync() override {}

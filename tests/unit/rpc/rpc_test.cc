@@ -50,7 +50,8 @@ class FakeData : public rpc::DataServiceIf {
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}
   void InjectFault(int64_t, int32_t, rpc::FaultMode::type) override {}
   void StartScrub() override {}
-  void Read(std::vector<rpc::BlockData>& out, int64_t, int64_t, int32_t first, int32_t count) override {
+  void Read(std::vector<rpc::BlockData>& out, int64_t, int64_t, int32_t first, int32_t count, int32_t,
+            int32_t) override {
     for (int i = 0; i < count; ++i) {
       rpc::BlockData b;
       b.index = first + i;
@@ -277,7 +278,7 @@ TEST(RpcTest, MoreThanOneGiBOverOneConnection) {
   for (int i = 0; i < 110; ++i) {  // 440 MiB down
     std::vector<rpc::BlockData> blocks;
     Status s = pool.Call("Read", Idempotency::kIdempotent,
-                         [&](auto& c) { c.Read(blocks, 1, 1, 0, 4); });
+                         [&](auto& c) { c.Read(blocks, 1, 1, 0, 4, 0, 0); });
     ASSERT_TRUE(s.ok()) << "read " << i << ": " << s.ToString();
     ASSERT_EQ(blocks.size(), 4u);
   }
