@@ -6,9 +6,11 @@
 // clone_fd and 16 workers, 1 MiB max_write, the mount's read_ahead_kb raised
 // to 1024 (fuse/mount_tuning.cc), attribute and entry timeouts of 1 s
 // (replfs's defaults, negative entries too), readdirplus for every page,
-// no writeback cache, no splice, keep_cache = 0 at open, O_TRUNC as a
-// setattr. --writeback and --keep-cache turn on what replfs forgoes, to
-// measure what those would be worth.
+// no writeback cache, no splice, O_TRUNC as a setattr, and at open the
+// kernel's pages kept when size and mtime are what the previous open saw
+// (replfs keeps them when they are what it last told the kernel).
+// --writeback turns on what replfs forgoes, to measure what it would be
+// worth; --keep-cache keeps pages at every open.
 //
 // Inodes: one O_PATH fd per inode the kernel knows, in a table keyed by
 // (st_dev, st_ino); the fuse_ino_t is the Inode's address (the root is
@@ -36,6 +38,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -161,11 +164,26 @@ class Passthrough {
     }
   }
 
+  // True when the file `fd` (inode `ino`) has the size and mtime the
+  // previous call saw for it: its cached pages may stay at this open.
+  bool Unchanged(fuse_ino_t ino, int fd) {
+    struct stat st {};
+    if (fstat(fd, &st) != 0) return false;
+    const std::pair<off_t, int64_t> now{st.st_size, st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec};
+    std::lock_guard<std::mutex> lock(mu_);
+    auto [it, fresh] = seen_.try_emplace(ino, now);
+    if (fresh) return false;
+    const bool same = it->second == now;
+    it->second = now;
+    return same;
+  }
+
  private:
   const Options opts_;
   Inode root_;
   std::mutex mu_;  // protects inodes_ and every Inode::nlookup
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
+  std::unordered_map<fuse_ino_t, std::pair<off_t, int64_t>> seen_;  // Unchanged()
 };
 
 Passthrough& P(fuse_req_t req) { return *static_cast<Passthrough*>(fuse_req_userdata(req)); }
@@ -302,10 +320,10 @@ FileHandle& H(fuse_file_info* fi) { return *reinterpret_cast<FileHandle*>(fi->fh
 
 // Gives `fd` to a new handle in fi->fh (owned by the kernel's file until
 // release).
-void SetHandle(fuse_file_info* fi, int fd, const Options& o) {
+void SetHandle(fuse_file_info* fi, int fd, const Options& o, bool unchanged) {
   auto* h = new FileHandle{fd, (fi->flags & O_DIRECT) != 0};
   fi->fh = reinterpret_cast<uint64_t>(h);
-  fi->keep_cache = o.keep_cache ? 1 : 0;
+  fi->keep_cache = o.keep_cache || unchanged ? 1 : 0;
 }
 
 void DropHandle(fuse_file_info* fi) {
@@ -319,7 +337,7 @@ void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, errno);
     return;
   }
-  SetHandle(fi, fd, P(req).opts());
+  SetHandle(fi, fd, P(req).opts(), P(req).Unchanged(ino, fd));
   if (fuse_reply_open(req, fi) != 0) DropHandle(fi);
 }
 
@@ -336,7 +354,7 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
     fuse_reply_err(req, err);
     return;
   }
-  SetHandle(fi, fd, P(req).opts());
+  SetHandle(fi, fd, P(req).opts(), P(req).Unchanged(e.ino, fd));
   if (fuse_reply_create(req, &e, fi) != 0) {
     DropHandle(fi);
     P(req).Forget(e.ino, 1);
