@@ -750,13 +750,24 @@ TEST_F(OperatorTest, HealWaitWithNoServerToCopyToEndsPromptlyAndSaysWhy) {
 TEST_F(FourDatadTest, HealWaitAfterADatadWasKilledEndsHealthy) {
   const uint64_t seed = TestSeed();
   for (int i = 0; i < 3; ++i) WriteAndSettle("f" + std::to_string(i), seed + i);
-  const std::string dead = cluster().datad_addrs()[0];
-  std::vector<std::string> rest = cluster().datad_addrs();
-  rest.erase(rest.begin());
-  ASSERT_TRUE(WaitFor([&] { return ServerJson(dead).value("chunks", 0) > 0; }, seconds(15),
-                      dead + " holds chunks"));
+  // Placement picks 3 of the 4 for each file (least full first): the one
+  // killed must be one that holds chunks, which need not be datad0.
+  std::string dead;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const std::string& a : cluster().datad_addrs())
+          if (ServerJson(a).value("chunks", 0) > 0) {
+            dead = a;
+            return true;
+          }
+        return false;
+      },
+      seconds(15), "a datad holding chunks"));
+  std::vector<std::string> rest;
+  for (const std::string& a : cluster().datad_addrs())
+    if (a != dead) rest.push_back(a);
 
-  ASSERT_TRUE(cluster().Kill9("datad0"));
+  ASSERT_TRUE(cluster().Kill9(cluster().DatadName(dead)));
   ASSERT_TRUE(WaitServerState(dead, "down", seconds(20)));
 
   CommandResult c = cluster().Fsctl({"heal", "--wait", "--timeout", "120"});
