@@ -176,7 +176,7 @@ Status BlockStore::ReadPart(int64_t chunk, int64_t version, int32_t index, int32
   if (info.version != version) return StaleError(chunk, version, info.version);
   *found = false;
   const auto idx = static_cast<uint32_t>(index);
-  if (index >= info.end_block() || !info.written.Test(idx)) return Status::OK();  // a hole
+  if (idx >= info.end_block() || !info.written.Test(idx)) return Status::OK();  // a hole
   std::string value;
   uint32_t stored_crc = 0;
   REPLFS_RETURN_IF_ERROR(GetRecord(chunk, idx, &value, &stored_crc, found));
