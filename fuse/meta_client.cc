@@ -3,8 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <limits>
-#include <memory>
-#include <type_traits>
 
 #include "MetaService.h"
 #include "common/log.h"
@@ -68,9 +66,9 @@ Unlinked FromRpc(const rpc::Unlinked& u) {
 
 // The parent's attributes a change carried; ino 0 when it carried none (a
 // metad from before they were sent).
-void DirFromRpc(const std::shared_ptr<rpc::Attr>& a, bool isset, Attr* dir) {
+void DirFromRpc(const rpc::Attr& a, Attr* dir) {
   if (dir == nullptr) return;
-  *dir = isset && a != nullptr ? FromRpc(*a) : Attr{};
+  *dir = a.__isset.dir && a.dir != nullptr ? FromRpc(*a.dir) : Attr{};
 }
 void DirFromRpc(const rpc::Unlinked& u, Attr* dir) {
   if (dir == nullptr) return;
@@ -151,11 +149,7 @@ struct MetaClient::Impl {
     Rpc r;
     REPLFS_RETURN_IF_ERROR(Call(what, kOnce, [&](rpc::MetaServiceClient& c) { fn(c, r); }));
     if (out != nullptr) *out = FromRpc(r);
-    if constexpr (std::is_same_v<Rpc, rpc::Attr>) {
-      DirFromRpc(r.dir, r.__isset.dir, dir);
-    } else {
-      DirFromRpc(r, dir);
-    }
+    DirFromRpc(r, dir);
     return Status::OK();
   }
 };
@@ -339,7 +333,7 @@ Status MetaClient::Create(uint64_t parent, const std::string& name, uint32_t mod
              static_cast<int32_t>(who.gid), session, 0);
   }));
   *out = FromRpc(r.attr);
-  DirFromRpc(r.attr.dir, r.attr.__isset.dir, dir);
+  DirFromRpc(r.attr, dir);
   return Status::OK();
 }
 

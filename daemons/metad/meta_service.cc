@@ -115,6 +115,12 @@ void MetaServiceHandler::ToAttr(const Inode& in, rpc::Attr* a) const {
   a->allocated_bytes = core_->AllocatedBytes(in);
 }
 
+void MetaServiceHandler::ToUnlinkedWithDir(const Unlinked& u, const Inode& dir, rpc::Unlinked* out) const {
+  ToUnlinked(u, out);
+  ToAttr(dir, &out->dir);
+  out->__isset.dir = true;
+}
+
 void MetaServiceHandler::SetDir(const Inode& dir, rpc::Attr* a) const {
   a->dir = std::make_shared<rpc::Attr>();
   ToAttr(dir, a->dir.get());
@@ -209,9 +215,7 @@ void MetaServiceHandler::Unlink(rpc::Unlinked& out, int64_t parent, const std::s
   Unlinked u;
   Inode dir;
   ThrowIfError(core_->ns().Unlink(static_cast<Ino>(parent), name, &u, &dir));
-  ToUnlinked(u, &out);
-  ToAttr(dir, &out.dir);
-  out.__isset.dir = true;
+  ToUnlinkedWithDir(u, dir, &out);
 }
 
 void MetaServiceHandler::Rmdir(rpc::Unlinked& out, int64_t parent, const std::string& name) {
@@ -219,9 +223,7 @@ void MetaServiceHandler::Rmdir(rpc::Unlinked& out, int64_t parent, const std::st
   Unlinked gone;
   Inode dir;
   ThrowIfError(core_->ns().Rmdir(static_cast<Ino>(parent), name, &gone, &dir));
-  ToUnlinked(gone, &out);
-  ToAttr(dir, &out.dir);
-  out.__isset.dir = true;
+  ToUnlinkedWithDir(gone, dir, &out);
 }
 
 void MetaServiceHandler::Rename(rpc::Unlinked& out, int64_t parent, const std::string& name,

@@ -79,6 +79,8 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
  private:
   // Fills every field of the wire Attr, allocated_bytes included.
   void ToAttr(const Inode& in, rpc::Attr* a) const;
+  // `u` with the parent directory's attributes (Unlink, Rmdir).
+  void ToUnlinkedWithDir(const Unlinked& u, const Inode& dir, rpc::Unlinked* out) const;
   // Attaches the parent directory's attributes to a reply (Attr.dir).
   void SetDir(const Inode& dir, rpc::Attr* a) const;
   // The locations of the first `chunks` chunks of `in` (a regular file).
