@@ -6,6 +6,8 @@
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TSocket.h>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,6 +57,8 @@ struct Connection {
 
 template <class Client>
 class ClientPool {
+  struct Entry;  // a pooled connection and its client
+
  public:
   ClientPool(HostPort addr, RpcOptions opts)
       : addr_(std::move(addr)), peer_(addr_.ToString()), opts_(opts) {}
@@ -73,18 +77,67 @@ class ClientPool {
       *sent = false;
       return s;
     }
-    try {
-      fn(*e->client);
-    } catch (const rpc::RpcError& err) {
-      // An application error: the connection is still good.
-      Return(std::move(e));
-      *sent = true;
-      return FromRpcError(err);
-    } catch (const std::exception& ex) {
-      // The stream may be mid-message: never reuse it.
-      return StatusFromException(ex, peer_, sent);
+    s = Run(&e, fn, sent);
+    if (e) Return(std::move(e));
+    return s;
+  }
+
+  // One call split in two, so that one thread can have requests in flight
+  // to several servers at once (a primary forwarding a write to its
+  // secondaries): Send() writes the request, Finish() reads the answer.
+  // Tried once, like CallOnce. The pool must outlive the call; dropping a
+  // call that was sent but not finished discards its connection.
+  class PendingCall {
+   public:
+    PendingCall() = default;
+    PendingCall(PendingCall&&) noexcept = default;
+    PendingCall& operator=(PendingCall&&) noexcept = default;
+
+    // Reads the answer with `recv` (the generated recv_ method), waiting
+    // no later than `deadline` (each socket read is bounded by the time
+    // left). Errors as CallOnce's; a call never sent is an Internal error.
+    Status Finish(const std::function<void(Client&)>& recv,
+                  std::chrono::steady_clock::time_point deadline) {
+      if (!entry_) return Status::Internal("no call to " + pool_peer() + " in flight");
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const int64_t full = pool_->opts_.rpc_timeout_ms;
+      const int64_t ms = std::clamp<int64_t>(left.count(), 1, full);
+      if (ms < full) entry_->conn.socket->setRecvTimeout(static_cast<int>(ms));
+      bool sent = true;
+      Status s = pool_->Run(&entry_, recv, &sent);
+      if (entry_) {
+        if (ms < full) entry_->conn.socket->setRecvTimeout(static_cast<int>(full));
+        pool_->Return(std::move(entry_));
+      }
+      return s;
     }
-    Return(std::move(e));
+
+   private:
+    friend class ClientPool;
+    std::string pool_peer() const { return pool_ ? pool_->peer_ : std::string("nobody"); }
+
+    ClientPool* pool_ = nullptr;
+    std::unique_ptr<Entry> entry_;  // the connection the request went out on
+  };
+
+  // Sends a request with `send` (the generated send_ method) on a pooled
+  // connection; on success *call holds it until Finish(). *sent as for
+  // CallOnce.
+  Status Send(const std::function<void(Client&)>& send, PendingCall* call, bool* sent) {
+    std::unique_ptr<Entry> e;
+    Status s = Acquire(&e);
+    if (!s.ok()) {
+      *sent = false;
+      return s;
+    }
+    s = Run(&e, send, sent);
+    if (!s.ok()) {
+      if (e) Return(std::move(e));
+      return s;
+    }
+    call->pool_ = this;
+    call->entry_ = std::move(e);
     return Status::OK();
   }
 
@@ -106,6 +159,23 @@ class ClientPool {
     Connection conn;
     std::unique_ptr<Client> client;
   };
+
+  // Runs `fn` on the client of *e. An exception becomes a Status naming the
+  // peer; a transport failure also drops *e (the stream may be mid-message,
+  // never reuse it), an application error leaves the connection good.
+  Status Run(std::unique_ptr<Entry>* e, const std::function<void(Client&)>& fn, bool* sent) {
+    try {
+      fn(*(*e)->client);
+    } catch (const rpc::RpcError& err) {
+      *sent = true;
+      return FromRpcError(err);
+    } catch (const std::exception& ex) {
+      e->reset();
+      return StatusFromException(ex, peer_, sent);
+    }
+    *sent = true;
+    return Status::OK();
+  }
 
   Status Acquire(std::unique_ptr<Entry>* out) {
     {

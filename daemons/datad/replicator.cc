@@ -1,5 +1,6 @@
 #include "daemons/datad/replicator.h"
 
+#include <chrono>
 #include <functional>
 
 #include "common/crc32c.h"
@@ -23,16 +24,20 @@ Status Replicator::Write(int64_t chunk, int64_t version, int64_t offset, const s
   ChunkLockTable::Guard g = locks_.Lock(chunk);
   REPLFS_RETURN_IF_ERROR(store_->Write(chunk, version, offset, data));
   if (forward.empty()) return Status::OK();
-  // One slot per secondary: each task writes only its own.
   std::vector<Status> results(forward.size());
-  std::vector<std::function<void()>> tasks;
-  tasks.reserve(forward.size());
-  for (size_t i = 0; i < forward.size(); ++i) {
-    tasks.emplace_back([&, i] {
-      results[i] = Forward(forward[i], chunk, version, offset, data, crc);
-    });
+  if (data.size() <= kSmallForwardBytes) {
+    ForwardSmall(forward, chunk, version, offset, data, crc, &results);
+  } else {
+    // One task per secondary, each writing only its own slot.
+    std::vector<std::function<void()>> tasks;
+    tasks.reserve(forward.size());
+    for (size_t i = 0; i < forward.size(); ++i) {
+      tasks.emplace_back([&, i] {
+        results[i] = Forward(forward[i], chunk, version, offset, data, crc);
+      });
+    }
+    workers_->RunAll(std::move(tasks));
   }
-  workers_->RunAll(std::move(tasks));
   for (size_t i = 0; i < forward.size(); ++i) {
     if (results[i].ok()) continue;
     LOG(WARNING) << "forwarding write of " << ChunkName(chunk) << " v" << version << " to "
@@ -40,6 +45,40 @@ Status Replicator::Write(int64_t chunk, int64_t version, int64_t offset, const s
     failed->push_back({forward[i], results[i]});
   }
   return Status::OK();
+}
+
+void Replicator::ForwardSmall(const std::vector<std::string>& forward, int64_t chunk,
+                              int64_t version, int64_t offset, const std::string& data,
+                              uint32_t crc, std::vector<Status>* results) {
+  // One deadline bounds all the answers together, as if they were awaited
+  // in parallel.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(peers_->options().rpc_timeout_ms);
+  const std::vector<std::string> none;
+  const auto wire_crc = static_cast<int32_t>(crc);
+  std::vector<std::shared_ptr<Pool>> pools(forward.size());
+  std::vector<Pool::PendingCall> calls(forward.size());
+  for (size_t i = 0; i < forward.size(); ++i) {
+    Status& r = (*results)[i];
+    r = peers_->Get(forward[i], &pools[i]);
+    if (!r.ok()) continue;
+    bool sent = false;
+    r = pools[i]->Send(
+        [&](rpc::DataServiceClient& c) {
+          c.send_Write(chunk, version, offset, data, wire_crc, none);
+        },
+        &calls[i], &sent);
+  }
+  for (size_t i = 0; i < forward.size(); ++i) {
+    Status& r = (*results)[i];
+    if (!r.ok()) continue;
+    r = calls[i].Finish(
+        [](rpc::DataServiceClient& c) {
+          rpc::WriteReply reply;
+          c.recv_Write(reply);
+        },
+        deadline);
+  }
 }
 
 Status Replicator::Forward(const std::string& addr, int64_t chunk, int64_t version,

@@ -45,10 +45,18 @@ class Replicator {
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
 
+  // Writes of at most this many bytes are forwarded by the calling thread
+  // alone: it sends every request, then reads the answers. The request fits
+  // in a new TCP connection's send buffer (16 KiB by default), so sending it
+  // does not block even towards a hung secondary, and later secondaries
+  // still get theirs at once. Larger writes go out on worker threads, one
+  // per secondary.
+  static constexpr size_t kSmallForwardBytes = 8 << 10;
+
   // Applies the write locally (`crc` = CRC32C of `data`, already verified);
   // if that fails, returns the error and forwards nothing. Then forwards it
   // with an empty forward list to every address of `forward` in parallel,
-  // each tried once (a retry would hold the chunk's lock past the client's
+  // within one peer RPC timeout, each tried once (a retry would hold the chunk's lock past the client's
   // own timeout; a failed secondary is reported and dropped by metad
   // instead). *failed receives one entry per secondary that failed, in
   // `forward` order; it is cleared first. Returns OK whenever the local
@@ -83,6 +91,11 @@ class Replicator {
 
   Status Forward(const std::string& addr, int64_t chunk, int64_t version, int64_t offset,
                  const std::string& data, uint32_t crc);
+  // Forward() of a write of at most kSmallForwardBytes to all of `forward`
+  // at once from this thread; (*results)[i] is the outcome for forward[i].
+  void ForwardSmall(const std::vector<std::string>& forward, int64_t chunk, int64_t version,
+                    int64_t offset, const std::string& data, uint32_t crc,
+                    std::vector<Status>* results);
   // PushChunk's copy of blocks [0, end_block) to `target`.
   Status CopyBlocks(Pool* target, int64_t chunk, int64_t version, int64_t new_version,
                     int64_t end_block);

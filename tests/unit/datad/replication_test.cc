@@ -1,8 +1,15 @@
 // Primary forwarding, SetVersion and PushChunk between in-process datads
 // (real DataService handlers on port 0 over separate BlockStores).
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <kchashdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -99,6 +106,66 @@ TEST_F(ReplicationTest, DeadSecondaryIsListedAndTheWriteStillSucceeds) {
   EXPECT_NE(reply.failed[0].message.find(dead), std::string::npos) << reply.failed[0].message;
   EXPECT_EQ(Blocks(primary().store(), 4, 1)[0].data, "data");
   EXPECT_EQ(Blocks(nodes_[1]->store(), 4, 1)[0].data, "data");
+}
+
+// A listening socket that never accepts: connections complete in the
+// kernel's backlog and requests sit unread, like a hung (stopped) datad.
+class HungPeer {
+ public:
+  HungPeer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "hung peer: " << strerror(errno);
+      return;
+    }
+    addr_ = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  ~HungPeer() {
+    if (fd_ >= 0) close(fd_);
+  }
+  HungPeer(const HungPeer&) = delete;
+  HungPeer& operator=(const HungPeer&) = delete;
+  const std::string& addr() const { return addr_; }
+
+ private:
+  int fd_ = -1;
+  std::string addr_;
+};
+
+// A secondary that never answers costs the write one peer timeout, not
+// more, and does not cost the other secondary its copy: for small writes
+// (sent by the primary's own thread, hung peer first) and large ones.
+TEST(ReplicationHungPeerTest, HungSecondaryIsListedOnceItTimesOutAndTheOtherStillGetsTheWrite) {
+  constexpr int64_t kPeerTimeoutMs = 300;
+  TempDir d0("datad-h0"), d1("datad-h1");
+  TestNode primary(d0.path(), kBs, "", kPeerTimeoutMs);
+  TestNode live(d1.path());
+  ASSERT_TRUE(primary.status().ok() && live.status().ok());
+  HungPeer hung;
+  ASSERT_FALSE(hung.addr().empty());
+  int64_t chunk = 20;
+  for (size_t len : {size_t{100}, Replicator::kSmallForwardBytes, 3 * static_cast<size_t>(kBs)}) {
+    SCOPED_TRACE("write of " + std::to_string(len) + " bytes");
+    const std::string data = Pattern(len, static_cast<int>(len));
+    ASSERT_TRUE(primary.Create(chunk, 1).ok());
+    ASSERT_TRUE(live.Create(chunk, 1).ok());
+    rpc::WriteReply reply;
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(primary.Write(chunk, 1, 0, data, {hung.addr(), live.addr()}, &reply).ok());
+    const auto took = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(reply.failed.size(), 1u);
+    EXPECT_EQ(reply.failed[0].addr, hung.addr());
+    EXPECT_EQ(reply.failed[0].code, rpc::ErrorCode::TIMED_OUT) << reply.failed[0].message;
+    EXPECT_GE(took, std::chrono::milliseconds(kPeerTimeoutMs));
+    EXPECT_LT(took, std::chrono::milliseconds(4 * kPeerTimeoutMs));  // not one timeout each
+    ExpectSameBlocks(Blocks(primary.store(), chunk, 1), Blocks(live.store(), chunk, 1), "live");
+    ++chunk;
+  }
 }
 
 TEST_F(ReplicationTest, StaleSecondaryIsListed) {

@@ -31,13 +31,16 @@ inline net::RpcOptions FastOptions() {
 class TestNode {
  public:
   // Starts serving; `advertise` overrides the address the handler believes
-  // is its own (default: the bound one). Check ok() after construction.
+  // is its own (default: the bound one); `peer_timeout_ms` is the RPC
+  // timeout of its forwards. Check ok() after construction.
   explicit TestNode(const std::string& dir, int64_t block_size = 4096,
-                    const std::string& advertise = "") {
+                    const std::string& advertise = "", int64_t peer_timeout_ms = 5000) {
     status_ = BlockStore::Open(dir, block_size, &store_);
     if (!status_.ok()) return;
     workers_ = std::make_unique<WorkerPool>(4);
-    peers_ = std::make_unique<PeerPools>(FastOptions());
+    net::RpcOptions peer_opts = FastOptions();
+    peer_opts.rpc_timeout_ms = peer_timeout_ms;
+    peers_ = std::make_unique<PeerPools>(peer_opts);
     replicator_ = std::make_unique<Replicator>(store_.get(), peers_.get(), workers_.get());
     handler_ = std::make_shared<DataServiceHandler>(store_.get(), replicator_.get());
     net::ServerOptions so;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "DataService.h"
 #include "common/crc32c.h"
@@ -36,8 +37,17 @@ class FakeData : public rpc::DataServiceIf {
  public:
   std::atomic<int64_t> bytes{0};
   std::atomic<int> sleep_ms{0};
+  // With `meet` set, a Ping waits (up to 5 s) until `meet` Pings have
+  // arrived, so they are served at once; `met` counts those that saw it.
+  std::atomic<int> meet{0}, arrived{0}, met{0};
   void Ping() override {
     if (sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+    if (meet > 0) {
+      ++arrived;
+      if (replfs::testing::PollUntil([&] { return arrived.load() >= meet.load(); },
+                                     std::chrono::seconds(5)))
+        ++met;
+    }
   }
   void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string& data, int32_t crc,
              const std::vector<std::string>&) override {
@@ -244,6 +254,80 @@ TEST(RpcTest, PooledConnectionSurvivesServerRestartForIdempotentCalls) {
   RpcServer again(std::make_shared<rpc::DataServiceProcessor>(handler), so);
   ASSERT_TRUE(again.Start().ok());
   EXPECT_TRUE(pool.Call("Ping", Idempotency::kNotIdempotent, [](auto& c) { c.Ping(); }).ok());
+}
+
+// One thread can have calls in flight to several servers: both requests
+// are being served at the same time before either answer is read.
+TEST(RpcTest, SplitCallsAreInFlightTogetherAndGiveTheConnectionBack) {
+  auto shared = std::make_shared<FakeData>();
+  shared->meet = 2;
+  std::vector<std::unique_ptr<RpcServer>> servers;
+  std::vector<std::unique_ptr<ClientPool<rpc::DataServiceClient>>> pools;
+  for (int i = 0; i < 2; ++i) {
+    ServerOptions so;
+    so.listen = "127.0.0.1:0";
+    so.allow_socket_activation = false;
+    servers.push_back(
+        std::make_unique<RpcServer>(std::make_shared<rpc::DataServiceProcessor>(shared), so));
+    ASSERT_TRUE(servers.back()->Start().ok());
+    pools.push_back(std::make_unique<ClientPool<rpc::DataServiceClient>>(
+        HostPort{"127.0.0.1", servers.back()->port()}, FastOptions()));
+  }
+  using Pending = ClientPool<rpc::DataServiceClient>::PendingCall;
+  Pending calls[2];
+  for (int i = 0; i < 2; ++i) {
+    bool sent = false;
+    ASSERT_TRUE(pools[i]->Send([](auto& c) { c.send_Ping(); }, &calls[i], &sent).ok());
+    EXPECT_TRUE(sent);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(2000);
+  for (int i = 0; i < 2; ++i) {
+    Status s = calls[i].Finish([](auto& c) { c.recv_Ping(); }, deadline);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ(shared->met.load(), 2);
+  shared->meet = 0;
+  // An application error comes back with its code; the connection stays good.
+  Pending del;
+  bool sent = false;
+  ASSERT_TRUE(pools[0]->Send([](auto& c) { c.send_DeleteChunk(7); }, &del, &sent).ok());
+  Status s = del.Finish([](auto& c) { c.recv_DeleteChunk(); }, deadline);
+  EXPECT_EQ(s.code(), Status::Code::kNotFound) << s.ToString();
+  EXPECT_TRUE(pools[0]->Call("Ping", Idempotency::kIdempotent, [](auto& c) { c.Ping(); }).ok());
+  // Finishing twice, or a call never sent, is refused.
+  EXPECT_EQ(del.Finish([](auto& c) { c.recv_Ping(); }, deadline).code(), Status::Code::kInternal);
+  for (auto& srv : servers) srv->Stop();
+}
+
+// Finish waits no later than its deadline, shorter than the RPC timeout; a
+// timed-out or abandoned call never leaves its unread answer in the pool.
+TEST(RpcTest, SplitCallHonoursItsDeadlineAndAbandonedCallsAreNotReused) {
+  Served srv;
+  srv.handler->sleep_ms = 1500;
+  RpcOptions o = FastOptions();
+  o.rpc_timeout_ms = 5000;
+  ClientPool<rpc::DataServiceClient> pool(HostPort{"127.0.0.1", srv.server->port()}, o);
+  using Pending = ClientPool<rpc::DataServiceClient>::PendingCall;
+  {
+    Pending call;
+    bool sent = false;
+    ASSERT_TRUE(pool.Send([](auto& c) { c.send_Ping(); }, &call, &sent).ok());
+    const auto start = std::chrono::steady_clock::now();
+    Status s = call.Finish([](auto& c) { c.recv_Ping(); }, start + milliseconds(100));
+    EXPECT_EQ(s.code(), Status::Code::kTimedOut) << s.ToString();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+  }
+  {
+    Pending dropped;  // sent, never finished
+    bool sent = false;
+    ASSERT_TRUE(pool.Send([](auto& c) { c.send_Ping(); }, &dropped, &sent).ok());
+  }
+  srv.handler->sleep_ms = 0;
+  // Each call gets its own answer, not one left over on a reused connection.
+  Status s = pool.Call("DeleteChunk", Idempotency::kIdempotent, [](auto& c) { c.DeleteChunk(9); });
+  EXPECT_EQ(s.code(), Status::Code::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("chunk 9"), std::string::npos) << s.ToString();
+  srv.server->Stop();
 }
 
 TEST(RpcTest, BadPayloadChecksumIsCorruption) {
