@@ -78,17 +78,47 @@ Status BlockStore::WriteOneBlock(int64_t chunk, uint32_t idx, int64_t start,
     const int32_t old = db_->check(format::BlockKey(chunk, idx));
     return PutBlock(chunk, idx, piece, std::max<int64_t>(old - 4, 0));
   }
-  std::string block;
-  uint32_t crc = 0;
+  // Read-modify-write in the record itself (checksum, then the bytes).
+  std::string value;
+  uint32_t stored_crc = 0;
   bool found = false;
-  REPLFS_RETURN_IF_ERROR(GetBlock(chunk, idx, &block, &crc, &found));
+  REPLFS_RETURN_IF_ERROR(GetRecord(chunk, idx, &value, &stored_crc, &found));
   // Merging into zeros would make a lost block look valid.
   if (!found && marked) return Corrupt(chunk, idx, "written block missing");
-  const auto old_size = static_cast<int64_t>(block.size());
-  const size_t end = static_cast<size_t>(start) + piece.size();
-  if (block.size() < end) block.resize(end, '\0');
-  block.replace(static_cast<size_t>(start), piece.size(), piece);
-  return PutBlock(chunk, idx, block, old_size);
+  if (!found) value.assign(format::kCrcSize, '\0');
+  const size_t old_size = value.size() - format::kCrcSize;
+  const auto begin = static_cast<size_t>(start);
+  const size_t end = begin + piece.size();
+  const char* old_bytes = value.data() + format::kCrcSize;
+  // An overwrite inside the old bytes checks them in one pass as the CRCs
+  // of the part kept before, the part replaced and the part kept after,
+  // combined; the new block's CRC is then the kept parts' CRCs combined
+  // with the piece's, without a second pass over the block.
+  const bool inside = found && end <= old_size;
+  uint32_t prefix = 0, suffix = 0;
+  if (inside) {
+    prefix = Crc32c(old_bytes, begin);
+    const uint32_t replaced = Crc32c(old_bytes + begin, piece.size());
+    suffix = Crc32c(old_bytes + end, old_size - end);
+    if (Crc32cCombine(Crc32cCombine(prefix, replaced, piece.size()), suffix, old_size - end) !=
+        stored_crc)
+      return Corrupt(chunk, idx, "checksum mismatch");
+  } else if (found && Crc32c(old_bytes, old_size) != stored_crc) {
+    return Corrupt(chunk, idx, "checksum mismatch");
+  }
+  if (value.size() < format::kCrcSize + end) value.resize(format::kCrcSize + end, '\0');
+  char* bytes = value.data() + format::kCrcSize;
+  piece.copy(bytes + begin, piece.size());
+  const size_t new_size = value.size() - format::kCrcSize;
+  const uint32_t crc =
+      inside ? Crc32cCombine(Crc32cCombine(prefix, Crc32c(piece), piece.size()), suffix,
+                             old_size - end)
+             : Crc32c(bytes, new_size);
+  format::SetLE(value.data(), crc, format::kCrcSize);
+  if (!db_->set(format::BlockKey(chunk, idx), value))
+    return KcError("write " + ChunkName(chunk) + " block " + std::to_string(idx));
+  bytes_used_.fetch_add(static_cast<int64_t>(new_size) - static_cast<int64_t>(old_size));
+  return Status::OK();
 }
 
 Status BlockStore::Create(int64_t chunk, int64_t version) {

@@ -18,6 +18,10 @@ inline void PutBE(std::string* s, uint64_t v, int bytes) {
 inline void PutLE(std::string* s, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
+// PutLE over bytes already there.
+inline void SetLE(char* p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
 inline uint64_t GetBE(const char* p, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
