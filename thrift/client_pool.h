@@ -99,15 +99,16 @@ class ClientPool {
     Status Finish(const std::function<void(Client&)>& recv,
                   std::chrono::steady_clock::time_point deadline) {
       if (!entry_) return Status::Internal("no call to " + pool_peer() + " in flight");
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      const int64_t full = pool_->opts_.rpc_timeout_ms;
-      const int64_t ms = std::clamp<int64_t>(left.count(), 1, full);
-      if (ms < full) entry_->conn.socket->setRecvTimeout(static_cast<int>(ms));
+      const int64_t left = std::chrono::ceil<std::chrono::milliseconds>(
+                               deadline - std::chrono::steady_clock::now())
+                               .count();
+      const int64_t full = pool_->opts_.rpc_timeout_ms;  // the socket's own
+      const bool shorten = full > 0 && left < full;
+      if (shorten) entry_->conn.socket->setRecvTimeout(static_cast<int>(std::max<int64_t>(1, left)));
       bool sent = true;
       Status s = pool_->Run(&entry_, recv, &sent);
       if (entry_) {
-        if (ms < full) entry_->conn.socket->setRecvTimeout(static_cast<int>(full));
+        if (shorten) entry_->conn.socket->setRecvTimeout(static_cast<int>(full));
         pool_->Return(std::move(entry_));
       }
       return s;
