@@ -95,7 +95,8 @@ class ClientPool {
 
     // Reads the answer with `recv` (the generated recv_ method), waiting
     // no later than `deadline` (each socket read is bounded by the time
-    // left). Errors as CallOnce's; a call never sent is an Internal error.
+    // left). Errors as CallOnce's; a call not in flight (never sent, or
+    // already finished) is an Internal error.
     Status Finish(const std::function<void(Client&)>& recv,
                   std::chrono::steady_clock::time_point deadline) {
       if (!entry_) return Status::Internal("no call to " + pool_peer() + " in flight");
@@ -104,7 +105,8 @@ class ClientPool {
                                .count();
       const int64_t full = pool_->opts_.rpc_timeout_ms;  // the socket's own
       const bool shorten = full > 0 && left < full;
-      if (shorten) entry_->conn.socket->setRecvTimeout(static_cast<int>(std::max<int64_t>(1, left)));
+      if (shorten)
+        entry_->conn.socket->setRecvTimeout(static_cast<int>(std::max<int64_t>(1, left)));
       bool sent = true;
       Status s = pool_->Run(&entry_, recv, &sent);
       if (entry_) {

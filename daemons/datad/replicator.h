@@ -56,11 +56,11 @@ class Replicator {
   // Applies the write locally (`crc` = CRC32C of `data`, already verified);
   // if that fails, returns the error and forwards nothing. Then forwards it
   // with an empty forward list to every address of `forward` in parallel,
-  // within one peer RPC timeout, each tried once (a retry would hold the chunk's lock past the client's
-  // own timeout; a failed secondary is reported and dropped by metad
-  // instead). *failed receives one entry per secondary that failed, in
-  // `forward` order; it is cleared first. Returns OK whenever the local
-  // write succeeded.
+  // within one peer RPC timeout, each tried once (a retry would hold the
+  // chunk's lock past the client's own timeout; a failed secondary is
+  // reported and dropped by metad instead). *failed receives one entry per
+  // secondary that failed, in `forward` order; it is cleared first. Returns
+  // OK whenever the local write succeeded.
   Status Write(int64_t chunk, int64_t version, int64_t offset, const std::string& data,
                uint32_t crc, const std::vector<std::string>& forward,
                std::vector<ForwardFailure>* failed);
