@@ -1,9 +1,11 @@
 // Fault tolerance, the prototype's demos and crashes in the middle of work
 // (issue 3, tests 1 and 2): a wiped store is refilled, rotten blocks are read
-// around and repaired, writes go on with a datad down, reads work with one
-// replica left, kill -9 of a datad during a large write and of metad during
-// a metadata workload lose nothing acknowledged. Every wait polls with a
-// deadline; fsck and direct replica reads (DataService.Read) are the judges.
+// around and repaired, a partial write into a block rotten on the primary
+// lands on the good replicas, writes go on with a datad down, reads work
+// with one replica left, kill -9 of a datad during a large write and of
+// metad during a metadata workload lose nothing acknowledged. Every wait
+// polls with a deadline; fsck and direct replica reads (DataService.Read)
+// are the judges.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,6 +142,44 @@ TEST_F(FaultTest, CorruptBlockZeroOnEveryOtherServerIsReadAroundAndRepaired) {
   VerifyFiles(files, "with block 0 corrupt on datad0 and datad2");
   ExpectHealedAndIdentical();
   VerifyFiles(files, "after repair");
+}
+
+// A partial write into a block that rotted on the chunk's primary: the
+// primary refuses to merge into a block that fails its checksum (it never
+// stores a valid-looking block built on bad bytes), reports it, and the
+// write lands on the good replicas; the rotten one is then repaired.
+TEST_F(FaultTest, PartialWriteOverABlockRottenOnThePrimaryLandsOnTheGoodReplicas) {
+  const uint64_t seed = TestSeed();
+  ClusterGeometry g;
+  ASSERT_TRUE(GetGeometry(cluster().meta_addr(), &g));
+  const int64_t size = 3 * g.block_size;
+  ASSERT_TRUE(WritePatternFile(M("p"), seed, size));
+  ASSERT_TRUE(WaitFsckHealthy(cluster(), "/", kGoal, {}, seconds(30)));
+
+  CommandResult r = cluster().Fsctl({"corrupt", "/p", "--block", "1"});  // on the primary
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  std::string expect = PatternBytes(seed, 0, static_cast<size_t>(size));
+  const std::string patch(100, 'P');
+  const int64_t at = g.block_size + 700;  // inside block 1
+  expect.replace(static_cast<size_t>(at), patch.size(), patch);
+  const auto start = Clock::now();
+  const int fd = open(M("p").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  EXPECT_EQ(pwrite(fd, patch.data(), patch.size(), at), static_cast<ssize_t>(patch.size()))
+      << ErrnoText(errno) << cluster().LogTails();
+  EXPECT_EQ(fsync(fd), 0) << ErrnoText(errno);
+  ASSERT_EQ(close(fd), 0) << ErrnoText(errno);
+  std::cout << "partial write over the rotten block took " << SecondsSince(start) << " s"
+            << std::endl;
+
+  DropPageCache(M("p"));
+  std::string got;
+  ASSERT_TRUE(ReadFile(M("p"), &got));
+  EXPECT_TRUE(got == expect) << "file differs after the partial write";
+  ExpectHealedAndIdentical();
+  DropPageCache(M("p"));
+  ASSERT_TRUE(ReadFile(M("p"), &got));
+  EXPECT_TRUE(got == expect) << "file differs after repair";
 }
 
 // Prototype demo: a datad is down (kill -9) while files are written. The
