@@ -38,9 +38,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -67,6 +67,8 @@ struct Inode {
   dev_t dev = 0;
   ino_t ino = 0;
   uint64_t nlookup = 0;  // protected by Passthrough::mu_
+  // Size and mtime (ns) at the previous open, or none yet (Unchanged()).
+  std::optional<std::pair<off_t, int64_t>> seen;  // protected by Passthrough::mu_
 };
 
 // An open file. O_DIRECT is passed through to the local file system, which
@@ -169,12 +171,12 @@ class Passthrough {
   bool Unchanged(fuse_ino_t ino, int fd) {
     struct stat st {};
     if (fstat(fd, &st) != 0) return false;
-    const std::pair<off_t, int64_t> now{st.st_size, st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec};
+    const std::pair<off_t, int64_t> now{st.st_size,
+                                        st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec};
+    Inode& in = Get(ino);
     std::lock_guard<std::mutex> lock(mu_);
-    auto [it, fresh] = seen_.try_emplace(ino, now);
-    if (fresh) return false;
-    const bool same = it->second == now;
-    it->second = now;
+    const bool same = in.seen == now;
+    in.seen = now;
     return same;
   }
 
@@ -183,7 +185,6 @@ class Passthrough {
   Inode root_;
   std::mutex mu_;  // protects inodes_ and every Inode::nlookup
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
-  std::unordered_map<fuse_ino_t, std::pair<off_t, int64_t>> seen_;  // Unchanged()
 };
 
 Passthrough& P(fuse_req_t req) { return *static_cast<Passthrough*>(fuse_req_userdata(req)); }
