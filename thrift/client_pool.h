@@ -151,6 +151,15 @@ class ClientPool {
                      [&](bool* sent) { return CallOnce(fn, sent); });
   }
 
+  // Runs `greet` on each connection the pool opens from now on, before its
+  // first call (metad's Identify); if it fails, the connection is dropped
+  // and the call fails unsent. Idle connections opened before are dropped.
+  void SetGreeting(std::function<void(Client&)> greet) {
+    MutexLock l(&mu_);
+    greet_ = std::move(greet);
+    idle_.clear();
+  }
+
   // Drops every idle connection (e.g. after the server restarted).
   void Reset() {
     MutexLock l(&mu_);
@@ -192,9 +201,19 @@ class ClientPool {
         }
       }
     }
+    std::function<void(Client&)> greet;
+    {
+      MutexLock l(&mu_);
+      greet = greet_;
+    }
     auto e = std::make_unique<Entry>();
     REPLFS_RETURN_IF_ERROR(Connection::Open(addr_, opts_, kServerRole<Client>, &e->conn));
     e->client = std::make_unique<Client>(e->conn.protocol);
+    if (greet) {
+      bool sent = false;
+      Status s = Run(&e, greet, &sent);
+      if (!s.ok()) return s;
+    }
     *out = std::move(e);
     return Status::OK();
   }
@@ -211,8 +230,9 @@ class ClientPool {
   const std::string peer_;
   const RpcOptions opts_;
 
-  Mutex mu_;  // protects idle_
+  Mutex mu_;  // protects idle_ and greet_
   std::vector<std::unique_ptr<Entry>> idle_ GUARDED_BY(mu_);
+  std::function<void(Client&)> greet_ GUARDED_BY(mu_);
 };
 
 // Pools keyed by "host:port", created on first use. Thread-safe.

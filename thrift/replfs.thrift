@@ -125,6 +125,26 @@ struct OpenReply {
   2: list<ChunkLocation> chunks,   // existing chunks among the first asked for
 }
 
+// Cache coherence: what changed in the namespace, for clients that keep
+// kernel caches long (see WatchChanges).
+enum ChangeKind {
+  INODE = 1,  // attributes, xattrs or contents of `ino` changed (or it went)
+  ENTRY = 2,  // the name `name` in directory `ino` changed (added, removed, re-pointed)
+}
+
+struct Change {
+  1: ChangeKind kind,
+  2: i64 ino,
+  3: string name,  // ENTRY only
+}
+
+struct ChangeBatch {
+  1: i64 generation,     // this metad process's feed (new after a restart)
+  2: i64 last,           // the feed position to ask after next time
+  3: bool lost,          // changes were missed: drop every cache
+  4: list<Change> changes,
+}
+
 struct FsStat {
   1: i64 bytes_total,
   2: i64 bytes_free,
@@ -415,6 +435,18 @@ service MetaService {
   OpenReply Create(1: i64 parent, 2: string name, 3: i32 mode, 4: i32 uid,
                    5: i32 gid, 6: i64 session, 7: i32 chunks)
       throws (1: RpcError e),
+
+  // Cache coherence (last, for the same reason). Identify names the client
+  // session this connection works for (once, when it opens): changes made
+  // through it are not sent back to that session by WatchChanges.
+  void Identify(1: i64 session) throws (1: RpcError e),
+  // Changes committed after feed position `after` of feed `generation`,
+  // leaving out those made for `session`, waiting up to `wait_ms` (at most
+  // 30,000) for one. after < 0: start following now (no changes, `last` is
+  // the current position). A generation that is not this feed's (metad
+  // restarted) or a position the feed no longer holds gives lost = true.
+  ChangeBatch WatchChanges(1: i64 generation, 2: i64 after, 3: i64 session,
+                           4: i32 wait_ms) throws (1: RpcError e),
 }
 
 service DataService {

@@ -1,6 +1,7 @@
 #include "daemons/metad/core.h"
 
 #include <algorithm>
+#include <random>
 
 #include "common/log.h"
 #include "daemons/metad/repair.h"
@@ -10,8 +11,20 @@ namespace replfs::metad {
 
 inline constexpr size_t kMaxDeletesPerReply = 10000;
 
+namespace {
+// A feed generation no earlier metad process used (random, never 0).
+uint64_t FeedGeneration() {
+  std::random_device rd;
+  const uint64_t g = (uint64_t{rd()} << 32) ^ rd();
+  return g == 0 ? 1 : g;
+}
+}  // namespace
+
 MetaCore::MetaCore(const Config& config, const Clock* clock)
-    : config_(config), clock_(clock), start_ms_(clock->NowMs()) {}
+    : config_(config),
+      clock_(clock),
+      start_ms_(clock->NowMs()),
+      changes_(std::make_unique<ChangeFeed>(FeedGeneration())) {}
 
 Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<DatadApi> datad,
                       std::unique_ptr<MetaCore>* out) {
@@ -32,6 +45,11 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
   ro.max_deletes_per_reply = kMaxDeletesPerReply;
   c->servers_ = std::make_unique<ServerRegistry>(c->store_.get(), c->chunks_.get(), clock, ro);
   REPLFS_RETURN_IF_ERROR(c->servers_->Load());
+  // From here on every committed change reaches the feed (what Open and
+  // Init changed happened before any client could cache anything).
+  ChangeFeed* feed = c->changes_.get();
+  c->store_->SetCommitObserver(
+      [feed](int64_t origin, const std::vector<std::string>& keys) { feed->RecordKeys(origin, keys); });
   c->datad_ = datad ? std::move(datad) : std::make_unique<RpcDatadApi>(net::RpcOptions::FromConfig(config));
   ReplicaManager::Options mo;
   mo.missing_grace_ms = std::max<int64_t>(config.dead_after_ms, 10000);

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/status.h"
+#include "daemons/metad/change_feed.h"
 #include "daemons/metad/chunk_map.h"
 #include "daemons/metad/clock.h"
 #include "daemons/metad/datad_api.h"
@@ -35,6 +36,8 @@ class MetaCore {
   ChunkMap& chunks() { return *chunks_; }
   ServerRegistry& servers() { return *servers_; }
   ReplicaManager& replicas() { return *replicas_; }
+  // Every committed namespace change, for clients' caches (WatchChanges).
+  ChangeFeed& changes() { return *changes_; }
 
   // Wires `repair` (outlives the core, or is detached with nullptr before
   // it dies): woken by server up/down, reports and reconciliation, and its
@@ -109,6 +112,8 @@ class MetaCore {
   const Config config_;
   const Clock* const clock_;
   const int64_t start_ms_;
+  // Before store_: the store's commit observer feeds it until the end.
+  const std::unique_ptr<ChangeFeed> changes_;
   std::unique_ptr<MetaStore> store_;
   std::unique_ptr<ChunkMap> chunks_;
   std::unique_ptr<Namespace> ns_;

@@ -301,7 +301,7 @@ const net::Policy& MetadPolicy() {
     for (const char* m : {"Lookup", "GetAttr", "SetAttr", "Mknod", "Mkdir", "Symlink", "ReadLink", "Unlink",
                           "Rmdir", "Rename", "Link", "ReadDir", "SetXattr", "GetXattr", "ListXattr", "RemoveXattr",
                           "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "Sync", "Create", "StatFs",
-                          "ReportBadReplicas", "Status", "ResolvePath", "Fsck"})
+                          "ReportBadReplicas", "Status", "ResolvePath", "Fsck", "Identify", "WatchChanges"})
       p[m] = fs;
     for (const char* m : {"RegisterServer", "Heartbeat", "BlockReport"}) p[m] = datad;
     for (const char* m : {"Corrupt", "StartScrub", "Heal", "Drain", "Undrain", "RemoveServer", "SetGoal"})
@@ -390,6 +390,29 @@ void MetaServiceHandler::CommitWrite(rpc::Attr& out, int64_t ino, int64_t size, 
 }
 
 void MetaServiceHandler::Sync() { ThrowIfError(core_->SyncMetadata()); }
+
+// The server runs each connection on a thread of its own, for the
+// connection's lifetime: the thread's origin is the connection's.
+void MetaServiceHandler::Identify(int64_t session) { MetaStore::SetThreadOrigin(session); }
+
+void MetaServiceHandler::WatchChanges(rpc::ChangeBatch& out, int64_t generation, int64_t after,
+                                      int64_t session, int32_t wait_ms) {
+  if (wait_ms < 0 || wait_ms > kMaxWatchWaitMs)
+    ThrowIfError(replfs::Status::Invalid("WatchChanges: wait_ms must be 0.." + std::to_string(kMaxWatchWaitMs)));
+  FeedBatch b = core_->changes().Read(static_cast<uint64_t>(generation), after, session,
+                                      std::chrono::milliseconds(std::min(wait_ms, max_watch_wait_ms_)));
+  out.generation = static_cast<int64_t>(b.generation);
+  out.last = b.last;
+  out.lost = b.lost;
+  out.changes.resize(b.changes.size());
+  for (size_t i = 0; i < b.changes.size(); ++i) {
+    const FeedChange& c = b.changes[i];
+    rpc::Change& o = out.changes[i];
+    o.kind = c.kind == FeedChange::Kind::kEntry ? rpc::ChangeKind::ENTRY : rpc::ChangeKind::INODE;
+    o.ino = static_cast<int64_t>(c.ino);
+    o.name = c.name;
+  }
+}
 
 void MetaServiceHandler::StatFs(rpc::FsStat& out) {
   FsStat f = core_->StatFs();

@@ -21,10 +21,15 @@ inline constexpr int64_t kMaxRpcBytes = 8 << 20;
 inline constexpr size_t kMaxInventory = net::kMaxContainerElements;
 // Chunk locations an Open may ask for.
 inline constexpr int32_t kMaxOpenChunks = 64;
+// The longest a WatchChanges may wait for a change.
+inline constexpr int32_t kMaxWatchWaitMs = 30000;
 
 class MetaServiceHandler : public rpc::MetaServiceIf {
  public:
-  explicit MetaServiceHandler(MetaCore* core) : core_(core) {}  // core outlives this
+  // `core` outlives this. WatchChanges waits at most `max_watch_wait_ms`
+  // (the fuzzer's handler never blocks).
+  explicit MetaServiceHandler(MetaCore* core, int32_t max_watch_wait_ms = kMaxWatchWaitMs)
+      : core_(core), max_watch_wait_ms_(max_watch_wait_ms) {}
 
   void Ping() override {}
   void GetClusterInfo(rpc::ClusterInfo& out) override;
@@ -75,6 +80,9 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Undrain(const std::string& addr) override;
   void RemoveServer(const std::string& addr) override;
   int64_t SetGoal(int64_t ino, int32_t goal, bool recursive) override;
+  void Identify(int64_t session) override;
+  void WatchChanges(rpc::ChangeBatch& out, int64_t generation, int64_t after, int64_t session,
+                    int32_t wait_ms) override;
 
  private:
   // Fills every field of the wire Attr, allocated_bytes included.
@@ -87,6 +95,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void FillOpenChunks(const Inode& in, int32_t chunks, rpc::OpenReply* out);
 
   MetaCore* const core_;
+  const int32_t max_watch_wait_ms_;
 };
 
 // Who may call what on metad (thrift/authz.h), by the role in the caller's

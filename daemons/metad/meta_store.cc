@@ -3,6 +3,7 @@
 #include <kchashdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -243,8 +244,15 @@ Status MetaStore::Sync() {
   return SyncLog();
 }
 
+namespace {
+thread_local int64_t thread_origin = 0;
+}  // namespace
+
+void MetaStore::SetThreadOrigin(int64_t origin) { thread_origin = origin; }
+int64_t MetaStore::ThreadOrigin() { return thread_origin; }
+
 Status MetaStore::Mutate(const std::function<Status(Txn&)>& fn, Durability d) {
-  Pending me{&fn, d, Status::OK(), false};
+  Pending me{&fn, d, thread_origin, Status::OK(), false};
   std::vector<Pending*> group;
   if (!JoinOrLead(&me, &group)) return me.status;  // a leader committed it
   if (!CommitGroup(group)) {
@@ -314,10 +322,20 @@ bool MetaStore::CommitGroup(const std::vector<Pending*>& group) {
     p->status = s;
   }
   if (!any_ok) return true;
+  // The observer's keys, before the writes move into the log record.
+  std::vector<std::vector<std::string>> keys(observer_ ? group.size() : 0);
   std::vector<LogWrite> writes;
-  for (size_t i = 0; i < group.size(); ++i)
-    if (group[i]->status.ok())
-      for (LogWrite& w : txns[i]->writes_) writes.push_back(std::move(w));
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!group[i]->status.ok()) continue;
+    for (LogWrite& w : txns[i]->writes_) {
+      if (observer_) keys[i].push_back(w.key);
+      writes.push_back(std::move(w));
+    }
+    if (observer_) {
+      std::sort(keys[i].begin(), keys[i].end());
+      keys[i].erase(std::unique(keys[i].begin(), keys[i].end()), keys[i].end());
+    }
+  }
   if (writes.empty()) {  // only checks that found nothing to change
     for (size_t i = 0; i < group.size(); ++i)
       if (group[i]->status.ok())
@@ -341,6 +359,7 @@ bool MetaStore::CommitGroup(const std::vector<Pending*>& group) {
     if (!group[i]->status.ok()) continue;
     mutations_.fetch_add(1);
     for (auto& f : txns[i]->on_commit_) f();
+    if (observer_ && !keys[i].empty()) observer_(group[i]->origin, keys[i]);
   }
   if (overlay_.size() >= options_.checkpoint_keys + retry_keys_ ||
       log_->bytes() >= options_.checkpoint_log_bytes + retry_bytes_) {

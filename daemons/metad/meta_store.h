@@ -144,6 +144,17 @@ class MetaStore {
   // Makes every mutation committed so far durable (nothing without fsync).
   Status Sync();
 
+  // Whom the calling thread's mutations are made for (a client session; 0:
+  // metad itself), handed to the commit observer. Per thread: metad's RPC
+  // server runs each connection on a thread of its own.
+  static void SetThreadOrigin(int64_t origin);
+  static int64_t ThreadOrigin();
+  // Called after each successful mutation is logged, in commit order and
+  // under the store's exclusive lock, with its origin and the keys it wrote
+  // (each once). Must not touch the store. Set before the store is shared.
+  using CommitObserver = std::function<void(int64_t origin, const std::vector<std::string>& keys)>;
+  void SetCommitObserver(CommitObserver observer) { observer_ = std::move(observer); }
+
   // Applies the overlay to Kyoto Cabinet and empties the log now (tests;
   // otherwise it happens by itself).
   Status Checkpoint();
@@ -167,6 +178,7 @@ class MetaStore {
   struct Pending {
     const std::function<Status(Txn&)>* fn;
     Durability durability;
+    int64_t origin;  // ThreadOrigin() of the caller
     Status status;
     bool done = false;
   };
@@ -195,6 +207,7 @@ class MetaStore {
   // checkpoints against readers (see the file comment).
   const std::unique_ptr<kyotocabinet::TreeDB> db_;
   std::unique_ptr<RedoLog> log_;  // set by Open()
+  CommitObserver observer_;        // set before the store is shared
   mutable SharedMutex mu_;
   // Written by the leader under mu_ held exclusively (Txn, CommitGroup), read
   // under mu_ shared; the analysis cannot follow Txn's access.

@@ -52,6 +52,7 @@ void Metad::Stop() {
   }
   cv_.notify_all();
   if (liveness_.joinable()) liveness_.join();
+  if (core_) core_->changes().Stop();  // long polls end before their connections
   if (server_) server_->Stop();
   if (repair_) repair_->Stop();
 }

@@ -117,7 +117,7 @@ class World {
     repair_ = std::make_unique<metad::RepairScheduler>(&core_->replicas(), &core_->ns(), &clock_, ro);
     core_->AttachRepair(repair_.get());  // never Start()ed: Tick() runs its rounds
     processor_ = std::make_unique<rpc::MetaServiceProcessor>(
-        std::make_shared<metad::MetaServiceHandler>(core_.get()));
+        std::make_shared<metad::MetaServiceHandler>(core_.get(), /*max_watch_wait_ms=*/0));
   }
   ~World() { core_->AttachRepair(nullptr); }
 

@@ -229,6 +229,15 @@ void MetaSeeds() {
   cr.session = 43;
   cr.chunks = 16;
   one("Create", cr);
+  // A session that made changes, and another one following them.
+  MetaService_Identify_args id;
+  id.session = 43;
+  MetaService_WatchChanges_args wc;
+  wc.generation = 0;
+  wc.after = 0;
+  wc.session = 44;
+  wc.wait_ms = 0;
+  Save(t, "WatchChanges", Cluster().Call("Identify", id).Call("Create", cr).Call("WatchChanges", wc).bytes());
   MetaService_Link_args ln;
   ln.ino = 3;
   ln.new_parent = 1;

@@ -157,6 +157,9 @@ class FakeMeta : public rpc::MetaServiceIf {
     No();
     return 0;
   }
+  void Identify(int64_t) override { ++identifies; }
+  void WatchChanges(rpc::ChangeBatch&, int64_t, int64_t, int64_t, int32_t) override { No(); }
+  std::atomic<int> identifies{0};
 
   // Size metad holds for `ino`.
   int64_t Size(int64_t ino);

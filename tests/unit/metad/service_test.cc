@@ -187,5 +187,44 @@ TEST_F(ServiceTest, RegisterAllocAndFsckAgainstADatad) {
   EXPECT_CODE(Call([&](auto& c) { c.Heartbeat(hb, usage); }), kNotFound);
 }
 
+// Two sessions on their own connections: each hears of the other's
+// changes through WatchChanges, not of its own.
+TEST_F(ServiceTest, WatchChangesLeavesOutTheCallersOwnChanges) {
+  auto identified = [&](int64_t session) {
+    auto p = std::make_unique<net::ClientPool<rpc::MetaServiceClient>>(HostPort{"127.0.0.1", metad_->port()},
+                                                                        Fast());
+    p->SetGreeting([session](rpc::MetaServiceClient& c) { c.Identify(session); });
+    return p;
+  };
+  auto a = identified(101), b = identified(202);
+  auto call = [](net::ClientPool<rpc::MetaServiceClient>& p, const std::function<void(rpc::MetaServiceClient&)>& fn) {
+    return p.Call("test", net::Idempotency::kIdempotent, fn);
+  };
+  rpc::ChangeBatch start;
+  ASSERT_OK(call(*b, [&](auto& c) { c.WatchChanges(start, 0, -1, 202, 0); }));
+  rpc::Attr d;
+  ASSERT_OK(call(*a, [&](auto& c) { c.Mkdir(d, 1, "from_a", 0755, 0, 0); }));
+  rpc::ChangeBatch got;
+  ASSERT_OK(call(*b, [&](auto& c) { c.WatchChanges(got, start.generation, start.last, 202, 5000); }));
+  EXPECT_FALSE(got.lost);
+  bool entry = false, dir = false, parent = false;
+  for (const rpc::Change& ch : got.changes) {
+    entry = entry || (ch.kind == rpc::ChangeKind::ENTRY && ch.ino == 1 && ch.name == "from_a");
+    dir = dir || (ch.kind == rpc::ChangeKind::INODE && ch.ino == d.ino);
+    parent = parent || (ch.kind == rpc::ChangeKind::INODE && ch.ino == 1);
+  }
+  EXPECT_TRUE(entry && dir && parent) << got.changes.size() << " changes";
+  // a hears nothing of its own mkdir.
+  rpc::ChangeBatch own;
+  ASSERT_OK(call(*a, [&](auto& c) { c.WatchChanges(own, start.generation, start.last, 101, 0); }));
+  EXPECT_TRUE(own.changes.empty());
+  EXPECT_EQ(own.last, got.last);
+  // Bad waits are refused; another generation is reported lost.
+  EXPECT_CODE(call(*a, [&](auto& c) { c.WatchChanges(own, start.generation, 0, 101, 30001); }), kInvalid);
+  EXPECT_CODE(call(*a, [&](auto& c) { c.WatchChanges(own, start.generation, 0, 101, -1); }), kInvalid);
+  ASSERT_OK(call(*a, [&](auto& c) { c.WatchChanges(own, start.generation + 1, got.last, 101, 0); }));
+  EXPECT_TRUE(own.lost);
+}
+
 }  // namespace
 }  // namespace replfs::metad
