@@ -145,6 +145,7 @@ const std::vector<KeyDef>& Keys() {
       IntKey("rpc", "max_backoff_ms", &Config::max_backoff_ms, 1, 600 * 1000),
       SecondsKey("client", "attr_timeout", &Config::attr_timeout_s),
       SecondsKey("client", "entry_timeout", &Config::entry_timeout_s),
+      SecondsKey("client", "coherent_timeout", &Config::coherent_timeout_s),
       IntKey("client", "max_threads", &Config::client_max_threads, 1, 1024),
       PathKey("tls", "ca", &Config::tls_ca, true),
       PathKey("tls", "cert", &Config::tls_cert, true),

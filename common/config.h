@@ -55,6 +55,10 @@ struct Config {
   // [client]
   double attr_timeout_s = 1.0;
   double entry_timeout_s = 1.0;
+  // How long the kernel may cache attributes and names while the mount
+  // follows metad's change feed (which invalidates them when another mount
+  // changes them); 0: not followed, attr/entry_timeout always.
+  double coherent_timeout_s = 30.0;
   int client_max_threads = 16;
 
   // [tls] Mutual TLS (thrift/tls.h): this process's certificate and key

@@ -117,6 +117,7 @@ FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo
       xattr_hints_(attr_ttl),
       fresh_attrs_(attr_ttl),
       renewal_(renewal) {
+  meta_->SetSession(session_);
   if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
 }
 
@@ -279,8 +280,10 @@ Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
   return Status::OK();
 }
 
-Status FileSystem::GetAttr(uint64_t ino, Attr* out) {
-  if (!fresh_attrs_.Take(ino, out)) REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+Status FileSystem::GetAttr(uint64_t ino, Attr* out, bool* cached) {
+  const bool fresh = fresh_attrs_.Take(ino, out);
+  if (!fresh) REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+  if (cached != nullptr) *cached = fresh;
   ApplyLocal(out);
   return Status::OK();
 }
@@ -538,6 +541,16 @@ Status FileSystem::StatFs(struct statvfs* out) {
   REPLFS_RETURN_IF_ERROR(meta_->StatFs(&s));
   FsStatToStatvfs(s, info_.block_size, info_.replicas, out);
   return Status::OK();
+}
+
+void FileSystem::ChangedElsewhere(uint64_t ino) {
+  fresh_attrs_.Forget(ino);
+  xattr_hints_.Forget(ino);
+}
+
+void FileSystem::ChangesLost() {
+  fresh_attrs_.ForgetAll();
+  xattr_hints_.ForgetAll();
 }
 
 void FileSystem::Forget(uint64_t ino) {

@@ -80,7 +80,9 @@ class FileSystem {
   // directory's entries, or after an open, come from that answer
   // (FreshAttrs), without a metad call.
   Status Lookup(uint64_t parent, std::string_view name, Attr* out);
-  Status GetAttr(uint64_t ino, Attr* out);
+  // *cached (if given): the answer came from FreshAttrs, not from metad
+  // during this call.
+  Status GetAttr(uint64_t ino, Attr* out, bool* cached = nullptr);
   // A size change follows the truncate protocol: pending writes are
   // committed, the tail chunk is trimmed on every replica, then metad is told.
   Status SetAttr(const SetAttrRequest& req, Attr* out);
@@ -152,6 +154,11 @@ class FileSystem {
 
   // The kernel forgot `ino`: drop what is cached about it (unless open).
   void Forget(uint64_t ino);
+  // Another mount changed `ino` (metad's change feed): the attributes and
+  // xattr hints kept for it go, before the kernel is told.
+  void ChangedElsewhere(uint64_t ino);
+  // Changes of other mounts were missed: all of them go.
+  void ChangesLost();
 
  private:
   // What this client knows about an open inode.

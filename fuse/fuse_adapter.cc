@@ -11,6 +11,7 @@
 #include <linux/fs.h>  // RENAME_NOREPLACE, RENAME_EXCHANGE
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cerrno>
@@ -18,35 +19,70 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "fuse/change_watcher.h"
 #include "fuse/kernel_state.h"
 #include "fuse/mount_tuning.h"
 
 namespace replfs::client {
 namespace {
 
+// The change feed epoch when the request this thread serves began (see
+// ChangeWatcher), set by Dispatch.
+thread_local uint64_t request_epoch = 0;
+
+// How long the kernel may cache what one reply carries.
+struct Ttl {
+  double attr;
+  double entry;
+};
+
 class Adapter {
  public:
   explicit Adapter(const Config& cfg)
-      : attr_timeout_(cfg.attr_timeout_s), entry_timeout_(cfg.entry_timeout_s) {}
+      : short_{cfg.attr_timeout_s, cfg.entry_timeout_s},
+        long_{std::max(cfg.coherent_timeout_s, cfg.attr_timeout_s),
+              std::max(cfg.coherent_timeout_s, cfg.entry_timeout_s)},
+        follow_(cfg.coherent_timeout_s > 0),
+        // A poll ends well within the RPC timeout; unmounting waits for it.
+        poll_(std::clamp<int64_t>(cfg.rpc_timeout_ms / 4, 50, 1000)) {}
 
   // Called once, before the loop starts. `se` outlives the invalidator.
   void Start(fuse_session* se, std::unique_ptr<FileSystem> fs) {
     se_ = se;
     fs_ = std::move(fs);
-    invalidator_ = std::make_unique<Invalidator>([se](uint64_t ino) {
-      // Attributes only (off < 0): every inode queued here changed its
-      // nlink/ctime through another name (link, unlink, rename), not its
-      // bytes, so its page cache stays. Data another client wrote is
-      // dropped at open (keep_cache = 0 when size or mtime changed) and by
-      // FUSE_CAP_AUTO_INVAL_DATA.
-      int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+    invalidator_ = std::make_unique<Invalidator>([se](const Invalidation& w) {
+      int rc = 0;
+      switch (w.what) {
+        case Invalidation::What::kAttrs:
+          // Attributes only (off < 0): the inode changed its nlink/ctime
+          // through another name (link, unlink, rename), not its bytes.
+          rc = fuse_lowlevel_notify_inval_inode(se, w.ino, -1, 0);
+          break;
+        case Invalidation::What::kAll:
+          rc = fuse_lowlevel_notify_inval_inode(se, w.ino, 0, 0);
+          break;
+        case Invalidation::What::kEntry:
+          rc = fuse_lowlevel_notify_inval_entry(se, w.ino, w.name.data(), w.name.size());
+          break;
+      }
       // ENOENT: the kernel no longer caches it, nothing to do.
       if (rc != 0 && rc != -ENOENT) {
-        LOG(WARNING) << "invalidating inode " << ino << ": " << std::strerror(-rc);
+        LOG(WARNING) << "invalidating " << (w.what == Invalidation::What::kEntry ? "entry " + w.name + " of " : "")
+                     << "inode " << w.ino << ": " << std::strerror(-rc);
       }
     });
+    if (!follow_) return;
+    ChangeWatcher::Callbacks cb;
+    cb.changed = [this](const NsChange& c) { ChangedElsewhere(c); };
+    cb.lost = [this] {
+      fs_->ChangesLost();
+      invalidator_->Queue(Invalidation::All(FUSE_ROOT_ID));
+      for (uint64_t ino : lookups_.Held()) invalidator_->Queue(Invalidation::All(ino));
+    };
+    watcher_ = std::make_unique<ChangeWatcher>(&fs_->meta(), fs_->session(), poll_, std::move(cb));
   }
   void Stop() {
+    if (watcher_) watcher_->Stop();
     if (invalidator_) invalidator_->Stop();
   }
 
@@ -62,15 +98,39 @@ class Adapter {
     if (rc != 0 && rc != -ENOENT) LOG(WARNING) << "invalidating inode " << ino << ": " << std::strerror(-rc);
   }
   // The kernel's cached attributes of `ino` are stale (not its data).
-  void InvalidateAttrs(uint64_t ino) { invalidator_->Queue(ino); }
-  double attr_timeout() const { return attr_timeout_; }
-  double entry_timeout() const { return entry_timeout_; }
+  void InvalidateAttrs(uint64_t ino) { invalidator_->Queue(Invalidation::Attrs(ino)); }
+
+  // A reply's timeouts are chosen and the reply sent inside one section
+  // (ChangeWatcher): long only while the change feed is followed and
+  // nothing arrived on it since the request began.
+  std::shared_lock<std::shared_mutex> ReplySection() {
+    return watcher_ ? watcher_->ReplySection() : std::shared_lock<std::shared_mutex>();
+  }
+  Ttl Timeouts() const { return watcher_ && watcher_->Coherent(request_epoch) ? long_ : short_; }
+  // For replies that cannot be sent in a section (built across RPCs).
+  Ttl ShortTimeouts() const { return short_; }
+  uint64_t Epoch() const { return watcher_ ? watcher_->Epoch() : 0; }
 
  private:
-  const double attr_timeout_;
-  const double entry_timeout_;
+  // Another mount changed something the kernel may cache: this client's
+  // own caches first, then the kernel's (if it holds the inode).
+  void ChangedElsewhere(const NsChange& c) {
+    const bool held = c.ino == FUSE_ROOT_ID || lookups_.Get(c.ino) > 0;
+    if (c.kind == NsChange::Kind::kEntry) {
+      if (held) invalidator_->Queue(Invalidation::Entry(c.ino, c.name));
+      return;
+    }
+    fs_->ChangedElsewhere(c.ino);
+    if (held) invalidator_->Queue(Invalidation::All(c.ino));
+  }
+
+  const Ttl short_;
+  const Ttl long_;
+  const bool follow_;
+  const std::chrono::milliseconds poll_;
   std::unique_ptr<FileSystem> fs_;
   std::unique_ptr<Invalidator> invalidator_;
+  std::unique_ptr<ChangeWatcher> watcher_;  // with coherent_timeout > 0
   LookupCounts lookups_;
   ParentHints parents_;
   SentAttrs sent_;
@@ -86,7 +146,9 @@ template <class Fn>
 void Dispatch(fuse_req_t req, const char* op, Fn&& fn) {
   Status s;
   try {
-    s = fn(A(req));
+    Adapter& a = A(req);
+    request_epoch = a.Epoch();
+    s = fn(a);
   } catch (const std::exception& e) {
     LOG(ERROR) << op << ": unexpected exception: " << e.what();
     s = Status::Internal(e.what());
@@ -104,14 +166,14 @@ Caller Who(fuse_req_t req) {
   return Caller{static_cast<uint32_t>(c->uid), static_cast<uint32_t>(c->gid)};
 }
 
-fuse_entry_param MakeEntry(Adapter& a, const Attr& attr) {
+fuse_entry_param MakeEntry(Adapter& a, const Attr& attr, const Ttl& ttl) {
   fuse_entry_param e{};
   e.ino = attr.ino;
   e.generation = 0;  // inode numbers are never reused
   AttrToStat(attr, a.fs().block_size(), &e.attr);
   a.sent().Note(attr.ino, attr.size, attr.mtime_ns);
-  e.attr_timeout = a.attr_timeout();
-  e.entry_timeout = a.entry_timeout();
+  e.attr_timeout = ttl.attr;
+  e.entry_timeout = ttl.entry;
   return e;
 }
 
@@ -119,7 +181,8 @@ fuse_entry_param MakeEntry(Adapter& a, const Attr& attr) {
 // reference (lookup count + 1).
 Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
                   const Attr& attr) {
-  fuse_entry_param e = MakeEntry(a, attr);
+  auto section = a.ReplySection();
+  fuse_entry_param e = MakeEntry(a, attr, a.Timeouts());
   if (attr.type == FileType::kDirectory) a.parents().Set(attr.ino, parent, name);
   a.lookups().Add(attr.ino);
   // An interrupted request never reaches the kernel: no forget will come.
@@ -127,11 +190,13 @@ Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
   return Status::OK();
 }
 
-Status ReplyAttr(fuse_req_t req, Adapter& a, const Attr& attr) {
+// `cached`: the attributes are not from metad during this request.
+Status ReplyAttr(fuse_req_t req, Adapter& a, const Attr& attr, bool cached = false) {
   struct stat st;
   AttrToStat(attr, a.fs().block_size(), &st);
   a.sent().Note(attr.ino, attr.size, attr.mtime_ns);
-  fuse_reply_attr(req, &st, a.attr_timeout());
+  auto section = a.ReplySection();
+  fuse_reply_attr(req, &st, cached ? a.ShortTimeouts().attr : a.Timeouts().attr);
   return Status::OK();
 }
 
@@ -159,10 +224,12 @@ void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Attr attr;
     Status s = a.fs().Lookup(parent, name, &attr);
     if (s.IsNotFound()) {
-      // A negative entry the kernel may cache for entry_timeout.
+      // A negative entry the kernel may cache (a create by another mount
+      // invalidates it through the change feed).
+      auto section = a.ReplySection();
       fuse_entry_param e{};
       e.ino = 0;
-      e.entry_timeout = a.entry_timeout();
+      e.entry_timeout = a.Timeouts().entry;
       fuse_reply_entry(req, &e);
       return Status::OK();
     }
@@ -193,8 +260,9 @@ void OnForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void OnGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Dispatch(req, "getattr", [&](Adapter& a) -> Status {
     Attr attr;
-    REPLFS_RETURN_IF_ERROR(a.fs().GetAttr(ino, &attr));
-    return ReplyAttr(req, a, attr);
+    bool cached = false;
+    REPLFS_RETURN_IF_ERROR(a.fs().GetAttr(ino, &attr, &cached));
+    return ReplyAttr(req, a, attr, cached);
   });
 }
 
@@ -352,9 +420,14 @@ void OnCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
         a.fs().Create(parent, name, mode, Who(req), &attr, (fi->flags & O_EXCL) != 0));
     fi->fh = 0;
     fi->keep_cache = 0;
-    fuse_entry_param e = MakeEntry(a, attr);
-    a.lookups().Add(attr.ino);
-    if (fuse_reply_create(req, &e, fi) != 0) {
+    bool sent;
+    {
+      auto section = a.ReplySection();
+      fuse_entry_param e = MakeEntry(a, attr, a.Timeouts());
+      a.lookups().Add(attr.ino);
+      sent = fuse_reply_create(req, &e, fi) == 0;
+    }
+    if (!sent) {  // interrupted
       a.lookups().Forget(attr.ino, 1);
       (void)a.fs().Release(attr.ino);
     }
@@ -436,7 +509,8 @@ Status FillDir(fuse_req_t req, Adapter& a, fuse_ino_t dir, fuse_file_info* fi, s
         if (a.fs().GetAttr(e.ino, &attr).ok()) e.attr = attr;
       }
       if (!dots && e.attr) {
-        p = MakeEntry(a, *e.attr);
+        // Short: the page may be older than changes the feed brought since.
+        p = MakeEntry(a, *e.attr, a.ShortTimeouts());
       } else {
         // ino 0: the kernel takes no reference (and ignores "." and "..").
         p.attr.st_ino = e.ino;

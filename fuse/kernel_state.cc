@@ -32,6 +32,14 @@ uint64_t LookupCounts::Get(uint64_t ino) {
   return it == counts_.end() ? 0 : it->second;
 }
 
+std::vector<uint64_t> LookupCounts::Held() {
+  MutexLock l(&mu_);
+  std::vector<uint64_t> out;
+  out.reserve(counts_.size());
+  for (const auto& [ino, n] : counts_) out.push_back(ino);
+  return out;
+}
+
 void SentAttrs::Note(uint64_t ino, int64_t size, int64_t mtime_ns) {
   MutexLock l(&mu_);
   sent_[ino] = {size, mtime_ns};
@@ -48,18 +56,16 @@ void SentAttrs::Erase(uint64_t ino) {
   sent_.erase(ino);
 }
 
-Invalidator::Invalidator(std::function<void(uint64_t)> notify)
+Invalidator::Invalidator(std::function<void(const Invalidation&)> notify)
     : notify_(std::move(notify)), thread_([this] { Run(); }) {}
 
 Invalidator::~Invalidator() { Stop(); }
 
-void Invalidator::Queue(uint64_t ino) {
+void Invalidator::Queue(Invalidation what) {
   {
     MutexLock l(&mu_);
-    if (stop_) return;
-    for (uint64_t q : queue_)
-      if (q == ino) return;
-    queue_.push_back(ino);
+    if (stop_ || !queued_.insert(what).second) return;
+    queue_.push_back(std::move(what));
   }
   cv_.notify_one();
 }
@@ -75,15 +81,16 @@ void Invalidator::Stop() {
 
 void Invalidator::Run() {
   for (;;) {
-    uint64_t ino;
+    Invalidation what;
     {
       std::unique_lock<std::mutex> l(mu_.native());
       cv_.wait(l, [this]() NO_THREAD_SAFETY_ANALYSIS { return stop_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      ino = queue_.front();
+      what = std::move(queue_.front());
       queue_.pop_front();
+      queued_.erase(what);
     }
-    notify_(ino);
+    notify_(what);
   }
 }
 

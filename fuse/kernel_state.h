@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -31,6 +32,8 @@ class LookupCounts {
   // than was looked up is a bug in the bookkeeping: it aborts loudly.
   bool Forget(uint64_t ino, uint64_t n);
   uint64_t Get(uint64_t ino);
+  // Every inode the kernel holds now.
+  std::vector<uint64_t> Held();
 
  private:
   Mutex mu_;
@@ -55,28 +58,45 @@ class SentAttrs {
   std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> sent_ GUARDED_BY(mu_);
 };
 
-// Runs `notify(ino)` for queued inodes on its own thread, so that request
+// One thing the kernel must forget.
+struct Invalidation {
+  enum class What {
+    kAttrs,  // an inode's attributes
+    kAll,    // an inode's attributes and cached contents
+    kEntry,  // the name `name` in directory `ino`
+  };
+  What what = What::kAttrs;
+  uint64_t ino = 0;
+  std::string name;
+  static Invalidation Attrs(uint64_t ino) { return {What::kAttrs, ino, {}}; }
+  static Invalidation All(uint64_t ino) { return {What::kAll, ino, {}}; }
+  static Invalidation Entry(uint64_t dir, std::string name) { return {What::kEntry, dir, std::move(name)}; }
+  auto operator<=>(const Invalidation&) const = default;
+};
+
+// Runs `notify` for queued invalidations on its own thread, so that request
 // handlers never call into the kernel's invalidation path themselves (which
-// can deadlock on inode locks the kernel holds for the request). Duplicate
-// queued inodes collapse. Thread-safe; Stop() (or the destructor) joins.
+// can deadlock on inode locks the kernel holds for the request). Duplicates
+// still queued collapse. Thread-safe; Stop() (or the destructor) joins.
 class Invalidator {
  public:
-  explicit Invalidator(std::function<void(uint64_t)> notify);
+  explicit Invalidator(std::function<void(const Invalidation&)> notify);
   ~Invalidator();
   Invalidator(const Invalidator&) = delete;
   Invalidator& operator=(const Invalidator&) = delete;
 
-  void Queue(uint64_t ino);
+  void Queue(Invalidation what);
   // Finishes what is queued, then joins. Idempotent.
   void Stop();
 
  private:
   void Run() NO_THREAD_SAFETY_ANALYSIS;  // waits on cv_ through mu_.native()
 
-  const std::function<void(uint64_t)> notify_;
+  const std::function<void(const Invalidation&)> notify_;
   Mutex mu_;  // protects everything below
   std::condition_variable_any cv_;
-  std::deque<uint64_t> queue_ GUARDED_BY(mu_);
+  std::deque<Invalidation> queue_ GUARDED_BY(mu_);
+  std::set<Invalidation> queued_ GUARDED_BY(mu_);  // what queue_ holds
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

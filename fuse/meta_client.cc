@@ -337,6 +337,36 @@ Status MetaClient::Create(uint64_t parent, const std::string& name, uint32_t mod
   return Status::OK();
 }
 
+void MetaClient::SetSession(int64_t session) {
+  impl_->pool.SetGreeting([session](rpc::MetaServiceClient& c) { c.Identify(session); });
+}
+
+Status MetaClient::WatchChanges(uint64_t generation, int64_t after, int64_t session, int32_t wait_ms,
+                                ChangeBatch* out) {
+  rpc::ChangeBatch r;
+  // Not counted in counters(): they are what a workload costs, and polls
+  // come by themselves.
+  bool sent = false;
+  REPLFS_RETURN_IF_ERROR(impl_->pool.CallOnce(
+      [&](rpc::MetaServiceClient& c) {
+        c.WatchChanges(r, static_cast<int64_t>(generation), after, session, wait_ms);
+      },
+      &sent));
+  out->generation = static_cast<uint64_t>(r.generation);
+  out->last = r.last;
+  out->lost = r.lost;
+  out->changes.clear();
+  out->changes.reserve(r.changes.size());
+  for (const rpc::Change& c : r.changes) {
+    NsChange n;
+    n.kind = c.kind == rpc::ChangeKind::ENTRY ? NsChange::Kind::kEntry : NsChange::Kind::kInode;
+    n.ino = static_cast<uint64_t>(c.ino);
+    n.name = c.name;
+    out->changes.push_back(std::move(n));
+  }
+  return Status::OK();
+}
+
 Status MetaClient::Release(uint64_t ino, int64_t session) {
   // Not retried once sent: a Release counted twice could purge an unlinked
   // inode that another handle of this session still reads.

@@ -97,6 +97,15 @@ class MetaClient {
   // Makes metad's metadata changes so far durable.
   Status Sync();
 
+  // Every connection to metad opened from now on names `session`
+  // (Identify), so that metad's change feed leaves out what this mount
+  // changed itself.
+  void SetSession(int64_t session);
+  // One long poll of the change feed (see WatchChanges in the IDL), tried
+  // once: the caller follows the feed in a loop of its own.
+  Status WatchChanges(uint64_t generation, int64_t after, int64_t session, int32_t wait_ms,
+                      ChangeBatch* out);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -10,6 +10,7 @@ const std::map<std::string, std::string>& Shortcuts() {
   static const std::map<std::string, std::string> m = {
       {"attr_timeout", "client.attr_timeout"},
       {"entry_timeout", "client.entry_timeout"},
+      {"coherent_timeout", "client.coherent_timeout"},
       {"rpc_timeout_ms", "rpc.timeout_ms"},
       {"connect_timeout_ms", "rpc.connect_timeout_ms"},
       {"retry_budget_ms", "rpc.retry_budget_ms"},
@@ -156,6 +157,7 @@ std::string MountUsage(const std::string& program) {
          " META_HOST:PORT MOUNTPOINT [-o OPTIONS] [-f] [-d] [-s]\n"
          "  -f  stay in the foreground   -d  debug (implies -f)   -s  single-threaded\n"
          "replfs options (-o): config=PATH, attr_timeout=S, entry_timeout=S,\n"
+         "  coherent_timeout=S (caching while following metad's change feed; 0: off),\n"
          "  rpc_timeout_ms=N, connect_timeout_ms=N, max_threads=N, log_level=L,\n"
          "  retry_budget_ms=N (how long metad calls and writes retry before EIO),\n"
          "  max_backoff_ms=N, soft (default: give up after the budget),\n"

@@ -91,6 +91,21 @@ struct ClusterInfo {
   int64_t max_rpc_bytes = 0;
 };
 
+// One change another client made, from metad's change feed.
+struct NsChange {
+  enum class Kind { kInode, kEntry };
+  Kind kind = Kind::kInode;
+  uint64_t ino = 0;  // kEntry: the directory
+  std::string name;  // kEntry only
+};
+
+struct ChangeBatch {
+  uint64_t generation = 0;
+  int64_t last = 0;
+  bool lost = false;
+  std::vector<NsChange> changes;
+};
+
 // Identity of the process a request comes from (for new inodes' owner).
 struct Caller {
   uint32_t uid = 0;

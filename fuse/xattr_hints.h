@@ -59,10 +59,15 @@ class XattrHints {
     auto n = it->second.absent_until.find(std::string(name));
     return n != it->second.absent_until.end() && now < n->second;
   }
-  // This client changed the xattrs of `ino`.
+  // This client (or, by the change feed, another one) changed the xattrs
+  // of `ino`.
   void Forget(uint64_t ino) {
     MutexLock l(&mu_);
     inodes_.erase(ino);
+  }
+  void ForgetAll() {
+    MutexLock l(&mu_);
+    inodes_.clear();
   }
 
  private:

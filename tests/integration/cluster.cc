@@ -23,6 +23,7 @@
 
 #include "ctl/ca.h"
 #include "ctl/mountinfo.h"
+#include "tests/integration/fs_util.h"
 
 #ifndef REPLFS_BIN_DIR
 #error "REPLFS_BIN_DIR must name the build's bin directory"
@@ -647,5 +648,28 @@ void ClusterTest::SetUp() {
 }
 
 void ClusterTest::TearDown() { cluster_.reset(); }
+
+::testing::AssertionResult ClientRpcs(Cluster& cluster, size_t i, RpcCount* out) {
+  const std::string log = cluster.ClientLog(i);
+  const auto lines = [&] {
+    const std::string text = TailFile(log, 100000);
+    int n = 0;
+    for (size_t at = 0; (at = text.find("SIGUSR1: rpc:", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  const int before = lines();
+  if (kill(cluster.ClientPid(i), SIGUSR1) != 0) return ::testing::AssertionFailure() << "kill: " << ErrnoText(errno);
+  if (!PollUntil([&] { return lines() > before; }, seconds(10)))
+    return ::testing::AssertionFailure() << "no statistics line in " << log;
+  const std::string text = TailFile(log, 100000);
+  const size_t at = text.rfind("SIGUSR1: rpc:");
+  out->line = text.substr(at, text.find('\n', at) - at);
+  const size_t m = out->line.find("metad total "), d = out->line.find("datads total ");
+  if (m == std::string::npos || d == std::string::npos)
+    return ::testing::AssertionFailure() << "unexpected line: " << out->line;
+  out->meta = std::stoll(out->line.substr(m + 12));
+  out->data = std::stoll(out->line.substr(d + 13));
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace replfs::testing

@@ -195,6 +195,15 @@ class Cluster {
   std::vector<Client> clients_;  // [0] always exists
 };
 
+// What mount `i` has sent so far, from its SIGUSR1 statistics line:
+// calls to metad and to the datads (attempts, by method).
+struct RpcCount {
+  int64_t meta = 0;
+  int64_t data = 0;
+  std::string line;
+};
+::testing::AssertionResult ClientRpcs(Cluster& cluster, size_t i, RpcCount* out);
+
 // Fixture: a started cluster mounted at cluster().mountpoint(); skips when
 // FUSE cannot be used here. Override options() to change the cluster.
 class ClusterTest : public ::testing::Test {

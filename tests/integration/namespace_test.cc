@@ -1,6 +1,7 @@
 // Namespace semantics through the kernel: hard links, symlinks, xattrs,
 // attributes (chmod/chown/utimens), rename cases, name length limits, ".."
-// after renames, setgid directories, O_CREAT racing another mount's create.
+// after renames, setgid directories, O_CREAT racing another mount's create,
+// and another mount's changes reaching the kernel's cache (the change feed).
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -371,7 +372,10 @@ class CreateRaceTest : public ClusterTest {
  protected:
   Cluster::Options options() const override {
     Cluster::Options o;
-    o.sets = {"client.entry_timeout=60"};
+    // Negative entries cached for long, without the change feed that
+    // would drop them: the kernel then sends a create for a name another
+    // mount made (with the feed this is a race of a few milliseconds).
+    o.sets = {"client.entry_timeout=60", "client.coherent_timeout=0"};
     return o;
   }
   std::string M1(const std::string& rel) { return cluster().mountpoint(1) + "/" + rel; }
@@ -415,6 +419,110 @@ TEST_F(CreateRaceTest, OpenWithCreateOpensWhatAnotherMountCreated) {
             EEXIST);
   EXPECT_EQ(ErrnoOf(open(M("dir").c_str(), O_WRONLY | O_CREAT, 0644) < 0 ? -1 : 0), EISDIR);
   EXPECT_EQ(Contents(M("excl")), "x");
+}
+
+// The change feed: with attr_timeout and entry_timeout 0, whatever mount 1
+// caches it caches only because it follows metad's feed (coherent_timeout),
+// and what mount 0 changes must reach mount 1's kernel through that feed
+// well before the 600 s run out.
+class CoherenceTest : public ClusterTest {
+ protected:
+  Cluster::Options options() const override {
+    Cluster::Options o;
+    o.sets = {"client.attr_timeout=0", "client.entry_timeout=0", "client.coherent_timeout=600"};
+    return o;
+  }
+  std::string M1(const std::string& rel) { return cluster().mountpoint(1) + "/" + rel; }
+
+  // Polls until mount 1 answers stats of `paths` from its kernel's cache
+  // (no metad call for a second round); the first replies may predate the
+  // moment its feed was followed.
+  ::testing::AssertionResult CachedOnMount1(const std::vector<std::string>& paths) {
+    std::string last;
+    const bool ok = PollUntil([&] {
+      struct stat st {};
+      for (const std::string& p : paths) (void)stat(M1(p).c_str(), &st);
+      RpcCount before, after;
+      if (!ClientRpcs(cluster(), 1, &before)) return false;
+      for (const std::string& p : paths) (void)stat(M1(p).c_str(), &st);
+      if (!ClientRpcs(cluster(), 1, &after)) return false;
+      last = before.line + "\n" + after.line;
+      return after.meta == before.meta;
+    }, std::chrono::seconds(20));
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "mount 1 keeps asking metad:\n" << last;
+  }
+};
+
+TEST_F(CoherenceTest, AnotherMountsChangesReachTheKernelsCacheAtOnce) {
+  ASSERT_TRUE(cluster().Mount(1));
+  ASSERT_TRUE(WriteFile(M("f"), "12345"));
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteFile(M("d/inner"), "x"));
+  ASSERT_TRUE(WriteFile(M("gone"), "y"));
+  // Mount 1 caches f's attributes, the names d, d/inner and gone, and that
+  // "new" does not exist.
+  ASSERT_TRUE(CachedOnMount1({"f", "d", "d/inner", "gone", "new"}));
+  EXPECT_EQ(Stat(M1("f")).st_size, 5);
+  EXPECT_EQ(Contents(M1("f")), "12345");
+
+  ASSERT_EQ(chmod(M("f").c_str(), 0600), 0);
+  const int fd = open(M("f").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(write(fd, "678", 3), 3);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_TRUE(WriteFile(M("new"), "made by mount 0"));
+  ASSERT_EQ(rename(M("d").c_str(), M("d2").c_str()), 0);
+  ASSERT_EQ(unlink(M("gone").c_str()), 0);
+
+  struct stat st {};
+  EXPECT_TRUE(PollUntil([&] {
+    return stat(M1("f").c_str(), &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 8;
+  }, std::chrono::seconds(10))) << "mode " << std::oct << (st.st_mode & 07777) << std::dec << " size " << st.st_size;
+  EXPECT_TRUE(PollUntil([&] { return stat(M1("new").c_str(), &st) == 0; }, std::chrono::seconds(10)))
+      << "the cached negative entry of \"new\" stayed";
+  EXPECT_TRUE(PollUntil([&] { return stat(M1("d").c_str(), &st) != 0 && errno == ENOENT; },
+                        std::chrono::seconds(10)))
+      << "the renamed directory is still there under its old name";
+  EXPECT_TRUE(PollUntil([&] { return stat(M1("gone").c_str(), &st) != 0 && errno == ENOENT; },
+                        std::chrono::seconds(10)))
+      << "the removed file is still there";
+  EXPECT_EQ(Contents(M1("f")), "12345678");
+  EXPECT_EQ(Contents(M1("d2/inner")), "x");
+  EXPECT_EQ(Contents(M1("new")), "made by mount 0");
+  // Mount 0 is not told of its own changes: its cache still answers.
+  EXPECT_TRUE(WriteFile(M("own"), "z"));
+  RpcCount before, after;
+  struct stat own {};
+  ASSERT_EQ(stat(M("own").c_str(), &own), 0);
+  ASSERT_EQ(stat(M("f").c_str(), &own), 0);  // the append made the kernel drop it
+  ASSERT_TRUE(ClientRpcs(cluster(), 0, &before));
+  ASSERT_EQ(stat(M("own").c_str(), &own), 0);
+  ASSERT_EQ(stat(M("f").c_str(), &own), 0);
+  ASSERT_TRUE(ClientRpcs(cluster(), 0, &after));
+  EXPECT_EQ(after.meta, before.meta) << before.line << "\n" << after.line;
+}
+
+TEST_F(CoherenceTest, AfterAMetadRestartTheFeedIsFollowedAgain) {
+  ASSERT_TRUE(cluster().Mount(1));
+  ASSERT_TRUE(WriteFile(M("f"), "12345"));
+  ASSERT_TRUE(CachedOnMount1({"f"}));
+  ASSERT_TRUE(cluster().Stop("metad"));
+  ASSERT_TRUE(cluster().Restart("metad"));
+  // Mount 1 follows the new metad's feed, and drops its caches (the old
+  // feed's end may never have reached it)...
+  EXPECT_TRUE(PollUntil([&] {
+    return TailFile(cluster().ClientLog(1), 1000).find("missed changes on metad's change feed (metad restarted)") !=
+           std::string::npos;
+  }, std::chrono::seconds(20))) << TailFile(cluster().ClientLog(1), 20);
+  // ...caches again...
+  ASSERT_TRUE(CachedOnMount1({"f"}));
+  // ...and a change is seen through the new feed.
+  ASSERT_EQ(chmod(M("f").c_str(), 0640), 0);
+  struct stat st {};
+  EXPECT_TRUE(PollUntil([&] { return stat(M1("f").c_str(), &st) == 0 && (st.st_mode & 07777) == 0640; },
+                        std::chrono::seconds(10)))
+      << "mode " << std::oct << (st.st_mode & 07777);
 }
 
 }  // namespace

@@ -90,37 +90,6 @@ class NetworkTest : public ::testing::Test {
   std::unique_ptr<Cluster> cluster_;
 };
 
-// What mount `i` has sent so far, from its SIGUSR1 statistics line:
-// calls to metad and to the datads (attempts, by method).
-struct RpcCount {
-  int64_t meta = 0;
-  int64_t data = 0;
-  std::string line;
-};
-
-::testing::AssertionResult ClientRpcs(Cluster& cluster, size_t i, RpcCount* out) {
-  const std::string log = cluster.ClientLog(i);
-  const auto lines = [&] {
-    const std::string text = TailFile(log, 100000);
-    int n = 0;
-    for (size_t at = 0; (at = text.find("SIGUSR1: rpc:", at)) != std::string::npos; ++at) ++n;
-    return n;
-  };
-  const int before = lines();
-  if (kill(cluster.ClientPid(i), SIGUSR1) != 0) return ::testing::AssertionFailure() << "kill: " << ErrnoText(errno);
-  if (!PollUntil([&] { return lines() > before; }, seconds(10)))
-    return ::testing::AssertionFailure() << "no statistics line in " << log;
-  const std::string text = TailFile(log, 100000);
-  const size_t at = text.rfind("SIGUSR1: rpc:");
-  out->line = text.substr(at, text.find('\n', at) - at);
-  const size_t m = out->line.find("metad total "), d = out->line.find("datads total ");
-  if (m == std::string::npos || d == std::string::npos)
-    return ::testing::AssertionFailure() << "unexpected line: " << out->line;
-  out->meta = std::stoll(out->line.substr(m + 12));
-  out->data = std::stoll(out->line.substr(d + 13));
-  return ::testing::AssertionSuccess();
-}
-
 // Two clients on two hosts: what one wrote and closed, the other reads
 // after its open (close-to-open), both ways, also when it had the old
 // attributes cached.

@@ -30,25 +30,31 @@ TEST(LookupCountsDeathTest, UnderflowAbortsLoudly) {
 
 TEST(InvalidatorTest, NotifiesOnItsOwnThread) {
   Mutex mu;
-  std::set<uint64_t> seen;
+  std::vector<Invalidation> seen;
   std::atomic<bool> other_thread{true};
   const auto caller = std::this_thread::get_id();
-  Invalidator inv([&](uint64_t ino) {
+  Invalidator inv([&](const Invalidation& what) {
     if (std::this_thread::get_id() == caller) other_thread = false;
     MutexLock l(&mu);
-    seen.insert(ino);
+    seen.push_back(what);
   });
-  inv.Queue(3);
-  inv.Queue(4);
-  inv.Queue(3);
-  WaitFor([&] {
-    MutexLock l(&mu);
-    return seen.size() == 2;
-  }, std::chrono::seconds(5), "both inodes invalidated");
-  inv.Stop();
+  inv.Queue(Invalidation::Attrs(3));
+  inv.Queue(Invalidation::Entry(1, "a"));
+  inv.Queue(Invalidation::All(4));
+  inv.Queue(Invalidation::Entry(1, "b"));
+  inv.Stop();  // finishes what is queued
   inv.Stop();  // idempotent
-  inv.Queue(9);  // ignored after Stop
+  inv.Queue(Invalidation::Attrs(9));  // ignored after Stop
   EXPECT_TRUE(other_thread);
+  MutexLock l(&mu);
+  // In order; the same inode or name twice while queued counts once, but
+  // an inode's attributes and its contents are different things.
+  std::set<Invalidation> distinct(seen.begin(), seen.end());
+  EXPECT_EQ(distinct.size(), seen.size());
+  EXPECT_TRUE(distinct.count(Invalidation::Attrs(3)));
+  EXPECT_TRUE(distinct.count(Invalidation::All(4)));
+  EXPECT_TRUE(distinct.count(Invalidation::Entry(1, "a")));
+  EXPECT_TRUE(distinct.count(Invalidation::Entry(1, "b")));
 }
 
 TEST(ParentHintsTest, FallsBackToTheDirectoryItself) {
