@@ -4,12 +4,18 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "thrift/client_pool.h"
 
 namespace replfs::client {
 
 ChangeWatcher::ChangeWatcher(MetaClient* meta, int64_t session, std::chrono::milliseconds wait,
                              Callbacks cb)
-    : meta_(meta), session_(session), wait_(wait), cb_(std::move(cb)), thread_([this] { Run(); }) {}
+    : meta_(meta),
+      session_(session),
+      wait_(wait),
+      cb_(std::move(cb)),
+      cancel_(std::make_unique<net::CallCanceller>()),
+      thread_([this] { Run(); }) {}
 
 ChangeWatcher::~ChangeWatcher() { Stop(); }
 
@@ -18,6 +24,7 @@ void ChangeWatcher::Stop() {
     MutexLock l(&mu_);
     stop_ = true;
   }
+  cancel_->Cancel();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -52,7 +59,9 @@ void ChangeWatcher::Run() {
   auto pause = kMinPause;
   while (!Stopping()) {
     ChangeBatch b;
-    Status s = meta_->WatchChanges(generation, after, session_, static_cast<int32_t>(wait_.count()), &b);
+    Status s =
+        meta_->WatchChanges(generation, after, session_, static_cast<int32_t>(wait_.count()), cancel_.get(), &b);
+    if (Stopping()) break;
     if (!s.ok()) {
       if (live()) {
         SetLive(false);

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <shared_mutex>
 #include <thread>
 
@@ -34,14 +35,13 @@ class ChangeWatcher {
     std::function<void(const NsChange&)> changed;
     std::function<void()> lost;
   };
-  // `meta` outlives this. Each poll waits up to `wait` at metad (which also
-  // bounds how long Stop() takes).
+  // `meta` outlives this. Each poll waits up to `wait` at metad.
   ChangeWatcher(MetaClient* meta, int64_t session, std::chrono::milliseconds wait, Callbacks cb);
   ~ChangeWatcher();  // Stop()s
   ChangeWatcher(const ChangeWatcher&) = delete;
   ChangeWatcher& operator=(const ChangeWatcher&) = delete;
 
-  // Ends the thread (after at most one poll). Idempotent.
+  // Ends the thread, cancelling a poll in flight. Idempotent.
   void Stop();
 
   uint64_t Epoch() const { return epoch_.load(std::memory_order_acquire); }
@@ -67,6 +67,7 @@ class ChangeWatcher {
   std::atomic<uint64_t> epoch_{0};
   std::atomic<bool> live_{false};
   std::shared_mutex section_;
+  const std::unique_ptr<net::CallCanceller> cancel_;  // ends the poll in flight
   Mutex mu_;  // protects stop_
   std::condition_variable_any cv_;
   bool stop_ GUARDED_BY(mu_) = false;

@@ -43,8 +43,8 @@ class Adapter {
         long_{std::max(cfg.coherent_timeout_s, cfg.attr_timeout_s),
               std::max(cfg.coherent_timeout_s, cfg.entry_timeout_s)},
         follow_(cfg.coherent_timeout_s > 0),
-        // A poll ends well within the RPC timeout; unmounting waits for it.
-        poll_(std::clamp<int64_t>(cfg.rpc_timeout_ms / 4, 50, 1000)) {}
+        // A poll ends well within the RPC timeout (unmounting cancels it).
+        poll_(std::clamp<int64_t>(cfg.rpc_timeout_ms / 2, 50, 5000)) {}
 
   // Called once, before the loop starts. `se` outlives the invalidator.
   void Start(fuse_session* se, std::unique_ptr<FileSystem> fs) {

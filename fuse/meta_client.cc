@@ -342,7 +342,7 @@ void MetaClient::SetSession(int64_t session) {
 }
 
 Status MetaClient::WatchChanges(uint64_t generation, int64_t after, int64_t session, int32_t wait_ms,
-                                ChangeBatch* out) {
+                                net::CallCanceller* cancel, ChangeBatch* out) {
   rpc::ChangeBatch r;
   // Not counted in counters(): they are what a workload costs, and polls
   // come by themselves.
@@ -351,7 +351,7 @@ Status MetaClient::WatchChanges(uint64_t generation, int64_t after, int64_t sess
       [&](rpc::MetaServiceClient& c) {
         c.WatchChanges(r, static_cast<int64_t>(generation), after, session, wait_ms);
       },
-      &sent));
+      &sent, cancel));
   out->generation = static_cast<uint64_t>(r.generation);
   out->last = r.last;
   out->lost = r.lost;

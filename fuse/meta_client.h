@@ -24,6 +24,10 @@
 #include "fuse/types.h"
 #include "thrift/rpc_options.h"
 
+namespace replfs::net {
+class CallCanceller;
+}  // namespace replfs::net
+
 namespace replfs::client {
 
 // A budget of ten years: what a `hard` mount uses instead of "forever" (it
@@ -102,9 +106,10 @@ class MetaClient {
   // changed itself.
   void SetSession(int64_t session);
   // One long poll of the change feed (see WatchChanges in the IDL), tried
-  // once: the caller follows the feed in a loop of its own.
+  // once: the caller follows the feed in a loop of its own. `cancel` ends
+  // it from another thread.
   Status WatchChanges(uint64_t generation, int64_t after, int64_t session, int32_t wait_ms,
-                      ChangeBatch* out);
+                      net::CallCanceller* cancel, ChangeBatch* out);
 
  private:
   struct Impl;

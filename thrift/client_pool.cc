@@ -1,6 +1,7 @@
 #include "thrift/client_pool.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <thrift/TOutput.h>
 
 #include <mutex>
@@ -43,6 +44,29 @@ Status Connection::Open(const HostPort& addr, const RpcOptions& opts, Role serve
   out->protocol = std::make_shared<TBinaryProtocol>(transport, kMaxStringBytes, kMaxContainerElements,
                                                     /*strict_read=*/false, /*strict_write=*/true);
   return Status::OK();
+}
+
+void CallCanceller::Cancel() {
+  MutexLock l(&mu_);
+  cancelled_ = true;
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // the blocked call's recv ends
+}
+
+bool CallCanceller::cancelled() {
+  MutexLock l(&mu_);
+  return cancelled_;
+}
+
+bool CallCanceller::Attach(int fd) {
+  MutexLock l(&mu_);
+  if (cancelled_) return false;
+  fd_ = fd;
+  return true;
+}
+
+void CallCanceller::Detach() {
+  MutexLock l(&mu_);
+  fd_ = -1;
 }
 
 bool Connection::LooksDead() const {

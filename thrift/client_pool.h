@@ -55,6 +55,28 @@ struct Connection {
   bool LooksDead() const;
 };
 
+// Lets another thread end a call that blocks on its connection (a long
+// poll, at shutdown): Cancel() shuts the connection's socket down, so the
+// call fails at once, and every later call given this token fails unsent.
+// Thread-safe.
+class CallCanceller {
+ public:
+  void Cancel();
+  bool cancelled();
+
+ private:
+  template <class>
+  friend class ClientPool;
+  // The socket of the call about to run; false (nothing attached) if
+  // already cancelled. The caller keeps the socket open until Detach().
+  bool Attach(int fd);
+  void Detach();
+
+  Mutex mu_;  // protects both
+  int fd_ GUARDED_BY(mu_) = -1;
+  bool cancelled_ GUARDED_BY(mu_) = false;
+};
+
 template <class Client>
 class ClientPool {
   struct Entry;  // a pooled connection and its client
@@ -70,14 +92,32 @@ class ClientPool {
 
   // Runs `fn` against a pooled client once. Any exception becomes a Status
   // naming the peer; after a transport failure the connection is discarded.
-  Status CallOnce(const std::function<void(Client&)>& fn, bool* sent) {
+  // With `cancel`, Cancel() from another thread ends the call (Unavailable, "cancelled").
+  Status CallOnce(const std::function<void(Client&)>& fn, bool* sent, CallCanceller* cancel = nullptr) {
     std::unique_ptr<Entry> e;
     Status s = Acquire(&e);
     if (!s.ok()) {
       *sent = false;
       return s;
     }
+    if (cancel == nullptr) {
+      s = Run(&e, fn, sent);
+      if (e) Return(std::move(e));
+      return s;
+    }
+    // The socket outlives a failed call's entry until it is detached, so
+    // Cancel() never shuts down a descriptor reused meanwhile.
+    const std::shared_ptr<apache::thrift::transport::TSocket> keep = e->conn.socket;
+    if (!cancel->Attach(static_cast<int>(keep->getSocketFD()))) {
+      *sent = false;
+      Return(std::move(e));
+      return Status::Unavailable("call to " + peer_ + " cancelled");
+    }
     s = Run(&e, fn, sent);
+    cancel->Detach();
+    if (cancel->cancelled()) {
+      return Status::Unavailable("call to " + peer_ + " cancelled");  // the connection is gone
+    }
     if (e) Return(std::move(e));
     return s;
   }

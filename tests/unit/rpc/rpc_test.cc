@@ -330,6 +330,55 @@ TEST(RpcTest, SplitCallHonoursItsDeadlineAndAbandonedCallsAreNotReused) {
   srv.server->Stop();
 }
 
+// A call blocked on a slow server ends as soon as another thread cancels
+// it, and later calls with that token fail unsent. A pool's greeting runs
+// once on each connection it opens.
+TEST(RpcTest, CancelEndsABlockedCallAndGreetingsRunOncePerConnection) {
+  Served srv;
+  RpcOptions o = FastOptions();
+  o.rpc_timeout_ms = 10000;
+  ClientPool<rpc::DataServiceClient> pool(HostPort{"127.0.0.1", srv.server->port()}, o);
+  std::atomic<int> greetings{0};
+  pool.SetGreeting([&](rpc::DataServiceClient& c) {
+    ++greetings;
+    c.Ping();
+  });
+  bool sent = false;
+  ASSERT_TRUE(pool.CallOnce([](auto& c) { c.Ping(); }, &sent).ok());
+  ASSERT_TRUE(pool.CallOnce([](auto& c) { c.Ping(); }, &sent).ok());
+  EXPECT_EQ(greetings.load(), 1) << "the idle connection is reused without a new greeting";
+
+  srv.handler->arrived = 0;
+  srv.handler->meet = 2;  // the next Ping waits 5 s for a second one
+  CallCanceller cancel;
+  Status got;
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    bool s = false;
+    got = pool.CallOnce([](auto& c) { c.Ping(); }, &s, &cancel);
+    done = true;
+  });
+  ASSERT_TRUE(replfs::testing::PollUntil([&] { return srv.handler->arrived.load() == 1; },
+                                         std::chrono::seconds(5)));
+  const auto start = std::chrono::steady_clock::now();
+  cancel.Cancel();
+  EXPECT_TRUE(replfs::testing::PollUntil([&] { return done.load(); }, std::chrono::seconds(4)))
+      << "the call outlived its cancellation";
+  caller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2000));
+  EXPECT_FALSE(got.ok());
+  EXPECT_NE(got.message().find("cancelled"), std::string::npos) << got.ToString();
+  sent = true;
+  Status again = pool.CallOnce([](auto& c) { c.Ping(); }, &sent, &cancel);
+  EXPECT_FALSE(again.ok());
+  EXPECT_FALSE(sent);
+  // The cancelled connection is gone: the next call greets a new one.
+  srv.handler->meet = 0;
+  ASSERT_TRUE(pool.CallOnce([](auto& c) { c.Ping(); }, &sent).ok());
+  EXPECT_EQ(greetings.load(), 2);
+  srv.server->Stop();
+}
+
 TEST(RpcTest, BadPayloadChecksumIsCorruption) {
   Served srv;
   ClientPool<rpc::DataServiceClient> pool(HostPort{"127.0.0.1", srv.server->port()}, FastOptions());
