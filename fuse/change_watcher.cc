@@ -62,6 +62,13 @@ void ChangeWatcher::Run() {
     Status s =
         meta_->WatchChanges(generation, after, session_, static_cast<int32_t>(wait_.count()), cancel_.get(), &b);
     if (Stopping()) break;
+    if (!s.ok() && !s.IsRetryable()) {
+      // Refused, not unreachable: a metad without the feed, or a
+      // certificate whose role may not use it.
+      LOG(WARNING) << "metad's change feed is not available (" << s.ToString()
+                   << "); the kernel caches for attr_timeout/entry_timeout only";
+      break;
+    }
     if (!s.ok()) {
       if (live()) {
         SetLive(false);

@@ -1,5 +1,7 @@
 #include "fuse/meta_client.h"
 
+#include <thrift/TApplicationException.h>
+
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -338,7 +340,15 @@ Status MetaClient::Create(uint64_t parent, const std::string& name, uint32_t mod
 }
 
 void MetaClient::SetSession(int64_t session) {
-  impl_->pool.SetGreeting([session](rpc::MetaServiceClient& c) { c.Identify(session); });
+  impl_->pool.SetGreeting([session](rpc::MetaServiceClient& c) {
+    try {
+      c.Identify(session);
+    } catch (const apache::thrift::TApplicationException& e) {
+      // A metad without a change feed: the connection stays usable, and
+      // the feed's first poll fails (ChangeWatcher gives up on it).
+      if (e.getType() != apache::thrift::TApplicationException::UNKNOWN_METHOD) throw;
+    }
+  });
 }
 
 Status MetaClient::WatchChanges(uint64_t generation, int64_t after, int64_t session, int32_t wait_ms,

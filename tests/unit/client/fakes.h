@@ -158,7 +158,13 @@ class FakeMeta : public rpc::MetaServiceIf {
     return 0;
   }
   void Identify(int64_t) override { ++identifies; }
-  void WatchChanges(rpc::ChangeBatch&, int64_t, int64_t, int64_t, int32_t) override { No(); }
+  // Answers the scripted batches in order, then (still scripted) nothing
+  // new after a short wait; unscripted, NOT_SUPPORTED like the rest.
+  void WatchChanges(rpc::ChangeBatch& r, int64_t generation, int64_t after, int64_t session,
+                    int32_t wait_ms) override;
+  void ScriptWatch(std::vector<rpc::ChangeBatch> batches);
+  // (generation, after) of every WatchChanges received.
+  std::vector<std::pair<int64_t, int64_t>> Watches();
   std::atomic<int> identifies{0};
 
   // Size metad holds for `ino`.
@@ -174,6 +180,10 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::map<std::string, int64_t> names_;  // in the root
   std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
   std::vector<Report> reports_;
+  bool watch_scripted_ = false;
+  std::vector<rpc::ChangeBatch> watch_script_;
+  rpc::ChangeBatch watch_last_;
+  std::vector<std::pair<int64_t, int64_t>> watches_;
 };
 
 // Serves a handler on 127.0.0.1:0 until destroyed (or Stop()). Restart()
