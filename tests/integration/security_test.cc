@@ -123,6 +123,10 @@ TEST_F(TlsTest, EverythingWorksOverMutualTls) {
   EXPECT_TRUE(VerifyPatternFile(M("f"), seed, 3 << 20));
   EXPECT_TRUE(WaitFsckHealthy(cluster(), "/f", 3, cluster().datad_addrs(), seconds(60), &r));
   EXPECT_NE(TailFile(cluster().dir() + "/metad.log", 200).find("mutual TLS as 'metad'"), std::string::npos);
+  // A client certificate may follow the change feed (Identify, WatchChanges).
+  EXPECT_TRUE(PollUntil([&] {
+    return TailFile(cluster().ClientLog(0), 1000).find("following metad's change feed") != std::string::npos;
+  }, seconds(10))) << TailFile(cluster().ClientLog(0), 20);
 }
 
 TEST_F(TlsTest, ClientsWithoutAGoodCertificateAreRefused) {
