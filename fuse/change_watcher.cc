@@ -66,7 +66,12 @@ void ChangeWatcher::Run() {
       // Refused, not unreachable: a metad without the feed, or a
       // certificate whose role may not use it.
       LOG(WARNING) << "metad's change feed is not available (" << s.ToString()
-                   << "); the kernel caches for attr_timeout/entry_timeout only";
+                   << "); the kernel caches for attr_timeout/entry_timeout only from now on";
+      if (live()) {
+        // What was cached for long is no longer looked after.
+        SetLive(false);
+        cb_.lost();
+      }
       break;
     }
     if (!s.ok()) {

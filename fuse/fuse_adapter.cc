@@ -50,7 +50,7 @@ class Adapter {
   void Start(fuse_session* se, std::unique_ptr<FileSystem> fs) {
     se_ = se;
     fs_ = std::move(fs);
-    invalidator_ = std::make_unique<Invalidator>([se](const Invalidation& w) {
+    auto notify = [se](const Invalidation& w) {
       int rc = 0;
       switch (w.what) {
         case Invalidation::What::kAttrs:
@@ -70,20 +70,27 @@ class Adapter {
         LOG(WARNING) << "invalidating " << (w.what == Invalidation::What::kEntry ? "entry " + w.name + " of " : "")
                      << "inode " << w.ino << ": " << std::strerror(-rc);
       }
-    });
+    };
+    // Two threads: dropping pages waits for page locks (a read in
+    // progress), which must not hold up attributes and names.
+    invalidator_ = std::make_unique<Invalidator>(notify);
+    pages_ = std::make_unique<Invalidator>(notify);
     if (!follow_) return;
     ChangeWatcher::Callbacks cb;
     cb.changed = [this](const NsChange& c) { ChangedElsewhere(c); };
     cb.lost = [this] {
       fs_->ChangesLost();
-      invalidator_->Queue(Invalidation::All(FUSE_ROOT_ID));
-      for (uint64_t ino : lookups_.Held()) invalidator_->Queue(Invalidation::All(ino));
+      std::vector<uint64_t> held = lookups_.Held();
+      held.push_back(FUSE_ROOT_ID);
+      for (uint64_t ino : held) invalidator_->Queue(Invalidation::Attrs(ino));
+      for (uint64_t ino : held) pages_->Queue(Invalidation::All(ino));
     };
     watcher_ = std::make_unique<ChangeWatcher>(&fs_->meta(), fs_->session(), poll_, std::move(cb));
   }
   void Stop() {
     if (watcher_) watcher_->Stop();
     if (invalidator_) invalidator_->Stop();
+    if (pages_) pages_->Stop();
   }
 
   FileSystem& fs() { return *fs_; }
@@ -121,7 +128,9 @@ class Adapter {
       return;
     }
     fs_->ChangedElsewhere(c.ino);
-    if (held) invalidator_->Queue(Invalidation::All(c.ino));
+    if (!held) return;
+    invalidator_->Queue(Invalidation::Attrs(c.ino));
+    pages_->Queue(Invalidation::All(c.ino));
   }
 
   const Ttl short_;
@@ -129,7 +138,8 @@ class Adapter {
   const bool follow_;
   const std::chrono::milliseconds poll_;
   std::unique_ptr<FileSystem> fs_;
-  std::unique_ptr<Invalidator> invalidator_;
+  std::unique_ptr<Invalidator> invalidator_;  // attributes and names
+  std::unique_ptr<Invalidator> pages_;        // cached contents
   std::unique_ptr<ChangeWatcher> watcher_;  // with coherent_timeout > 0
   LookupCounts lookups_;
   ParentHints parents_;

@@ -74,6 +74,8 @@ void Invalidator::Stop() {
   {
     MutexLock l(&mu_);
     stop_ = true;
+    queue_.clear();
+    queued_.clear();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();

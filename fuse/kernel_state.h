@@ -86,7 +86,10 @@ class Invalidator {
   Invalidator& operator=(const Invalidator&) = delete;
 
   void Queue(Invalidation what);
-  // Finishes what is queued, then joins. Idempotent.
+  // Finishes the notification in progress, drops what is still queued
+  // (the session is ending: the kernel's caches go with it, and a
+  // notification could wait on a lock a request nobody answers holds),
+  // then joins. Idempotent.
   void Stop();
 
  private:

@@ -38,13 +38,24 @@ void ChangeFeed::RecordKeys(int64_t origin, const std::vector<std::string>& keys
   {
     MutexLock l(&mu_);
     for (FeedChange& c : changes) AddLocked(std::move(c));
-    for (const auto& [session, n] : waiting_) wake = wake || session != origin || origin == 0;
+    for (const Waiter* w : waiting_) wake = wake || w->session != origin || origin == 0;
   }
   if (wake) cv_.notify_all();
 }
 
 void ChangeFeed::AddLocked(FeedChange c) {
-  if (ring_.size() == capacity_) ring_.pop_front();
+  if (ring_.size() == capacity_) {
+    const Entry& gone = ring_.front();
+    for (Waiter* w : waiting_) {
+      if (gone.pos <= w->after) continue;
+      if (gone.change.origin != 0 && gone.change.origin == w->session) {
+        w->after = gone.pos;  // its own: nothing it needed
+      } else {
+        w->lost = true;
+      }
+    }
+    ring_.pop_front();
+  }
   ring_.push_back(Entry{++last_, std::move(c)});
 }
 
@@ -87,17 +98,19 @@ FeedBatch ChangeFeed::Read(uint64_t generation, int64_t after, int64_t session,
     after = oldest - 1;
   }
   if (!b.lost && !SkipOwnLocked(session, &after) && !stop_) {
-    ++waiting_[session];
+    // While this waits, AddLocked keeps w.after within the ring (past the
+    // own changes it drops) or marks it lost.
+    Waiter w{session, after};
+    waiting_.push_back(&w);
     cv_.wait_for(l, wait, [&]() NO_THREAD_SAFETY_ANALYSIS {
-      return stop_ || SkipOwnLocked(session, &after);
+      return stop_ || w.lost || SkipOwnLocked(session, &w.after);
     });
-    if (--waiting_[session] == 0) waiting_.erase(session);
-  }
-  // The ring may have moved past `after` while this waited.
-  const int64_t now_oldest = ring_.empty() ? last_ + 1 : ring_.front().pos;
-  if (after < now_oldest - 1) {
-    b.lost = true;
-    after = now_oldest - 1;
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), &w));
+    after = w.after;
+    if (w.lost) {
+      b.lost = true;
+      after = ring_.front().pos - 1;  // the ring is full: not empty
+    }
   }
   b.last = after;
   for (size_t i = IndexAfterLocked(after), n = 0; i < ring_.size() && n < kMaxBatch; ++i, ++n) {
@@ -107,6 +120,16 @@ FeedBatch ChangeFeed::Read(uint64_t generation, int64_t after, int64_t session,
     b.changes.push_back(e.change);
   }
   return b;
+}
+
+size_t ChangeFeed::waiting() {
+  MutexLock l(&mu_);
+  return waiting_.size();
+}
+
+bool ChangeFeed::stopped() {
+  MutexLock l(&mu_);
+  return stop_;
 }
 
 void ChangeFeed::Stop() {

@@ -18,7 +18,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -68,12 +67,24 @@ class ChangeFeed {
   // Wakes every Read waiting, and makes later ones return at once
   // (shutdown).
   void Stop() LOCKS_EXCLUDED(mu_);
+  bool stopped() LOCKS_EXCLUDED(mu_);
+  // Reads waiting now (tests).
+  size_t waiting() LOCKS_EXCLUDED(mu_);
 
  private:
   struct Entry {
     int64_t pos;
     FeedChange change;
   };
+  // A Read waiting for a change: where it is, and whether the ring dropped
+  // a change it had not seen yet.
+  struct Waiter {
+    int64_t session;
+    int64_t after;
+    bool lost = false;
+  };
+  // Adds a change; an entry pushed out of the full ring moves the waiters
+  // it was the own change of past it, and makes it lost for the others.
   void AddLocked(FeedChange c) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves *after past the changes made for `session`; true if a change of
   // someone else's follows.
@@ -87,9 +98,9 @@ class ChangeFeed {
   std::deque<Entry> ring_ GUARDED_BY(mu_);
   int64_t last_ GUARDED_BY(mu_) = 0;  // position of the newest change
   bool stop_ GUARDED_BY(mu_) = false;
-  // Sessions of the Reads waiting, so that a change wakes only those it
-  // concerns (not a mount's own watcher at each of its own creates).
-  std::map<int64_t, int> waiting_ GUARDED_BY(mu_);
+  // The Reads waiting (on their stacks), so that a change wakes only those
+  // it concerns (not a mount's own watcher at each of its own creates).
+  std::vector<Waiter*> waiting_ GUARDED_BY(mu_);
 };
 
 }  // namespace replfs::metad

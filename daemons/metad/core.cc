@@ -33,6 +33,11 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
   store_options.fsync = config.metad_fsync;
   store_options.sync_interval_ms = config.metad_fsync_interval_ms;
   REPLFS_RETURN_IF_ERROR(MetaStore::Open(config.metad_data_dir, store_options, &c->store_));
+  // Before any thread of ours mutates (the orphan sweeper Init starts):
+  // every committed change reaches the feed.
+  ChangeFeed* feed = c->changes_.get();
+  c->store_->SetCommitObserver(
+      [feed](int64_t origin, const std::vector<std::string>& keys) { feed->RecordKeys(origin, keys); });
   c->chunks_ = std::make_unique<ChunkMap>(c->store_.get(), config.EffectiveMinWriteReplicas(),
                                           config.block_size);
   REPLFS_RETURN_IF_ERROR(c->chunks_->Load());
@@ -45,11 +50,6 @@ Status MetaCore::Open(const Config& config, const Clock* clock, std::unique_ptr<
   ro.max_deletes_per_reply = kMaxDeletesPerReply;
   c->servers_ = std::make_unique<ServerRegistry>(c->store_.get(), c->chunks_.get(), clock, ro);
   REPLFS_RETURN_IF_ERROR(c->servers_->Load());
-  // From here on every committed change reaches the feed (what Open and
-  // Init changed happened before any client could cache anything).
-  ChangeFeed* feed = c->changes_.get();
-  c->store_->SetCommitObserver(
-      [feed](int64_t origin, const std::vector<std::string>& keys) { feed->RecordKeys(origin, keys); });
   c->datad_ = datad ? std::move(datad) : std::make_unique<RpcDatadApi>(net::RpcOptions::FromConfig(config));
   ReplicaManager::Options mo;
   mo.missing_grace_ms = std::max<int64_t>(config.dead_after_ms, 10000);

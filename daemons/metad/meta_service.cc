@@ -401,6 +401,9 @@ void MetaServiceHandler::WatchChanges(rpc::ChangeBatch& out, int64_t generation,
     ThrowIfError(replfs::Status::Invalid("WatchChanges: wait_ms must be 0.." + std::to_string(kMaxWatchWaitMs)));
   FeedBatch b = core_->changes().Read(static_cast<uint64_t>(generation), after, session,
                                       std::chrono::milliseconds(std::min(wait_ms, max_watch_wait_ms_)));
+  // Not an empty answer, which the client would follow with the next poll
+  // at once until the connection closes.
+  if (core_->changes().stopped()) ThrowIfError(replfs::Status::Unavailable("metad is stopping"));
   out.generation = static_cast<int64_t>(b.generation);
   out.last = b.last;
   out.lost = b.lost;

@@ -122,6 +122,7 @@ class World {
   ~World() { core_->AttachRepair(nullptr); }
 
   void Run(const uint8_t* data, size_t size) {
+    metad::MetaStore::SetThreadOrigin(0);  // an earlier input's Identify
     uint8_t knobs = 0;
     const auto calls = ParseCalls(data, size, kMetaMethods.size(), &knobs);
     datad_->set_knobs(knobs);

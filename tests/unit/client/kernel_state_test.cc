@@ -42,7 +42,11 @@ TEST(InvalidatorTest, NotifiesOnItsOwnThread) {
   inv.Queue(Invalidation::Entry(1, "a"));
   inv.Queue(Invalidation::All(4));
   inv.Queue(Invalidation::Entry(1, "b"));
-  inv.Stop();  // finishes what is queued
+  WaitFor([&] {
+    MutexLock l(&mu);
+    return seen.size() == 4;
+  }, std::chrono::seconds(5), "every invalidation");
+  inv.Stop();
   inv.Stop();  // idempotent
   inv.Queue(Invalidation::Attrs(9));  // ignored after Stop
   EXPECT_TRUE(other_thread);

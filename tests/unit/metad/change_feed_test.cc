@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -89,6 +90,45 @@ TEST(ChangeFeedTest, FallingBehindTheRingOrAnotherGenerationIsLost) {
   b = feed.Read(7, 99, 1, kNoWait);
   EXPECT_TRUE(b.lost);
   EXPECT_EQ(b.last, 5);
+}
+
+// Another session's change that the ring drops while a reader waits (its
+// own changes flood the ring before it runs again) is reported lost, never
+// skipped silently; the reader's own dropped changes are no loss.
+TEST(ChangeFeedTest, ADroppedChangeOfAnotherSessionIsLostEvenWhileWaiting) {
+  for (int round = 0; round < 50; ++round) {
+    ChangeFeed feed(7, /*capacity=*/3);
+    FeedBatch got;
+    std::thread reader([&] { got = feed.Read(7, 0, /*session=*/5, std::chrono::seconds(30)); });
+    testing::WaitFor([&] { return feed.waiting() == 1; }, std::chrono::seconds(10), "the reader to wait");
+    feed.RecordKeys(6, {InodeKey(100)});
+    std::vector<std::string> flood;  // one mutation: the reader cannot run in between
+    for (Ino i = 0; i < 10; ++i) flood.push_back(InodeKey(200 + i));
+    feed.RecordKeys(5, flood);
+    reader.join();
+    const bool seen = std::any_of(got.changes.begin(), got.changes.end(),
+                                  [](const FeedChange& c) { return c.ino == 100; });
+    ASSERT_TRUE(seen || got.lost) << "round " << round << ": the change was dropped without a word";
+  }
+  // Only the reader's own changes dropped while it waits: not lost.
+  ChangeFeed feed(7, 3);
+  FeedBatch got;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    got = feed.Read(7, 0, 5, std::chrono::seconds(30));
+    done = true;
+  });
+  for (Ino i = 0; i < 10; ++i) feed.RecordKeys(5, {InodeKey(200 + i)});
+  feed.RecordKeys(6, {InodeKey(100)});
+  reader.join();
+  ASSERT_TRUE(done);
+  if (!got.lost) {
+    ASSERT_EQ(got.changes.size(), 1u);
+    EXPECT_EQ(got.changes[0].ino, 100u);
+  } else {
+    // It started after the flood: its position 0 was no longer held.
+    EXPECT_FALSE(got.changes.empty());
+  }
 }
 
 TEST(ChangeFeedTest, AReadWaitsForSomeoneElsesChangeAndStopEndsIt) {
