@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "common/crc32c.h"
 #include "thrift/rpc_status.h"
@@ -249,10 +248,13 @@ void FakeMeta::Open(rpc::OpenReply& r, int64_t ino, int64_t, int32_t chunks) {
 void FakeMeta::Release(int64_t, int64_t) { ++releases; }
 
 void FakeMeta::ScriptWatch(std::vector<rpc::ChangeBatch> batches) {
-  std::lock_guard<std::mutex> l(mu_);
-  watch_scripted_ = true;
-  watch_script_ = std::move(batches);
-  std::reverse(watch_script_.begin(), watch_script_.end());  // popped from the back
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    watch_scripted_ = true;
+    watch_script_ = std::move(batches);
+    std::reverse(watch_script_.begin(), watch_script_.end());  // popped from the back
+  }
+  watch_cv_.notify_all();
 }
 
 std::vector<std::pair<int64_t, int64_t>> FakeMeta::Watches() {
@@ -262,20 +264,18 @@ std::vector<std::pair<int64_t, int64_t>> FakeMeta::Watches() {
 
 void FakeMeta::WatchChanges(rpc::ChangeBatch& r, int64_t generation, int64_t after, int64_t,
                             int32_t wait_ms) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    watches_.emplace_back(generation, after);
-    if (!watch_scripted_) No();
-    if (!watch_script_.empty()) {
-      r = watch_script_.back();
-      watch_script_.pop_back();
-      watch_last_ = r;
-      return;
-    }
-    r.generation = watch_last_.generation;
-    r.last = watch_last_.last;
+  std::unique_lock<std::mutex> l(mu_);
+  watches_.emplace_back(generation, after);
+  if (!watch_scripted_) No();
+  // Like metad: the poll ends with the next batch, or empty after wait_ms.
+  if (watch_cv_.wait_for(l, std::chrono::milliseconds(wait_ms), [&] { return !watch_script_.empty(); })) {
+    r = watch_script_.back();
+    watch_script_.pop_back();
+    watch_last_ = r;
+    return;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 20)));
+  r.generation = watch_last_.generation;
+  r.last = watch_last_.last;
 }
 
 void FakeMeta::GetChunks(std::vector<rpc::ChunkLocation>& r, int64_t ino, int64_t first,

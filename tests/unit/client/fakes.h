@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -158,8 +159,9 @@ class FakeMeta : public rpc::MetaServiceIf {
     return 0;
   }
   void Identify(int64_t) override { ++identifies; }
-  // Answers the scripted batches in order, then (still scripted) nothing
-  // new after a short wait; unscripted, NOT_SUPPORTED like the rest.
+  // Answers the scripted batches in order; with none left (still
+  // scripted), waits up to wait_ms for ScriptWatch to add one, then answers
+  // nothing new. Unscripted: NOT_SUPPORTED like the rest.
   void WatchChanges(rpc::ChangeBatch& r, int64_t generation, int64_t after, int64_t session,
                     int32_t wait_ms) override;
   void ScriptWatch(std::vector<rpc::ChangeBatch> batches);
@@ -180,6 +182,7 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::map<std::string, int64_t> names_;  // in the root
   std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
   std::vector<Report> reports_;
+  std::condition_variable watch_cv_;  // ScriptWatch added batches
   bool watch_scripted_ = false;
   std::vector<rpc::ChangeBatch> watch_script_;
   rpc::ChangeBatch watch_last_;
