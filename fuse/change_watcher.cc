@@ -40,9 +40,10 @@ void ChangeWatcher::Pause(std::chrono::milliseconds d) NO_THREAD_SAFETY_ANALYSIS
   cv_.wait_for(l, d, [this]() NO_THREAD_SAFETY_ANALYSIS { return stop_; });
 }
 
-void ChangeWatcher::Advance() {
+void ChangeWatcher::Advance(const std::function<void()>& also) {
   std::unique_lock l(section_);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
+  if (also) also();
 }
 
 void ChangeWatcher::SetLive(bool live) {
@@ -93,11 +94,10 @@ void ChangeWatcher::Run() {
       continue;
     }
     if (b.lost || b.generation != generation) {
-      Advance();
       LOG(WARNING) << "missed changes on metad's change feed ("
                    << (b.generation != generation ? "metad restarted" : "fell behind")
                    << "): dropping the kernel's cached attributes";
-      cb_.lost();
+      Advance(cb_.lost);
     }
     if (!b.changes.empty()) {
       Advance();

@@ -273,6 +273,17 @@ Status FileSystem::Commit(uint64_t ino) {
   return Status::OK();
 }
 
+void FileSystem::NoteNameChange(uint64_t dir, std::string_view name, bool exists,
+                                const Status& s) {
+  if (!s.ok()) {
+    complete_dirs_.Untrack(dir);
+  } else if (exists) {
+    complete_dirs_.Added(dir, name);
+  } else {
+    complete_dirs_.Removed(dir, name);
+  }
+}
+
 Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   REPLFS_RETURN_IF_ERROR(meta_->Lookup(parent, std::string(name), out));
@@ -315,7 +326,9 @@ Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, 
   if (type == FileType::kDirectory || type == FileType::kSymlink)
     return Status::Invalid("mknod cannot create directories or symlinks");
   Attr dir;
-  REPLFS_RETURN_IF_ERROR(meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir));
+  Status s = meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir);
+  NoteNameChange(parent, name, true, s);
+  REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
 }
@@ -324,7 +337,9 @@ Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                          const Caller& who, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
-  REPLFS_RETURN_IF_ERROR(meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir));
+  Status s = meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir);
+  NoteNameChange(parent, name, true, s);
+  REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
 }
@@ -333,7 +348,9 @@ Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::st
                            const Caller& who, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
-  REPLFS_RETURN_IF_ERROR(meta_->Symlink(parent, std::string(name), target, who, out, &dir));
+  Status s = meta_->Symlink(parent, std::string(name), target, who, out, &dir);
+  NoteNameChange(parent, name, true, s);
+  REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
 }
@@ -343,7 +360,9 @@ Status FileSystem::ReadLink(uint64_t ino, std::string* out) { return meta_->Read
 Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
-  REPLFS_RETURN_IF_ERROR(meta_->Unlink(parent, std::string(name), out, &dir));
+  Status s = meta_->Unlink(parent, std::string(name), out, &dir);
+  NoteNameChange(parent, name, false, s);
+  REPLFS_RETURN_IF_ERROR(s);
   if (out->ino != 0) fresh_attrs_.Forget(out->ino);  // one link less
   fresh_attrs_.Note(dir);
   return Status::OK();
@@ -353,8 +372,13 @@ Status FileSystem::Rmdir(uint64_t parent, std::string_view name) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Unlinked gone;
   Attr dir;
-  REPLFS_RETURN_IF_ERROR(meta_->Rmdir(parent, std::string(name), &gone, &dir));
-  if (gone.ino != 0) fresh_attrs_.Forget(gone.ino);
+  Status s = meta_->Rmdir(parent, std::string(name), &gone, &dir);
+  NoteNameChange(parent, name, false, s);
+  REPLFS_RETURN_IF_ERROR(s);
+  if (gone.ino != 0) {
+    fresh_attrs_.Forget(gone.ino);
+    complete_dirs_.Untrack(gone.ino);
+  }
   fresh_attrs_.Note(dir);
   return Status::OK();
 }
@@ -367,6 +391,10 @@ Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_p
   // parent): nothing noted before the rename may answer for them.
   Status s = meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
   fresh_attrs_.ForgetAll();  // also when it failed: it may have been applied
+  // An exchange leaves both names in place; a replaced directory is gone.
+  NoteNameChange(parent, name, /*exists=*/flags.exchange, s);
+  NoteNameChange(new_parent, new_name, true, s);
+  if (s.ok() && out->ino != 0 && out->nlink == 0) complete_dirs_.Untrack(out->ino);
   return s;
 }
 
@@ -374,7 +402,9 @@ Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_
   REPLFS_RETURN_IF_ERROR(CheckName(new_name));
   Attr dir;
   fresh_attrs_.Forget(ino);  // one link more
-  REPLFS_RETURN_IF_ERROR(meta_->Link(ino, new_parent, std::string(new_name), out, &dir));
+  Status s = meta_->Link(ino, new_parent, std::string(new_name), out, &dir);
+  NoteNameChange(new_parent, new_name, true, s);
+  REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   ApplyLocal(out);
   return Status::OK();
@@ -415,6 +445,7 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Create(parent, std::string(name), mode & 07777, who, session_, out, &dir);
+  NoteNameChange(parent, name, true, s);
   if (s.code() == Status::Code::kExists && !exclusive) {
     return Status::Stale("'" + std::string(name) +
                          "' exists (made by another client): look it up again");
@@ -551,10 +582,12 @@ void FileSystem::ChangedElsewhere(uint64_t ino) {
 void FileSystem::ChangesLost() {
   fresh_attrs_.ForgetAll();
   xattr_hints_.ForgetAll();
+  complete_dirs_.UntrackAll();
 }
 
 void FileSystem::Forget(uint64_t ino) {
   fresh_attrs_.Forget(ino);
+  complete_dirs_.Untrack(ino);
   {
     MutexLock l(&mu_);
     if (open_.count(ino)) return;

@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "common/thread_annotations.h"
 #include "fuse/chunk_io.h"
+#include "fuse/complete_dirs.h"
 #include "fuse/fresh_attrs.h"
 #include "fuse/meta_client.h"
 #include "fuse/xattr_hints.h"
@@ -74,6 +75,11 @@ class FileSystem {
   int64_t block_size() const { return info_.block_size; }
   MetaClient& meta() { return *meta_; }
   ChunkIo& io() { return *io_; }
+  // The directories whose every name is known here. This class keeps
+  // their sets current with its own changes; the caller tracks new
+  // directories, answers lookups from it and feeds it other mounts'
+  // changes (CompleteDirs says when that is safe).
+  CompleteDirs& complete_dirs() { return complete_dirs_; }
 
   // Namespace. Attributes returned are adjusted for this client's
   // uncommitted writes. Attributes asked for right after a change of a
@@ -191,6 +197,11 @@ class FileSystem {
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
   // Reports uncommitted writes to metad (no-op when clean).
   Status Commit(uint64_t ino) LOCKS_EXCLUDED(mu_);
+  // A change of `name` in `dir` sent to metad: applied to complete_dirs_
+  // when it succeeded (`exists`: the name is there now), and the
+  // directory forgotten when it failed (it may have been applied, or
+  // refused because the set was wrong).
+  void NoteNameChange(uint64_t dir, std::string_view name, bool exists, const Status& s);
 
   // Constant after construction.
   const std::unique_ptr<MetaClient> meta_;
@@ -199,6 +210,7 @@ class FileSystem {
   const int64_t session_;
   XattrHints xattr_hints_;  // thread-safe itself
   FreshAttrs fresh_attrs_;      // thread-safe itself
+  CompleteDirs complete_dirs_;  // thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

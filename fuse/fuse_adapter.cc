@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <string_view>
 
 #include "common/log.h"
 #include "fuse/change_watcher.h"
@@ -114,6 +115,29 @@ class Adapter {
     return watcher_ ? watcher_->ReplySection() : std::shared_lock<std::shared_mutex>();
   }
   Ttl Timeouts() const { return watcher_ && watcher_->Coherent(request_epoch) ? long_ : short_; }
+
+  // Answers the lookup of a name that FileSystem::complete_dirs() knows is
+  // not in `parent` with a negative entry the kernel may keep for long,
+  // without asking metad. False (nothing sent) when it does not know that
+  // or may not trust it now (CompleteDirs).
+  bool ReplyKnownAbsent(fuse_req_t req, uint64_t parent, std::string_view name) {
+    if (!watcher_ || name == "." || name == ".." || !CheckName(name).ok()) return false;
+    auto section = watcher_->ReplySection();
+    if (!watcher_->Coherent(request_epoch) || !fs_->complete_dirs().KnownAbsent(parent, name))
+      return false;
+    fuse_entry_param e{};
+    e.ino = 0;
+    e.entry_timeout = long_.entry;
+    fuse_reply_entry(req, &e);
+    return true;
+  }
+  // `dir` was just made by this request: every name in it is known from
+  // now on, if nothing another mount did may have slipped past.
+  void TrackNewDir(uint64_t dir) {
+    if (!watcher_) return;
+    auto section = watcher_->ReplySection();
+    if (watcher_->Coherent(request_epoch)) fs_->complete_dirs().Track(dir);
+  }
   // For replies that cannot be sent in a section (built across RPCs).
   Ttl ShortTimeouts() const { return short_; }
   uint64_t Epoch() const { return watcher_ ? watcher_->Epoch() : 0; }
@@ -124,6 +148,9 @@ class Adapter {
   void ChangedElsewhere(const NsChange& c) {
     const bool held = c.ino == FUSE_ROOT_ID || lookups_.Get(c.ino) > 0;
     if (c.kind == NsChange::Kind::kEntry) {
+      // Before the kernel is told: its next lookup must not be answered
+      // from what this mount knew.
+      fs_->complete_dirs().MayExist(c.ino, c.name);
       if (held) invalidator_->Queue(Invalidation::Entry(c.ino, c.name));
       return;
     }
@@ -231,6 +258,7 @@ void OnInit(void*, fuse_conn_info* conn) {
 
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Dispatch(req, "lookup", [&](Adapter& a) -> Status {
+    if (a.ReplyKnownAbsent(req, parent, name)) return Status::OK();
     Attr attr;
     Status s = a.fs().Lookup(parent, name, &attr);
     if (s.IsNotFound()) {
@@ -328,6 +356,7 @@ void OnMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Dispatch(req, "mkdir", [&](Adapter& a) -> Status {
     Attr attr;
     REPLFS_RETURN_IF_ERROR(a.fs().Mkdir(parent, name, mode, Who(req), &attr));
+    a.TrackNewDir(attr.ino);
     return ReplyEntry(req, a, parent, name, attr);
   });
 }

@@ -503,6 +503,75 @@ TEST_F(CoherenceTest, AnotherMountsChangesReachTheKernelsCacheAtOnce) {
   EXPECT_EQ(after.meta, before.meta) << before.line << "\n" << after.line;
 }
 
+// The calls to `method` in a statistics line (its metad part).
+int64_t MetaCalls(const RpcCount& c, const std::string& method) {
+  const std::string meta = c.line.substr(0, c.line.find("datads total "));
+  const size_t at = meta.find(" " + method + "=");
+  return at == std::string::npos ? 0 : std::stoll(meta.substr(at + method.size() + 2));
+}
+
+TEST_F(CoherenceTest, LookupsOfMissingNamesInADirectoryMadeHereAskNoOne) {
+  ASSERT_TRUE(cluster().Mount(1));
+  ASSERT_TRUE(WriteFile(M("f"), "x"));
+  ASSERT_TRUE(CachedOnMount1({"f"}));  // mount 1 follows the feed
+  std::string d;
+  int tries = 0;
+  ASSERT_TRUE(PollUntil([&] {
+    d = "d" + std::to_string(tries++);
+    if (mkdir(M1(d).c_str(), 0755) != 0) return false;
+    RpcCount before, after;
+    if (!ClientRpcs(cluster(), 1, &before)) return false;
+    struct stat st {};
+    for (int i = 0; i < 20; ++i) (void)stat(M1(d + "/probe" + std::to_string(i)).c_str(), &st);
+    if (!ClientRpcs(cluster(), 1, &after)) return false;
+    // (The kernel may ask for the root's attributes once: the mkdir
+    // changed it.)
+    return MetaCalls(after, "Lookup") == MetaCalls(before, "Lookup");
+  }, std::chrono::seconds(20))) << "lookups in a directory mount 1 made keep asking metad";
+
+  // Creates there cost no Lookup either, and what mount 1 does it sees.
+  RpcCount before, after;
+  ASSERT_TRUE(ClientRpcs(cluster(), 1, &before));
+  ASSERT_TRUE(WriteFile(M1(d + "/mine"), "1"));
+  ASSERT_EQ(mkdir(M1(d + "/sub").c_str(), 0755), 0);
+  ASSERT_EQ(symlink("mine", M1(d + "/link").c_str()), 0);
+  ASSERT_EQ(link(M1(d + "/mine").c_str(), M1(d + "/hard").c_str()), 0);
+  ASSERT_TRUE(ClientRpcs(cluster(), 1, &after));
+  EXPECT_EQ(MetaCalls(after, "Lookup"), MetaCalls(before, "Lookup")) << before.line << "\n" << after.line;
+  ASSERT_EQ(rename(M1(d + "/mine").c_str(), M1(d + "/renamed").c_str()), 0);
+  ASSERT_EQ(unlink(M1(d + "/hard").c_str()), 0);
+  struct stat st {};
+  EXPECT_NE(stat(M1(d + "/mine").c_str(), &st), 0);
+  EXPECT_EQ(Contents(M1(d + "/renamed")), "1");
+  EXPECT_NE(stat(M1(d + "/hard").c_str(), &st), 0);
+  EXPECT_EQ(open(M1(d + "/link").c_str(), O_RDONLY), -1) << "its target \"mine\" was renamed";
+  EXPECT_EQ(errno, ENOENT);
+  char target[16] = {};
+  EXPECT_EQ(readlink(M1(d + "/link").c_str(), target, sizeof target - 1), 4);
+  EXPECT_STREQ(target, "mine");
+  EXPECT_EQ(Stat(M1(d + "/sub")).st_mode & S_IFMT, static_cast<mode_t>(S_IFDIR));
+  // Mount 0 sees all of it...
+  EXPECT_EQ(Contents(M(d + "/renamed")), "1");
+  EXPECT_NE(stat(M(d + "/mine").c_str(), &st), 0);
+  // ...and what mount 0 adds or removes there reaches mount 1, whose set
+  // said "absent" and whose kernel cached "probe0" as absent.
+  ASSERT_TRUE(WriteFile(M(d + "/probe0"), "theirs"));
+  ASSERT_TRUE(WriteFile(M(d + "/new"), "theirs too"));
+  ASSERT_EQ(unlink(M(d + "/renamed").c_str()), 0);
+  EXPECT_TRUE(PollUntil([&] { return stat(M1(d + "/probe0").c_str(), &st) == 0; }, std::chrono::seconds(10)))
+      << "mount 0's file stays invisible on mount 1";
+  EXPECT_TRUE(PollUntil([&] { return stat(M1(d + "/new").c_str(), &st) == 0; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(PollUntil([&] { return stat(M1(d + "/renamed").c_str(), &st) != 0 && errno == ENOENT; },
+                        std::chrono::seconds(10)));
+  EXPECT_EQ(Contents(M1(d + "/probe0")), "theirs");
+  // O_EXCL of a name another mount made: EEXIST, not a second file.
+  const int fd = open(M1(d + "/new").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+  EXPECT_EQ(fd, -1);
+  EXPECT_EQ(errno, EEXIST);
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(Contents(M1(d + "/new")), "theirs too");
+}
+
 TEST_F(CoherenceTest, AfterAMetadRestartTheFeedIsFollowedAgain) {
   ASSERT_TRUE(cluster().Mount(1));
   ASSERT_TRUE(WriteFile(M("f"), "12345"));

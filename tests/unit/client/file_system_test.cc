@@ -186,6 +186,37 @@ TEST_F(FileSystemTest, CreateOfAnExistingNameIsStaleUnlessExclusive) {
   ASSERT_TRUE(fs_->Release(first.ino).ok());
 }
 
+// A tracked directory's set follows this mount's changes as metad confirms
+// them; a change that failed, or a name metad says exists, forgets it.
+TEST_F(FileSystemTest, OwnChangesKeepATrackedDirectoryComplete) {
+  CompleteDirs& known = fs_->complete_dirs();
+  known.Track(1);
+  Attr a, n;
+  ASSERT_TRUE(fs_->Create(1, "made", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Mknod(1, "fifo", S_IFIFO | 0644, 0, Caller{}, &n).ok());
+  EXPECT_FALSE(known.KnownAbsent(1, "made"));
+  EXPECT_FALSE(known.KnownAbsent(1, "fifo"));
+  EXPECT_TRUE(known.KnownAbsent(1, "other"));
+  // Names refused before any call change nothing.
+  EXPECT_FALSE(fs_->Create(1, std::string(256, 'n'), 0644, Caller{}, &n).ok());
+  EXPECT_TRUE(known.tracked(1));
+  // "made" exists: the set was right, but a refused change forgets.
+  EXPECT_EQ(fs_->Create(1, "made", 0644, Caller{}, &n).code(), Status::Code::kExists);
+  EXPECT_FALSE(known.tracked(1));
+  EXPECT_FALSE(known.KnownAbsent(1, "other"));
+  known.Track(1);
+  Unlinked u;
+  EXPECT_FALSE(fs_->Unlink(1, "made", &u).ok());  // this fake refuses unlinks
+  EXPECT_FALSE(known.tracked(1));
+  known.Track(1);
+  fs_->ChangesLost();
+  EXPECT_FALSE(known.tracked(1));
+  known.Track(1);
+  fs_->Forget(1);
+  EXPECT_FALSE(known.tracked(1));
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 TEST_F(FileSystemTest, OpenInodesAreAnnouncedAgainEachRound) {
   Attr a, b;
   ASSERT_TRUE(fs_->Create(1, "held", 0644, Caller{}, &a).ok());
