@@ -116,12 +116,14 @@ FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo
       session_(RandomSession()),
       xattr_hints_(attr_ttl),
       fresh_attrs_(attr_ttl),
+      releases_(std::make_unique<ReleaseQueue>(meta_.get(), session_)),
       renewal_(renewal) {
   meta_->SetSession(session_);
   if (renewal_.count() > 0) renewer_ = std::thread([this] { RenewLoop(); });
 }
 
 FileSystem::~FileSystem() {
+  releases_->Stop();
   {
     MutexLock l(&stop_mu_);
     stop_ = true;
@@ -506,10 +508,7 @@ Status FileSystem::Release(uint64_t ino) {
   if (!s.ok()) {
     LOG(ERROR) << "inode " << ino << ": writes lost at close: " << s.ToString();
   }
-  Status r = meta_->Release(ino, session_);
-  if (!r.ok()) {
-    LOG(WARNING) << "release of inode " << ino << " failed: " << r.ToString();
-  }
+  releases_->Queue(ino);
   std::vector<LeaseHold> leases;
   {
     MutexLock l(&mu_);
@@ -521,15 +520,8 @@ Status FileSystem::Release(uint64_t ino) {
   }
   // The last close also drops what RenewOpenHolds holds (metad unreachable:
   // the next round tries again).
-  if (!leases.empty()) {
-    if (r.IsRetryable()) {
-      MutexLock l(&mu_);
-      stray_.insert(stray_.end(), leases.begin(), leases.end());
-    } else {
-      ReleaseHolds(std::move(leases));
-    }
-  }
-  return s.ok() ? r : s;
+  if (!leases.empty()) ReleaseHolds(std::move(leases));
+  return s;
 }
 
 Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_view value,

@@ -28,6 +28,7 @@
 #include "fuse/complete_dirs.h"
 #include "fuse/fresh_attrs.h"
 #include "fuse/meta_client.h"
+#include "fuse/release_queue.h"
 #include "fuse/xattr_hints.h"
 #include "fuse/types.h"
 
@@ -64,8 +65,9 @@ class FileSystem {
              const ClusterInfo& info,
              std::chrono::milliseconds renewal = kOpenRenewalInterval,
              std::chrono::milliseconds attr_ttl = std::chrono::milliseconds(1000));
-  // Stops the renewal thread (waiting for a round in progress), then
-  // releases the renewal holds still left at metad (best effort).
+  // Sends the releases still queued, stops the renewal thread (waiting for
+  // a round in progress), then releases the renewal holds still left at
+  // metad (best effort).
   ~FileSystem();
   FileSystem(const FileSystem&) = delete;
   FileSystem& operator=(const FileSystem&) = delete;
@@ -129,7 +131,12 @@ class FileSystem {
   Status Fsync(uint64_t ino);
   // fsync(2) of a directory.
   Status FsyncDir();
+  // Commits what was written through `ino` (the close's durability point),
+  // then queues metad's Release (ReleaseQueue): a failure there is only
+  // logged.
   Status Release(uint64_t ino);
+  // Returns when the Releases queued so far were sent (tests).
+  void DrainReleases() { releases_->Drain(); }
 
   // Xattrs. flags: 1 = create, 2 = replace.
   Status SetXattr(uint64_t ino, std::string_view name, std::string_view value, int flags);
@@ -211,6 +218,7 @@ class FileSystem {
   XattrHints xattr_hints_;  // thread-safe itself
   FreshAttrs fresh_attrs_;      // thread-safe itself
   CompleteDirs complete_dirs_;  // thread-safe itself
+  std::unique_ptr<ReleaseQueue> releases_;  // borrows meta_
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

@@ -384,6 +384,24 @@ Status MetaClient::Release(uint64_t ino, int64_t session) {
                           [&](rpc::MetaServiceClient& c) { c.Release(I(ino), session); });
 }
 
+Status MetaClient::ReleaseAll(const std::vector<uint64_t>& inos, int64_t session) {
+  std::vector<int64_t> v;
+  v.reserve(inos.size());
+  for (uint64_t ino : inos) v.push_back(I(ino));
+  bool unknown = false;
+  // Not retried once sent, as Release.
+  REPLFS_RETURN_IF_ERROR(impl_->Call("ReleaseAll", kOnce, [&](rpc::MetaServiceClient& c) {
+    try {
+      c.ReleaseAll(v, session);
+    } catch (const apache::thrift::TApplicationException& e) {
+      if (e.getType() != apache::thrift::TApplicationException::UNKNOWN_METHOD) throw;
+      unknown = true;
+    }
+  }));
+  if (unknown) return Status::NotSupported("metad does not know ReleaseAll (an older version)");
+  return Status::OK();
+}
+
 Status MetaClient::GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                              std::vector<ChunkLocation>* out) {
   std::vector<rpc::ChunkLocation> r;

@@ -87,6 +87,9 @@ class MetaClient {
   Status Create(uint64_t parent, const std::string& name, uint32_t mode, const Caller& who,
                 int64_t session, Attr* out, Attr* dir = nullptr);
   Status Release(uint64_t ino, int64_t session);
+  // Release of each of `inos` (at most 4,096) in one call. NotSupported
+  // from a metad that does not know the call (nothing was released).
+  Status ReleaseAll(const std::vector<uint64_t>& inos, int64_t session);
   Status GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                    std::vector<ChunkLocation>* out);
   Status AllocChunk(uint64_t ino, int64_t index, ChunkLocation* out);

@@ -447,6 +447,12 @@ service MetaService {
   // restarted) or a position the feed no longer holds gives lost = true.
   ChangeBatch WatchChanges(1: i64 generation, 2: i64 after, 3: i64 session,
                            4: i32 wait_ms) throws (1: RpcError e),
+
+  // Client (last, for the same reason). Release of each of `inos` (at most
+  // 4,096; one that appears twice is released twice), in order: the
+  // closes of a mount, sent together. All are applied; the first failure,
+  // if any, is thrown after that.
+  void ReleaseAll(1: list<i64> inos, 2: i64 session) throws (1: RpcError e),
 }
 
 service DataService {

@@ -301,7 +301,8 @@ const net::Policy& MetadPolicy() {
     for (const char* m : {"Lookup", "GetAttr", "SetAttr", "Mknod", "Mkdir", "Symlink", "ReadLink", "Unlink",
                           "Rmdir", "Rename", "Link", "ReadDir", "SetXattr", "GetXattr", "ListXattr", "RemoveXattr",
                           "Open", "Release", "GetChunks", "AllocChunk", "CommitWrite", "Sync", "Create", "StatFs",
-                          "ReportBadReplicas", "Status", "ResolvePath", "Fsck", "Identify", "WatchChanges"})
+                          "ReportBadReplicas", "Status", "ResolvePath", "Fsck", "Identify", "WatchChanges",
+                          "ReleaseAll"})
       p[m] = fs;
     for (const char* m : {"RegisterServer", "Heartbeat", "BlockReport"}) p[m] = datad;
     for (const char* m : {"Corrupt", "StartScrub", "Heal", "Drain", "Undrain", "RemoveServer", "SetGoal"})
@@ -359,6 +360,27 @@ void MetaServiceHandler::Create(rpc::OpenReply& out, int64_t parent, const std::
 void MetaServiceHandler::Release(int64_t ino, int64_t session) {
   ThrowIfError(CheckIno(ino));
   ThrowIfError(core_->ns().Release(static_cast<Ino>(ino), session));
+}
+
+void MetaServiceHandler::ReleaseAll(const std::vector<int64_t>& inos, int64_t session) {
+  if (inos.size() > kMaxReleaseBatch)
+    ThrowIfError(replfs::Status::Invalid("ReleaseAll: more than " + std::to_string(kMaxReleaseBatch) +
+                                         " inodes"));
+  // Every release is applied: a failure of one must not keep the others'
+  // unlinked inodes alive.
+  replfs::Status first;
+  size_t failed = 0;
+  for (int64_t ino : inos) {
+    replfs::Status s = CheckIno(ino);
+    if (s.ok()) s = core_->ns().Release(static_cast<Ino>(ino), session);
+    if (s.ok()) continue;
+    if (failed++ == 0) first = s;
+  }
+  if (failed > 1) {
+    first = replfs::Status(first.code(), first.message() + " (and " + std::to_string(failed - 1) +
+                                             " more of " + std::to_string(inos.size()) + " releases)");
+  }
+  ThrowIfError(first);
 }
 
 void MetaServiceHandler::GetChunks(std::vector<rpc::ChunkLocation>& out, int64_t ino, int64_t first_index,

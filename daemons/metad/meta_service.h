@@ -23,6 +23,8 @@ inline constexpr size_t kMaxInventory = net::kMaxContainerElements;
 inline constexpr int32_t kMaxOpenChunks = 64;
 // The longest a WatchChanges may wait for a change.
 inline constexpr int32_t kMaxWatchWaitMs = 30000;
+// The most inodes one ReleaseAll may release.
+inline constexpr size_t kMaxReleaseBatch = 4096;
 
 class MetaServiceHandler : public rpc::MetaServiceIf {
  public:
@@ -83,6 +85,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Identify(int64_t session) override;
   void WatchChanges(rpc::ChangeBatch& out, int64_t generation, int64_t after, int64_t session,
                     int32_t wait_ms) override;
+  void ReleaseAll(const std::vector<int64_t>& inos, int64_t session) override;
 
  private:
   // Fills every field of the wire Attr, allocated_bytes included.

@@ -266,6 +266,11 @@ void MetaSeeds() {
   rl.ino = 3;
   rl.session = 42;
   Save(t, "UnlinkOpen", Cluster().Call("Unlink", ul).Call("GetAttr", ga).Call("Release", rl).bytes());
+  // The closes of a mount in one call: a bad inode number among them.
+  MetaService_ReleaseAll_args ra;
+  ra.inos = {3, -1, 3, 2};
+  ra.session = 42;
+  Save(t, "ReleaseAll", Cluster().Call("Unlink", ul).Call("ReleaseAll", ra).Call("GetAttr", ga).bytes());
   MetaService_GetChunks_args gc;
   gc.ino = 3;
   gc.count = 4;

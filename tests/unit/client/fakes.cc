@@ -245,7 +245,15 @@ void FakeMeta::Open(rpc::OpenReply& r, int64_t ino, int64_t, int32_t chunks) {
   }
 }
 
-void FakeMeta::Release(int64_t, int64_t) { ++releases; }
+void FakeMeta::Release(int64_t, int64_t) {
+  ++releases;
+  ++release_calls;
+}
+
+void FakeMeta::ReleaseAll(const std::vector<int64_t>& inos, int64_t) {
+  releases += static_cast<int>(inos.size());
+  ++release_calls;
+}
 
 void FakeMeta::ScriptWatch(std::vector<rpc::ChangeBatch> batches) {
   {

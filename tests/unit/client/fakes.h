@@ -83,7 +83,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::atomic<int> commits{0};
   std::atomic<int> meta_syncs{0};  // Sync calls
   std::atomic<int> opens{0};
-  std::atomic<int> releases{0};
+  std::atomic<int> releases{0};      // inodes released, by Release or ReleaseAll
+  std::atomic<int> release_calls{0};  // Release and ReleaseAll calls
   std::atomic<int> lookups{0};
   std::atomic<int> getattrs{0};
   std::atomic<int> creates{0};  // Create calls
@@ -125,6 +126,7 @@ class FakeMeta : public rpc::MetaServiceIf {
   void RemoveXattr(int64_t, const std::string&) override { No(); }
   void Open(rpc::OpenReply& r, int64_t ino, int64_t session, int32_t chunks) override;
   void Release(int64_t ino, int64_t session) override;
+  void ReleaseAll(const std::vector<int64_t>& inos, int64_t session) override;
   void GetChunks(std::vector<rpc::ChunkLocation>& r, int64_t ino, int64_t first,
                  int64_t count) override;
   void AllocChunk(rpc::ChunkLocation& r, int64_t ino, int64_t index) override;

@@ -1,6 +1,7 @@
 // The Thrift handler through an in-process Metad on 127.0.0.1 port 0.
 #include "DataService.h"
 #include "MetaService.h"
+#include "daemons/metad/meta_service.h"
 #include "daemons/metad/metad.h"
 #include "tests/unit/metad/metad_test_util.h"
 #include "thrift/client_pool.h"
@@ -148,6 +149,27 @@ TEST_F(ServiceTest, EntryChangesReturnTheParentAndCreateOpens) {
   ASSERT_TRUE(u.__isset.dir);
   EXPECT_EQ(u.dir, root);
   EXPECT_EQ(root.nlink, 2);
+}
+
+// ReleaseAll: every release applied, in order, even past one that fails;
+// the first failure is thrown after that.
+TEST_F(ServiceTest, ReleaseAllReleasesEachAndReportsTheFirstFailure) {
+  rpc::OpenReply a, b;
+  ASSERT_OK(Call([&](auto& c) { c.Create(a, 1, "a", 0644, 0, 0, 42, 0); }));
+  ASSERT_OK(Call([&](auto& c) { c.Create(b, 1, "b", 0644, 0, 0, 42, 0); }));
+  ASSERT_OK(Call([&](auto& c) { c.Open(a, a.attr.ino, 42, 0); }));  // a: two handles
+  rpc::Unlinked u;
+  ASSERT_OK(Call([&](auto& c) { c.Unlink(u, 1, "a"); }));
+  ASSERT_OK(Call([&](auto& c) { c.Unlink(u, 1, "b"); }));
+  // An inode number metad refuses comes first; the rest is still applied.
+  EXPECT_CODE(Call([&](auto& c) { c.ReleaseAll({-5, b.attr.ino, a.attr.ino}, 42); }), kInvalid);
+  EXPECT_CODE(Call([&](auto& c) { c.GetAttr(got_, b.attr.ino); }), kNotFound);
+  ASSERT_OK(Call([&](auto& c) { c.GetAttr(got_, a.attr.ino); }));  // one handle left
+  ASSERT_OK(Call([&](auto& c) { c.ReleaseAll({a.attr.ino}, 42); }));
+  EXPECT_CODE(Call([&](auto& c) { c.GetAttr(got_, a.attr.ino); }), kNotFound);
+  ASSERT_OK(Call([&](auto& c) { c.ReleaseAll({}, 42); }));
+  const std::vector<int64_t> too_many(kMaxReleaseBatch + 1, a.attr.ino);
+  EXPECT_CODE(Call([&](auto& c) { c.ReleaseAll(too_many, 42); }), kInvalid);
 }
 
 TEST_F(ServiceTest, RegisterAllocAndFsckAgainstADatad) {
