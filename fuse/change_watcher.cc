@@ -71,7 +71,7 @@ void ChangeWatcher::Run() {
       if (live()) {
         // What was cached for long is no longer looked after.
         SetLive(false);
-        cb_.lost();
+        Advance(cb_.lost);
       }
       break;
     }
@@ -100,8 +100,9 @@ void ChangeWatcher::Run() {
       Advance(cb_.lost);
     }
     if (!b.changes.empty()) {
-      Advance();
-      for (const NsChange& c : b.changes) cb_.changed(c);
+      Advance([&] {
+        for (const NsChange& c : b.changes) cb_.changed(c);
+      });
     }
     generation = b.generation;
     after = b.last;

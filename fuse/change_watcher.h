@@ -3,9 +3,10 @@
 // handed to `changed` (which invalidates it in the kernel) within a round
 // trip of its commit. `lost` runs when changes were missed: metad restarted
 // (the end of the old feed may never have been sent) or this mount fell
-// further behind than metad's ring holds. It runs with the epoch's advance,
-// inside the exclusive lock (below), so that no reply is checked against
-// what it drops half-way through: it must not block or take a ReplySection.
+// further behind than metad's ring holds. Both run with the epoch's
+// advance, inside the exclusive lock (below), so that no reply is checked
+// against what they change half-way through: they must not block or take
+// a ReplySection.
 //
 // A request handler asks Coherent(start) whether the reply it is about to
 // send may carry the long timeouts: only while the feed is followed, and

@@ -11,6 +11,12 @@
 // metad". A name outside the set of a tracked directory does not exist.
 // Only a name in the set, or in an untracked directory, is worth a lookup.
 //
+// A removal is applied only if no change of another mount in that
+// directory arrived since the call was sent (Stamp before it, Removed with
+// the stamp after): such a change may have made the name again after
+// metad removed it, or been of a name the removal did not expect. Else the
+// directory is untracked.
+//
 // What must make the knowledge go: a change of unknown outcome (a failed
 // call: Untrack), changes missed on the feed (UntrackAll), the kernel
 // forgetting the directory (Untrack). The caller answers from here only
@@ -21,8 +27,9 @@
 // by another mount cannot be committed before its mkdir, so it either
 // arrives after Track or makes the request incoherent.
 //
-// Memory is bounded: past kMaxNames names in all sets, the directory that
-// would grow stops being tracked. Thread-safe.
+// Memory is bounded: past kMaxEntries directories and names in all sets,
+// a directory that would grow stops being tracked and a new one is not
+// tracked. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -38,25 +45,29 @@ namespace replfs::client {
 
 class CompleteDirs {
  public:
-  static constexpr size_t kMaxNames = 262144;
+  static constexpr size_t kMaxEntries = 262144;
 
-  explicit CompleteDirs(size_t max_names = kMaxNames) : max_names_(max_names) {}
+  explicit CompleteDirs(size_t max_entries = kMaxEntries) : max_entries_(max_entries) {}
 
   // `dir` was just made by this mount: empty, every later name known.
   void Track(uint64_t dir) LOCKS_EXCLUDED(mu_);
+  // Taken before a call that removes a name from `dir`, for Removed.
+  uint64_t Stamp(uint64_t dir) const LOCKS_EXCLUDED(mu_);
   // True only if `dir` is tracked and `name` is not in it.
   bool KnownAbsent(uint64_t dir, std::string_view name) const LOCKS_EXCLUDED(mu_);
   // This mount made `name` in `dir` (create, mkdir, link, rename target).
-  void Added(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_) { Insert(dir, name); }
+  void Added(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_) { Insert(dir, name, false); }
   // Another mount changed `name` in `dir`: it may exist now.
-  void MayExist(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_) { Insert(dir, name); }
-  // This mount removed `name` from `dir` (unlink, rmdir, rename source).
-  void Removed(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_);
+  void MayExist(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_) { Insert(dir, name, true); }
+  // This mount removed `name` from `dir` (unlink, rmdir) with a call sent
+  // after Stamp(dir) returned `stamp`.
+  void Removed(uint64_t dir, std::string_view name, uint64_t stamp) LOCKS_EXCLUDED(mu_);
   void Untrack(uint64_t dir) LOCKS_EXCLUDED(mu_);
   void UntrackAll() LOCKS_EXCLUDED(mu_);
 
   bool tracked(uint64_t dir) const LOCKS_EXCLUDED(mu_);
-  size_t names() const LOCKS_EXCLUDED(mu_);
+  // Directories tracked plus the names in their sets.
+  size_t entries() const LOCKS_EXCLUDED(mu_);
 
  private:
   // Lookups by string_view without building a std::string.
@@ -64,15 +75,19 @@ class CompleteDirs {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  using Names = std::unordered_set<std::string, Hash, std::equal_to<>>;
+  struct Dir {
+    std::unordered_set<std::string, Hash, std::equal_to<>> names;
+    uint64_t changes = 0;  // MayExist calls: what Stamp returns
+  };
+  using Dirs = std::unordered_map<uint64_t, Dir>;
 
-  void Insert(uint64_t dir, std::string_view name) LOCKS_EXCLUDED(mu_);
-  void EraseLocked(std::unordered_map<uint64_t, Names>::iterator it) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Insert(uint64_t dir, std::string_view name, bool theirs) LOCKS_EXCLUDED(mu_);
+  void EraseLocked(Dirs::iterator it) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const size_t max_names_;
+  const size_t max_entries_;
   mutable Mutex mu_;
-  std::unordered_map<uint64_t, Names> dirs_ GUARDED_BY(mu_);
-  size_t total_ GUARDED_BY(mu_) = 0;
+  Dirs dirs_ GUARDED_BY(mu_);
+  size_t total_ GUARDED_BY(mu_) = 0;  // dirs_.size() + every set's size
 };
 
 }  // namespace replfs::client

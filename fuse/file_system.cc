@@ -275,14 +275,19 @@ Status FileSystem::Commit(uint64_t ino) {
   return Status::OK();
 }
 
-void FileSystem::NoteNameChange(uint64_t dir, std::string_view name, bool exists,
-                                const Status& s) {
-  if (!s.ok()) {
-    complete_dirs_.Untrack(dir);
-  } else if (exists) {
+void FileSystem::NoteAdded(uint64_t dir, std::string_view name, const Status& s) {
+  if (s.ok()) {
     complete_dirs_.Added(dir, name);
   } else {
-    complete_dirs_.Removed(dir, name);
+    complete_dirs_.Untrack(dir);
+  }
+}
+
+void FileSystem::NoteRemoved(uint64_t dir, std::string_view name, uint64_t stamp, const Status& s) {
+  if (s.ok()) {
+    complete_dirs_.Removed(dir, name, stamp);
+  } else {
+    complete_dirs_.Untrack(dir);
   }
 }
 
@@ -329,7 +334,7 @@ Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, 
     return Status::Invalid("mknod cannot create directories or symlinks");
   Attr dir;
   Status s = meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir);
-  NoteNameChange(parent, name, true, s);
+  NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
@@ -340,7 +345,7 @@ Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir);
-  NoteNameChange(parent, name, true, s);
+  NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
@@ -351,7 +356,7 @@ Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::st
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Symlink(parent, std::string(name), target, who, out, &dir);
-  NoteNameChange(parent, name, true, s);
+  NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   return Status::OK();
@@ -362,8 +367,9 @@ Status FileSystem::ReadLink(uint64_t ino, std::string* out) { return meta_->Read
 Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
+  const uint64_t stamp = complete_dirs_.Stamp(parent);
   Status s = meta_->Unlink(parent, std::string(name), out, &dir);
-  NoteNameChange(parent, name, false, s);
+  NoteRemoved(parent, name, stamp, s);
   REPLFS_RETURN_IF_ERROR(s);
   if (out->ino != 0) fresh_attrs_.Forget(out->ino);  // one link less
   fresh_attrs_.Note(dir);
@@ -374,8 +380,9 @@ Status FileSystem::Rmdir(uint64_t parent, std::string_view name) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Unlinked gone;
   Attr dir;
+  const uint64_t stamp = complete_dirs_.Stamp(parent);
   Status s = meta_->Rmdir(parent, std::string(name), &gone, &dir);
-  NoteNameChange(parent, name, false, s);
+  NoteRemoved(parent, name, stamp, s);
   REPLFS_RETURN_IF_ERROR(s);
   if (gone.ino != 0) {
     fresh_attrs_.Forget(gone.ino);
@@ -393,9 +400,16 @@ Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_p
   // parent): nothing noted before the rename may answer for them.
   Status s = meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
   fresh_attrs_.ForgetAll();  // also when it failed: it may have been applied
-  // An exchange leaves both names in place; a replaced directory is gone.
-  NoteNameChange(parent, name, /*exists=*/flags.exchange, s);
-  NoteNameChange(new_parent, new_name, true, s);
+  // An exchange leaves both names in place. Otherwise the source name is
+  // gone, unless both names were links of one inode (then metad changes
+  // nothing): the kernel knows that case only from what it cached, which
+  // another mount may have changed, so the source directory is forgotten.
+  if (flags.exchange) {
+    NoteAdded(parent, name, s);
+  } else {
+    complete_dirs_.Untrack(parent);
+  }
+  NoteAdded(new_parent, new_name, s);
   if (s.ok() && out->ino != 0 && out->nlink == 0) complete_dirs_.Untrack(out->ino);
   return s;
 }
@@ -405,7 +419,7 @@ Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_
   Attr dir;
   fresh_attrs_.Forget(ino);  // one link more
   Status s = meta_->Link(ino, new_parent, std::string(new_name), out, &dir);
-  NoteNameChange(new_parent, new_name, true, s);
+  NoteAdded(new_parent, new_name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
   ApplyLocal(out);
@@ -447,7 +461,7 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Create(parent, std::string(name), mode & 07777, who, session_, out, &dir);
-  NoteNameChange(parent, name, true, s);
+  NoteAdded(parent, name, s);
   if (s.code() == Status::Code::kExists && !exclusive) {
     return Status::Stale("'" + std::string(name) +
                          "' exists (made by another client): look it up again");

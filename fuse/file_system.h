@@ -204,11 +204,13 @@ class FileSystem {
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
   // Reports uncommitted writes to metad (no-op when clean).
   Status Commit(uint64_t ino) LOCKS_EXCLUDED(mu_);
-  // A change of `name` in `dir` sent to metad: applied to complete_dirs_
-  // when it succeeded (`exists`: the name is there now), and the
-  // directory forgotten when it failed (it may have been applied, or
-  // refused because the set was wrong).
-  void NoteNameChange(uint64_t dir, std::string_view name, bool exists, const Status& s);
+  // A change that made `name` in `dir` (NoteAdded) or removed it
+  // (NoteRemoved; `stamp`: complete_dirs_.Stamp(dir) before the call was
+  // sent), as metad answered it: applied to complete_dirs_ when it
+  // succeeded, the directory forgotten when it failed (it may have been
+  // applied, or refused because the set was wrong).
+  void NoteAdded(uint64_t dir, std::string_view name, const Status& s);
+  void NoteRemoved(uint64_t dir, std::string_view name, uint64_t stamp, const Status& s);
 
   // Constant after construction.
   const std::unique_ptr<MetaClient> meta_;
@@ -218,7 +220,7 @@ class FileSystem {
   XattrHints xattr_hints_;  // thread-safe itself
   FreshAttrs fresh_attrs_;      // thread-safe itself
   CompleteDirs complete_dirs_;  // thread-safe itself
-  std::unique_ptr<ReleaseQueue> releases_;  // borrows meta_
+  const std::unique_ptr<ReleaseQueue> releases_;  // borrows meta_; thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);

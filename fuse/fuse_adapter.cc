@@ -223,7 +223,10 @@ Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
   if (attr.type == FileType::kDirectory) a.parents().Set(attr.ino, parent, name);
   a.lookups().Add(attr.ino);
   // An interrupted request never reaches the kernel: no forget will come.
-  if (fuse_reply_entry(req, &e) != 0) a.lookups().Forget(attr.ino, 1);
+  if (fuse_reply_entry(req, &e) != 0) {
+    a.lookups().Forget(attr.ino, 1);
+    a.fs().complete_dirs().Untrack(attr.ino);  // a new directory tracked for it
+  }
   return Status::OK();
 }
 

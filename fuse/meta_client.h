@@ -88,7 +88,8 @@ class MetaClient {
                 int64_t session, Attr* out, Attr* dir = nullptr);
   Status Release(uint64_t ino, int64_t session);
   // Release of each of `inos` (at most 4,096) in one call. NotSupported
-  // from a metad that does not know the call (nothing was released).
+  // from a metad that does not know the call (nothing was released; with
+  // TLS an older metad's policy refuses it first: Permission).
   Status ReleaseAll(const std::vector<uint64_t>& inos, int64_t session);
   Status GetChunks(uint64_t ino, int64_t first_index, int64_t count,
                    std::vector<ChunkLocation>* out);

@@ -69,12 +69,15 @@ void ReleaseQueue::Send(const std::vector<uint64_t>& inos) {
   if (!one_by_one_) {
     Status s = meta_->ReleaseAll(inos, session_);
     if (s.ok()) return;
-    if (s.code() != Status::Code::kNotSupported) {
+    // An older metad: without TLS it does not know the call, with TLS its
+    // access policy refuses it before that. Either way nothing was
+    // released, so the batch goes again, one Release each.
+    if (s.code() != Status::Code::kNotSupported && s.code() != Status::Code::kPermission) {
       LOG(WARNING) << "release of " << inos.size() << " inode" << (inos.size() == 1 ? "" : "s")
                    << " (first " << inos.front() << ") failed: " << s.ToString();
       return;
     }
-    LOG(INFO) << "metad has no ReleaseAll: releasing one inode per call";
+    LOG(INFO) << "metad refused ReleaseAll (" << s.ToString() << "): releasing one inode per call";
     one_by_one_ = true;
   }
   for (uint64_t ino : inos) {

@@ -6,8 +6,9 @@
 // small-file write costs one call less, and a burst of closes one call).
 // Like every Release it is sent once, never retried: a failed one is
 // logged, and metad keeps the unlinked inode until it restarts (a leak,
-// never a loss). A metad that does not know ReleaseAll gets one Release
-// per inode. Thread-safe.
+// never a loss); one failed call can leak a whole batch. A metad that
+// does not know ReleaseAll, or refuses it (an older one's access policy,
+// with TLS), gets one Release per inode. Thread-safe.
 #pragma once
 
 #include <atomic>

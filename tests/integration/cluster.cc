@@ -672,4 +672,10 @@ void ClusterTest::TearDown() { cluster_.reset(); }
   return ::testing::AssertionSuccess();
 }
 
+int64_t MetaCalls(const RpcCount& c, const std::string& method) {
+  const std::string meta = c.line.substr(0, c.line.find("datads total "));
+  const size_t at = meta.find(" " + method + "=");
+  return at == std::string::npos ? 0 : std::stoll(meta.substr(at + method.size() + 2));
+}
+
 }  // namespace replfs::testing

@@ -203,6 +203,8 @@ struct RpcCount {
   std::string line;
 };
 ::testing::AssertionResult ClientRpcs(Cluster& cluster, size_t i, RpcCount* out);
+// The calls to metad's `method` in `c`.
+int64_t MetaCalls(const RpcCount& c, const std::string& method);
 
 // Fixture: a started cluster mounted at cluster().mountpoint(); skips when
 // FUSE cannot be used here. Override options() to change the cluster.

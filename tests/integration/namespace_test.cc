@@ -503,13 +503,6 @@ TEST_F(CoherenceTest, AnotherMountsChangesReachTheKernelsCacheAtOnce) {
   EXPECT_EQ(after.meta, before.meta) << before.line << "\n" << after.line;
 }
 
-// The calls to `method` in a statistics line (its metad part).
-int64_t MetaCalls(const RpcCount& c, const std::string& method) {
-  const std::string meta = c.line.substr(0, c.line.find("datads total "));
-  const size_t at = meta.find(" " + method + "=");
-  return at == std::string::npos ? 0 : std::stoll(meta.substr(at + method.size() + 2));
-}
-
 TEST_F(CoherenceTest, LookupsOfMissingNamesInADirectoryMadeHereAskNoOne) {
   ASSERT_TRUE(cluster().Mount(1));
   ASSERT_TRUE(WriteFile(M("f"), "x"));

@@ -251,6 +251,7 @@ void FakeMeta::Release(int64_t, int64_t) {
 }
 
 void FakeMeta::ReleaseAll(const std::vector<int64_t>& inos, int64_t) {
+  if (refuse_release_all) ThrowIfError(Status::Permission("permission denied: ReleaseAll"));
   releases += static_cast<int>(inos.size());
   ++release_calls;
 }

@@ -85,6 +85,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::atomic<int> opens{0};
   std::atomic<int> releases{0};      // inodes released, by Release or ReleaseAll
   std::atomic<int> release_calls{0};  // Release and ReleaseAll calls
+  // ReleaseAll answers PERMISSION, as an older metad's policy does (TLS).
+  std::atomic<bool> refuse_release_all{false};
   std::atomic<int> lookups{0};
   std::atomic<int> getattrs{0};
   std::atomic<int> creates{0};  // Create calls

@@ -251,6 +251,22 @@ TEST_F(FileSystemTest, AReleaseQueueSendsAtMostOneBatchPerCall) {
   EXPECT_EQ(meta_.handler->releases.load(), n + 1);
 }
 
+// An older metad refuses ReleaseAll (its policy, with TLS): the batch goes
+// again as one Release each, and so does every later one.
+TEST_F(FileSystemTest, ReleasesGoOneByOneToAMetadThatRefusesReleaseAll) {
+  meta_.handler->refuse_release_all = true;
+  ReleaseQueue q(&fs_->meta(), 42, std::chrono::seconds(600));
+  q.Queue(2);
+  q.Queue(3);
+  q.Drain();
+  EXPECT_EQ(meta_.handler->releases.load(), 2);
+  EXPECT_EQ(meta_.handler->release_calls.load(), 2);
+  q.Queue(4);
+  q.Drain();
+  EXPECT_EQ(meta_.handler->releases.load(), 3);
+  EXPECT_EQ(meta_.handler->release_calls.load(), 3);
+}
+
 TEST_F(FileSystemTest, OpenInodesAreAnnouncedAgainEachRound) {
   Attr a, b;
   ASSERT_TRUE(fs_->Create(1, "held", 0644, Caller{}, &a).ok());
