@@ -79,6 +79,19 @@ void DirFromRpc(const rpc::Unlinked& u, Attr* dir) {
 
 int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 
+// Runs `call` (one method on a client); false if metad does not know the
+// method (an older metad), which leaves the connection usable.
+template <class Fn>
+bool KnownMethod(Fn&& call) {
+  try {
+    call();
+    return true;
+  } catch (const apache::thrift::TApplicationException& e) {
+    if (e.getType() != apache::thrift::TApplicationException::UNKNOWN_METHOD) throw;
+    return false;
+  }
+}
+
 // Every call is retried within opts.budget_ms, however many attempts that
 // takes, so a metad restart inside the budget is invisible to callers.
 net::RpcOptions BudgetOnly(net::RpcOptions o) {
@@ -341,13 +354,9 @@ Status MetaClient::Create(uint64_t parent, const std::string& name, uint32_t mod
 
 void MetaClient::SetSession(int64_t session) {
   impl_->pool.SetGreeting([session](rpc::MetaServiceClient& c) {
-    try {
-      c.Identify(session);
-    } catch (const apache::thrift::TApplicationException& e) {
-      // A metad without a change feed: the connection stays usable, and
-      // the feed's first poll fails (ChangeWatcher gives up on it).
-      if (e.getType() != apache::thrift::TApplicationException::UNKNOWN_METHOD) throw;
-    }
+    // A metad without a change feed: the feed's first poll fails
+    // (ChangeWatcher gives up on it).
+    (void)KnownMethod([&] { c.Identify(session); });
   });
 }
 
@@ -391,12 +400,7 @@ Status MetaClient::ReleaseAll(const std::vector<uint64_t>& inos, int64_t session
   bool unknown = false;
   // Not retried once sent, as Release.
   REPLFS_RETURN_IF_ERROR(impl_->Call("ReleaseAll", kOnce, [&](rpc::MetaServiceClient& c) {
-    try {
-      c.ReleaseAll(v, session);
-    } catch (const apache::thrift::TApplicationException& e) {
-      if (e.getType() != apache::thrift::TApplicationException::UNKNOWN_METHOD) throw;
-      unknown = true;
-    }
+    unknown = !KnownMethod([&] { c.ReleaseAll(v, session); });
   }));
   if (unknown) return Status::NotSupported("metad does not know ReleaseAll (an older version)");
   return Status::OK();
