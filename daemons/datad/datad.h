@@ -15,7 +15,7 @@
 #include "daemons/datad/io_activity.h"
 #include "daemons/datad/replicator.h"
 #include "daemons/datad/scrubber.h"
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 #include "thrift/server.h"
 
 namespace replfs::datad {

@@ -21,7 +21,7 @@
 #include "common/status.h"
 #include "daemons/datad/block_store.h"
 #include "daemons/datad/chunk_locks.h"
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 #include "thrift/client_pool.h"
 
 namespace replfs::datad {

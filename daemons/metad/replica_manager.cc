@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "common/log.h"
 
@@ -104,7 +103,7 @@ bool ReplicaManager::RecentlyTouched(ChunkId id) {
 std::vector<Status> ReplicaManager::CallEach(const std::vector<std::string>& addrs,
                                              const std::function<Status(const std::string&)>& fn) {
   std::vector<Status> st(addrs.size());
-  std::vector<std::thread> calls;
+  std::vector<std::function<void()>> calls;
   for (size_t i = 0; i < addrs.size(); ++i) {
     // A DOWN server would only cost a timeout: it is dropped at once.
     if (!servers_->IsUp(addrs[i])) {
@@ -113,7 +112,7 @@ std::vector<Status> ReplicaManager::CallEach(const std::vector<std::string>& add
     }
     calls.emplace_back([&, i] { st[i] = fn(addrs[i]); });  // each call writes its own element
   }
-  for (auto& t : calls) t.join();
+  callers_.RunAll(std::move(calls));
   return st;
 }
 

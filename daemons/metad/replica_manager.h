@@ -18,6 +18,7 @@
 
 #include "common/status.h"
 #include "common/thread_annotations.h"
+#include "common/worker_pool.h"
 #include "daemons/metad/chunk_map.h"
 #include "daemons/metad/clock.h"
 #include "daemons/metad/datad_api.h"
@@ -28,6 +29,11 @@ namespace replfs::metad {
 
 class ReplicaManager {
  public:
+  // Threads helping CallEach: a chunk's replicas for a few concurrent
+  // allocations or version changes; more callers run their calls
+  // themselves (WorkerPool).
+  static constexpr int kCallThreads = 8;
+
   struct Options {
     // A member missing a chunk changed (allocated, re-versioned) less than
     // this long ago is not taken for a wiped store: a block report may have
@@ -99,7 +105,9 @@ class ReplicaManager {
   // member on a DOWN server).
   std::vector<Status> SetVersionEach(const std::vector<std::string>& addrs, const ChunkInfo& cur);
   // fn(addr) for every UP member of `addrs` in parallel, one answer each
-  // (Unavailable without a call for a member on a DOWN server).
+  // (Unavailable without a call for a member on a DOWN server). The calls
+  // run on the caller and callers_ (no thread is created per call); fn must
+  // not call CallEach itself.
   std::vector<Status> CallEach(const std::vector<std::string>& addrs,
                                const std::function<Status(const std::string&)>& fn);
 
@@ -170,6 +178,8 @@ class ReplicaManager {
   const Options opts_;
   const int64_t start_ms_;
   std::function<void()> wake_;  // set before serving
+  // Helps CallEach run its calls in parallel; thread-safe itself.
+  WorkerPool callers_{kCallThreads};
 
   // std::mutex (not Mutex): used with a condition variable. Protects busy_.
   std::mutex guard_mu_;

@@ -34,7 +34,7 @@
 #include "daemons/datad/block_store.h"
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/replicator.h"
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 #include "tests/fuzz/fuzz_methods.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "thrift/server.h"
@@ -188,7 +188,7 @@ class World {
   }
 
   ScratchDir dir_;
-  datad::WorkerPool workers_;
+  WorkerPool workers_;
   datad::PeerPools peers_;
   std::unique_ptr<BlockStore> store_;
   std::unique_ptr<datad::Replicator> replicator_;

@@ -34,7 +34,7 @@
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/replicator.h"
 #include "daemons/datad/store_format.h"
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 #include "daemons/metad/core.h"
 #include "daemons/metad/meta_service.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -102,7 +102,7 @@ void Datad(const ScratchDir& dir, const std::vector<Record>& records) {
   std::unique_ptr<datad::BlockStore> store;
   if (!datad::BlockStore::Open(dir.path(), 4096, &store).ok()) return;
   {
-    datad::WorkerPool workers(0);
+    WorkerPool workers(0);
     net::RpcOptions o;
     o.connect_timeout_ms = 100;
     o.attempts = 1;

@@ -10,7 +10,7 @@
 #include "common/crc32c.h"
 #include "daemons/datad/data_service.h"
 #include "daemons/datad/replicator.h"
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 #include "tests/unit/datad/store_util.h"
 #include "thrift/client_pool.h"
 #include "thrift/server.h"

@@ -1,7 +1,9 @@
 // WorkerPool: a fixed number of threads that help run batches of short,
 // independent tasks in parallel (datad: a primary forwarding one write to
-// its secondaries). Bounded: the pool never creates threads beyond the
-// number it was built with.
+// its secondaries; metad: one call to each replica's datad). Bounded: the
+// pool never creates threads beyond the number it was built with, and a
+// batch costs no thread creation (which is ~150 us per thread on the 2-vCPU
+// VMs this runs on).
 //
 // Progress never depends on a free worker: the thread calling RunAll() runs
 // tasks itself too, claiming any the workers have not started, so a batch
@@ -18,7 +20,7 @@
 
 #include "common/thread_annotations.h"
 
-namespace replfs::datad {
+namespace replfs {
 
 class WorkerPool {
  public:
@@ -52,4 +54,4 @@ class WorkerPool {
   bool stop_ GUARDED_BY(mu_) = false;
 };
 
-}  // namespace replfs::datad
+}  // namespace replfs

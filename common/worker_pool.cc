@@ -1,8 +1,8 @@
-#include "daemons/datad/worker_pool.h"
+#include "common/worker_pool.h"
 
 #include <atomic>
 
-namespace replfs::datad {
+namespace replfs {
 
 // One RunAll() call. Tasks are claimed by index, so each runs exactly once
 // on whichever thread (caller or worker) claims it first.
@@ -73,4 +73,4 @@ void WorkerPool::Loop() NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-}  // namespace replfs::datad
+}  // namespace replfs
