@@ -7,6 +7,8 @@
 #include "thrift/rpc_status.h"
 #include "thrift/client_pool.h"
 
+#include <thrift/TApplicationException.h>
+
 namespace replfs::client::testing {
 
 using net::ThrowIfError;
@@ -370,6 +372,24 @@ void FakeMeta::SetLocation(int64_t ino, const rpc::ChunkLocation& loc) {
 int64_t FakeMeta::Size(int64_t ino) {
   std::lock_guard<std::mutex> l(mu_);
   return inodes_.at(ino).size;
+}
+
+bool MetaWithoutReleaseAllProcessor::dispatchCall(apache::thrift::protocol::TProtocol* in,
+                                                  apache::thrift::protocol::TProtocol* out,
+                                                  const std::string& fname, int32_t seqid, void* ctx) {
+  if (fname != "ReleaseAll") return rpc::MetaServiceProcessor::dispatchCall(in, out, fname, seqid, ctx);
+  ++refused;
+  in->skip(apache::thrift::protocol::T_STRUCT);
+  in->readMessageEnd();
+  in->getTransport()->readEnd();
+  apache::thrift::TApplicationException x(apache::thrift::TApplicationException::UNKNOWN_METHOD,
+                                          "Invalid method name: '" + fname + "'");
+  out->writeMessageBegin(fname, apache::thrift::protocol::T_EXCEPTION, seqid);
+  x.write(out);
+  out->writeMessageEnd();
+  out->getTransport()->writeEnd();
+  out->getTransport()->flush();
+  return true;
 }
 
 }  // namespace replfs::client::testing

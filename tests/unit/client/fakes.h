@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -193,12 +194,26 @@ class FakeMeta : public rpc::MetaServiceIf {
   std::vector<std::pair<int64_t, int64_t>> watches_;
 };
 
+// The processor of a metad from before ReleaseAll: answers that call with
+// UNKNOWN_METHOD, as a Thrift processor does for any name it lacks (the
+// request is read and discarded, the connection stays usable).
+class MetaWithoutReleaseAllProcessor : public rpc::MetaServiceProcessor {
+ public:
+  using rpc::MetaServiceProcessor::MetaServiceProcessor;
+  std::atomic<int> refused{0};  // calls answered UNKNOWN_METHOD
+
+ protected:
+  bool dispatchCall(apache::thrift::protocol::TProtocol* in, apache::thrift::protocol::TProtocol* out,
+                    const std::string& fname, int32_t seqid, void* ctx) override;
+};
+
 // Serves a handler on 127.0.0.1:0 until destroyed (or Stop()). Restart()
 // serves the same handler (same state) on the same port again, like a
 // daemon restarted on its address.
 template <class Handler, class Processor>
 struct Served {
   std::shared_ptr<Handler> handler = std::make_shared<Handler>();
+  std::shared_ptr<Processor> processor;  // the one serving now
   std::unique_ptr<net::RpcServer> server;
   std::string addr;
   int port = 0;
@@ -214,7 +229,8 @@ struct Served {
     net::ServerOptions o;
     o.listen = listen;
     o.allow_socket_activation = false;
-    server = std::make_unique<net::RpcServer>(std::make_shared<Processor>(handler), o);
+    processor = std::make_shared<Processor>(handler);
+    server = std::make_unique<net::RpcServer>(processor, o);
     Status s = server->Start();
     if (!s.ok()) throw std::runtime_error(s.ToString());
     port = server->port();
@@ -223,5 +239,6 @@ struct Served {
 };
 using ServedData = Served<FakeData, rpc::DataServiceProcessor>;
 using ServedMeta = Served<FakeMeta, rpc::MetaServiceProcessor>;
+using ServedOlderMeta = Served<FakeMeta, MetaWithoutReleaseAllProcessor>;
 
 }  // namespace replfs::client::testing

@@ -267,6 +267,26 @@ TEST_F(FileSystemTest, ReleasesGoOneByOneToAMetadThatRefusesReleaseAll) {
   EXPECT_EQ(meta_.handler->release_calls.load(), 3);
 }
 
+// A metad from before ReleaseAll answers it UNKNOWN_METHOD: the client asks
+// once, then releases one inode per call, this batch and every later one.
+TEST(ReleaseQueueTest, ReleasesGoOneByOneToAMetadWithoutReleaseAll) {
+  ServedOlderMeta old;
+  MetaClient meta(HostPort{"127.0.0.1", old.port}, FastOptions());
+  ReleaseQueue q(&meta, 42, std::chrono::seconds(600));
+  q.Queue(2);
+  q.Queue(3);
+  q.Drain();
+  EXPECT_EQ(old.processor->refused.load(), 1);
+  EXPECT_EQ(old.handler->releases.load(), 2);
+  EXPECT_EQ(old.handler->release_calls.load(), 2);  // both by Release: ReleaseAll never reached it
+  q.Queue(4);
+  q.Queue(5);
+  q.Drain();
+  EXPECT_EQ(old.processor->refused.load(), 1);
+  EXPECT_EQ(old.handler->releases.load(), 4);
+  EXPECT_EQ(old.handler->release_calls.load(), 4);
+}
+
 TEST_F(FileSystemTest, OpenInodesAreAnnouncedAgainEachRound) {
   Attr a, b;
   ASSERT_TRUE(fs_->Create(1, "held", 0644, Caller{}, &a).ok());
