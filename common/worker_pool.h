@@ -2,8 +2,8 @@
 // independent tasks in parallel (datad: a primary forwarding one write to
 // its secondaries; metad: one call to each replica's datad). Bounded: the
 // pool never creates threads beyond the number it was built with, and a
-// batch costs no thread creation (which is ~150 us per thread on the 2-vCPU
-// VMs this runs on).
+// batch costs no thread creation (a thread start and join took 160-220 us
+// on a 2-vCPU VM of the kind replfs is benchmarked on).
 //
 // Progress never depends on a free worker: the thread calling RunAll() runs
 // tasks itself too, claiming any the workers have not started, so a batch
