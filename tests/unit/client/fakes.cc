@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include <thrift/TApplicationException.h>
+
 #include "common/crc32c.h"
 #include "thrift/rpc_status.h"
 #include "thrift/client_pool.h"
-
-#include <thrift/TApplicationException.h>
 
 namespace replfs::client::testing {
 
