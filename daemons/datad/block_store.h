@@ -197,8 +197,14 @@ class BlockStore {
   // defragmentation: records move into the holes deleted chunks left and the
   // file is truncated, so the disk space of deleted blocks returns to the
   // file system (and to the free space datad reports; metad places chunks by
-  // it). Blocks the store for at most a few milliseconds.
+  // it). Blocks the store while it runs: a few milliseconds for 256 steps.
+  // Nothing else defragments: Kyoto Cabinet's automatic defragmentation,
+  // which moved two records inside every eighth remove or relocation, is off.
   Status Compact(int64_t steps);
+  // Steps of Compact still needed for one pass over the whole file since
+  // the last hole appeared (a record removed or moved because it grew); 0
+  // when the last pass found nothing new to reclaim. Updated by Compact.
+  int64_t CompactionBacklog() const;
   // Makes every write that returned before this call durable. Concurrent
   // callers share one synchronize: a caller returns once a sync that started
   // after its call has completed.
@@ -283,6 +289,9 @@ class BlockStore {
   // Open: 1% of the file system, at least 2 blocks + 1 MiB, at most 256 MiB.
   int64_t reserve_bytes_ = 0;
   std::atomic<bool> compact_failed_{false};  // logged once; no more compaction
+  mutable Mutex compact_mu_;                  // protects the two below
+  int64_t holes_ GUARDED_BY(compact_mu_) = 0;      // seen since the last full pass
+  int64_t pass_left_ GUARDED_BY(compact_mu_) = 0;  // steps of the current pass
   std::atomic<bool> closed_{false};
 
   mutable Mutex corrupt_mu_;  // protects the two below; never held while calling out

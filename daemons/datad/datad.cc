@@ -114,7 +114,7 @@ Status Datad::Start() {
   ho.interval_ms = config_.heartbeat_interval_ms;
   ho.block_report_interval_ms = config_.block_report_interval_ms;
   ho.max_backoff_ms = std::max(config_.max_backoff_ms, config_.heartbeat_interval_ms);
-  heartbeater_ = std::make_unique<Heartbeater>(store_.get(), ho, scrubber_.get());
+  heartbeater_ = std::make_unique<Heartbeater>(store_.get(), ho, scrubber_.get(), &activity_);
   // Corruption found (by a read, a check, a push or the scrubber) goes to
   // metad with an early heartbeat. Found before this point, it waits for the
   // first one.

@@ -63,7 +63,7 @@ class Datad {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<PeerPools> peers_;
   std::unique_ptr<Replicator> replicator_;
-  IoActivity activity_;  // client requests in flight, for the scrubber
+  IoActivity activity_;  // client requests, for the scrubber and idle compaction
   std::unique_ptr<Scrubber> scrubber_;
   std::shared_ptr<DataServiceHandler> handler_;
   std::shared_ptr<net::TlsContext> tls_;

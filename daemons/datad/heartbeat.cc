@@ -8,8 +8,13 @@
 
 namespace replfs::datad {
 
-Heartbeater::Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber)
-    : store_(store), opts_(std::move(opts)), scrubber_(scrubber), pool_(opts_.meta, opts_.rpc) {}
+Heartbeater::Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber,
+                         const IoActivity* activity)
+    : store_(store),
+      opts_(std::move(opts)),
+      scrubber_(scrubber),
+      activity_(activity),
+      pool_(opts_.meta, opts_.rpc) {}
 
 Heartbeater::~Heartbeater() { Stop(); }
 
@@ -164,11 +169,41 @@ Status Heartbeater::Beat() {
   store_->ForgetCorrupt(corrupt);
   heartbeats_.fetch_add(1);
   ApplyDeletes(reply);
+  Compact();
+  return Status::OK();
+}
+
+void Heartbeater::Compact() {
   // Space of deleted blocks goes back to the file system a step per beat
   // (a few milliseconds at most); the next heartbeat reports it free.
   Status c = store_->Compact(kCompactSteps);
-  if (!c.ok()) LOG(WARNING) << c.ToString();
-  return Status::OK();
+  if (!c.ok()) {
+    LOG(WARNING) << c.ToString();
+    return;
+  }
+  // An idle datad goes on, so a large delete is reclaimed in seconds, but
+  // stops at the first client request: the store is locked during a step.
+  // One short of space goes on regardless.
+  StoreUsage u;
+  const bool urgent = store_->Usage(&u).ok() &&
+                      u.bytes_free < u.bytes_total / 100 * opts_.urgent_compact_free_percent;
+  if (activity_ == nullptr && !urgent) return;
+  const int64_t started = activity_ != nullptr ? activity_->started() : 0;
+  const bool idle = activity_ != nullptr && started == last_started_ && activity_->in_flight() == 0;
+  if (idle || urgent) {
+    using Clock = std::chrono::steady_clock;
+    const auto until = Clock::now() + std::chrono::milliseconds(std::clamp<int64_t>(
+                                          opts_.interval_ms / 4, 1, kMaxIdleCompactMs));
+    while (store_->CompactionBacklog() > 0 &&
+           (urgent || activity_->started() == started) && Clock::now() < until) {
+      c = store_->Compact(kIdleCompactSteps);
+      if (!c.ok()) {
+        LOG(WARNING) << c.ToString();
+        break;
+      }
+    }
+  }
+  if (activity_ != nullptr) last_started_ = activity_->started();
 }
 
 Status Heartbeater::Report() {

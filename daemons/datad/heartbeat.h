@@ -6,6 +6,11 @@
 // itself). It re-registers when metad answers either with NOT_FOUND (it
 // restarted) and deletes the chunks metad lists in both kinds of reply.
 //
+// After each heartbeat the store compacts a bounded step (BlockStore::
+// Compact), and keeps compacting while the datad is idle (no client request
+// since the previous heartbeat) or its disk is nearly full, and there are
+// holes left to reclaim.
+//
 // Every RegisterServer/Heartbeat carries the scrubber's state and the
 // chunks the store found corrupt (BlockStore::CorruptChunks); once metad has
 // accepted them they are forgotten (ForgetCorrupt). Wake() makes the next
@@ -24,6 +29,7 @@
 #include "common/host_port.h"
 #include "common/thread_annotations.h"
 #include "daemons/datad/block_store.h"
+#include "daemons/datad/io_activity.h"
 #include "daemons/datad/scrubber.h"
 #include "thrift/client_pool.h"
 
@@ -37,12 +43,17 @@ struct HeartbeatOptions {
   int64_t block_report_interval_ms = 60000;  // between full inventories
   int64_t max_backoff_ms = 5000;  // cap of the retry delay while metad is down
   int64_t invalid_retry_ms = 30000;  // retry delay after metad refused us (INVALID)
+  // Below this share of its disk free, the store compacts after every beat
+  // as if idle, client requests or not: space matters more than latency.
+  int64_t urgent_compact_free_percent = 10;
 };
 
 class Heartbeater {
  public:
-  // `store` and `scrubber` (nullptr: no scrub info) outlive the heartbeater.
-  Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber = nullptr);
+  // `store`, `scrubber` (nullptr: no scrub info) and `activity` (nullptr:
+  // never idle, so no idle compaction) outlive the heartbeater.
+  Heartbeater(BlockStore* store, HeartbeatOptions opts, const Scrubber* scrubber = nullptr,
+              const IoActivity* activity = nullptr);
   ~Heartbeater();  // Stop()s
   Heartbeater(const Heartbeater&) = delete;
   Heartbeater& operator=(const Heartbeater&) = delete;
@@ -64,6 +75,12 @@ class Heartbeater {
  private:
   // Records moved per heartbeat by the store's incremental defragmentation.
   static constexpr int64_t kCompactSteps = 256;
+  // After a beat with no client request since the previous one, compaction
+  // goes on in batches of this many steps while the store has a backlog, for
+  // at most a quarter of the interval (and 250 ms), until a request comes
+  // (short of space: for that long whatever comes).
+  static constexpr int64_t kIdleCompactSteps = 64;
+  static constexpr int64_t kMaxIdleCompactMs = 250;
 
   void Loop();
   // One step: register or heartbeat. Returns how long to wait before the next.
@@ -71,6 +88,9 @@ class Heartbeater {
   Status Register();
   Status Beat();
   Status Report();
+  // The store's compaction after a heartbeat (kCompactSteps, and more when
+  // the datad was idle).
+  void Compact();
   // Usage with scrub info and the pending corrupt chunks (put in *corrupt).
   Status WireUsage(rpc::ServerUsage* usage, std::vector<ChunkVersion>* corrupt) const;
   // The store's inventory in wire form.
@@ -87,6 +107,7 @@ class Heartbeater {
   BlockStore* const store_;
   const HeartbeatOptions opts_;
   const Scrubber* const scrubber_;  // may be nullptr
+  const IoActivity* const activity_;  // may be nullptr
   net::ClientPool<rpc::MetaServiceClient> pool_;
 
   // Loop state, touched only by the heartbeat thread.
@@ -94,6 +115,7 @@ class Heartbeater {
   bool in_outage_ = false;
   int64_t backoff_ms_ = 0;
   std::chrono::steady_clock::time_point next_report_;  // when the next BlockReport is due
+  int64_t last_started_ = -1;  // activity_->started() after the last compaction
 
   std::atomic<int64_t> registrations_{0};
   std::atomic<int64_t> heartbeats_{0};

@@ -1,6 +1,6 @@
 // IoActivity: how many client requests the DataService handler is serving
-// right now, so that background work (the scrubber) can yield to them.
-// Thread-safe; lock-free.
+// right now and has started in all, so that background work (the scrubber,
+// idle compaction) can yield to them. Thread-safe; lock-free.
 #pragma once
 
 #include <atomic>
@@ -14,7 +14,9 @@ class IoActivity {
   class Scope {
    public:
     explicit Scope(IoActivity* a) : a_(a) {
-      if (a_ != nullptr) a_->n_.fetch_add(1, std::memory_order_relaxed);
+      if (a_ == nullptr) return;
+      a_->n_.fetch_add(1, std::memory_order_relaxed);
+      a_->started_.fetch_add(1, std::memory_order_relaxed);
     }
     ~Scope() {
       if (a_ != nullptr) a_->n_.fetch_sub(1, std::memory_order_relaxed);
@@ -27,9 +29,13 @@ class IoActivity {
   };
 
   int64_t in_flight() const { return n_.load(std::memory_order_relaxed); }
+  // Requests started since construction: unchanged between two readings
+  // means no request came in between.
+  int64_t started() const { return started_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<int64_t> n_{0};
+  std::atomic<int64_t> started_{0};
 };
 
 }  // namespace replfs::datad

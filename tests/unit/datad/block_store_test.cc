@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <kchashdb.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -266,6 +267,46 @@ TEST_F(BlockStoreTest, DeleteAndInventory) {
   ASSERT_TRUE(store_->Usage(&u).ok());
   EXPECT_EQ(u.bytes_used, 5);
   EXPECT_EQ(u.chunks, 3);
+}
+
+// Deleting leaves holes (nothing moves inside a remove); one pass of
+// Compact, as long as CompactionBacklog says, moves the live records into
+// them and gives the space back to the file system.
+TEST_F(BlockStoreTest, CompactionBacklogIsOnePassThatReclaimsDeletedChunks) {
+  auto file_size = [&] {
+    struct stat st{};
+    EXPECT_EQ(::stat(FilePath().c_str(), &st), 0);
+    return static_cast<int64_t>(st.st_size);
+  };
+  EXPECT_EQ(store_->CompactionBacklog(), 0);
+  const int64_t empty = file_size();
+  constexpr int kChunks = 40;
+  for (int c = 1; c <= kChunks; ++c)
+    ASSERT_TRUE(Put(store_.get(), c, 1, 0, Pattern(4 * kBs, c)).ok());
+  const int64_t full = file_size();
+  ASSERT_GT(full - empty, kChunks * 4 * kBs);
+  // The first 30 go: their holes lie before the 10 that stay.
+  for (int c = 1; c <= 30; ++c) ASSERT_TRUE(store_->DeleteChunk(c).ok());
+  EXPECT_EQ(file_size(), full);  // no automatic defragmentation
+  ASSERT_TRUE(store_->Compact(1).ok());
+  const int64_t backlog = store_->CompactionBacklog();
+  // A pass covers the 50 records left (10 chunks of a header and 4 blocks)
+  // and the 150 holes.
+  EXPECT_GE(backlog, 150);
+  EXPECT_LE(backlog, 250);
+  int calls = 0;
+  while (store_->CompactionBacklog() > 0 && calls < 1000) {
+    ASSERT_TRUE(store_->Compact(8).ok());
+    ++calls;
+  }
+  EXPECT_EQ(store_->CompactionBacklog(), 0);
+  EXPECT_LE(calls, (backlog + 7) / 8);
+  // Only the 10 chunks left take space: well under half of what 40 took.
+  EXPECT_LT(file_size() - empty, (full - empty) / 2);
+  for (int c = 31; c <= kChunks; ++c) EXPECT_EQ(ReadAll(c, 1, 4 * kBs), Pattern(4 * kBs, c));
+  // Compacting a store without holes leaves no backlog.
+  ASSERT_TRUE(store_->Compact(64).ok());
+  EXPECT_EQ(store_->CompactionBacklog(), 0);
 }
 
 TEST_F(BlockStoreTest, ReopenKeepsData) {

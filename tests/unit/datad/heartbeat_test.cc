@@ -104,6 +104,9 @@ struct MetaServer {
   }
 };
 
+// Records a heartbeat compacts however busy the datad (Heartbeater::kCompactSteps).
+constexpr int64_t kStepsPerBeat = 256;
+
 HeartbeatOptions Options(int port) {
   HeartbeatOptions o;
   o.advertise = "127.0.0.1:5555";
@@ -119,6 +122,24 @@ HeartbeatOptions Options(int port) {
 class HeartbeatTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(BlockStore::Open(dir_.path(), 4096, &store_).ok()); }
+  // Chunks 1..1000 of 4 blocks each, then 1..900 deleted: holes before the
+  // records left. Returns the compaction backlog (-1 on a failure).
+  int64_t MakeHoles() {
+    for (int c = 1; c <= 1000; ++c)
+      if (!Put(store_.get(), c, 1, 0, std::string(4 * 4096, 'c')).ok()) return -1;
+    for (int c = 1; c <= 900; ++c)
+      if (!store_->DeleteChunk(c).ok()) return -1;
+    return store_->Compact(1).ok() ? store_->CompactionBacklog() : -1;
+  }
+  // Heartbeats until the store has no compaction backlog (-1: not in 20 s).
+  int64_t BeatsUntilCompacted(const HeartbeatOptions& o, const IoActivity* activity) {
+    Heartbeater hb(store_.get(), o, nullptr, activity);
+    hb.Start();
+    const bool done = WaitFor([&] { return store_->CompactionBacklog() == 0; },
+                              milliseconds(20000), "the backlog compacted");
+    hb.Stop();
+    return done ? hb.heartbeats() : -1;
+  }
   testing::TempDir dir_{"datad-hb"};
   std::unique_ptr<BlockStore> store_;
 };
@@ -251,6 +272,56 @@ TEST_F(HeartbeatTest, CorruptChunksGoOutEarlyAndAreForgottenOnceSent) {
   EXPECT_TRUE(store_->CorruptChunks().empty());  // delivered
   hb.Stop();
   store_->SetCorruptionListener(nullptr);
+}
+
+// Each heartbeat compacts the store kStepsPerBeat steps; a datad with no
+// client request since the previous beat goes on until the backlog is gone,
+// one with a request in flight does not.
+TEST_F(HeartbeatTest, CompactsAStepPerBeatWhenBusyAndTheWholeBacklogWhenIdle) {
+  const int64_t backlog = MakeHoles();
+  ASSERT_GE(backlog, 4500);  // 500 records left, 4,500 holes
+
+  MetaServer meta;
+  HeartbeatOptions o = Options(meta.server->port());
+  o.interval_ms = 100;
+  o.urgent_compact_free_percent = 0;  // however full the test's disk is
+  IoActivity activity;
+  {
+    IoActivity::Scope request(&activity);  // a client request, in flight throughout
+    Heartbeater hb(store_.get(), o, nullptr, &activity);
+    hb.Start();
+    ASSERT_TRUE(WaitFor([&] { return hb.heartbeats() >= 3; }, milliseconds(10000),
+                        "three heartbeats"));
+    hb.Stop();
+    EXPECT_EQ(store_->CompactionBacklog(), backlog - kStepsPerBeat * hb.heartbeats());
+  }
+  const int64_t left = store_->CompactionBacklog();
+  const int64_t beats = BeatsUntilCompacted(o, &activity);
+  ASSERT_GT(beats, 0);
+  // A step per beat alone would have needed more beats.
+  EXPECT_LT(kStepsPerBeat * beats, left);
+  for (int c = 901; c <= 1000; ++c) {
+    std::vector<Block> blocks;
+    ASSERT_TRUE(store_->Read(c, 1, 0, 4, &blocks).ok()) << c;
+    ASSERT_EQ(blocks.size(), 4u);
+    EXPECT_EQ(blocks[3].data, std::string(4096, 'c'));
+  }
+}
+
+// Short of disk space, compaction goes on after each beat even while client
+// requests are in flight.
+TEST_F(HeartbeatTest, CompactsTheBacklogDespiteRequestsWhenShortOfSpace) {
+  const int64_t backlog = MakeHoles();
+  ASSERT_GE(backlog, 4500);
+  MetaServer meta;
+  HeartbeatOptions o = Options(meta.server->port());
+  o.interval_ms = 100;
+  o.urgent_compact_free_percent = 100;  // any disk is short of space
+  IoActivity activity;
+  IoActivity::Scope request(&activity);
+  const int64_t beats = BeatsUntilCompacted(o, &activity);
+  ASSERT_GT(beats, 0);
+  EXPECT_LT(kStepsPerBeat * beats, backlog);
 }
 
 TEST(DatadTest, StartsOnPortZeroRegistersAndStops) {
