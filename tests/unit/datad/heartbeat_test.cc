@@ -105,7 +105,7 @@ struct MetaServer {
 };
 
 // Records a heartbeat compacts however busy the datad (Heartbeater::kCompactSteps).
-constexpr int64_t kStepsPerBeat = 256;
+constexpr int64_t kStepsPerBeat = 64;
 
 HeartbeatOptions Options(int port) {
   HeartbeatOptions o;
