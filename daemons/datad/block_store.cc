@@ -167,6 +167,17 @@ Status BlockStore::Open(const std::string& dir, int64_t block_size,
   store->reserve_bytes_ = std::clamp<int64_t>(total / 100, 2 * block_size + (1 << 20), 256ll << 20);
   REPLFS_RETURN_IF_ERROR(store->CheckHeader());
   REPLFS_RETURN_IF_ERROR(store->LoadIndex());
+  bool has_chunks = false;
+  {
+    MutexLock l(&store->index_mu_);
+    has_chunks = !store->index_.empty();
+  }
+  if (has_chunks) {
+    // Holes an earlier run left (beyond the free block pool it saved) are
+    // not counted anywhere: one pass finds them, when the datad is idle.
+    MutexLock l(&store->compact_mu_);
+    store->pass_left_ = std::max<int64_t>(store->db_->count(), 0);
+  }
   *out = std::move(store);
   return Status::OK();
 }

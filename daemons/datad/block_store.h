@@ -197,13 +197,15 @@ class BlockStore {
   // defragmentation: records move into the holes deleted chunks left and the
   // file is truncated, so the disk space of deleted blocks returns to the
   // file system (and to the free space datad reports; metad places chunks by
-  // it). Blocks the store while it runs: a few milliseconds for 256 steps.
+  // it). Blocks the store while it runs (a step reads a record, and rewrites
+  // it if it moves).
   // Nothing else defragments: Kyoto Cabinet's automatic defragmentation,
   // which moved two records inside every eighth remove or relocation, is off.
   Status Compact(int64_t steps);
   // Steps of Compact still needed for one pass over the whole file since
-  // the last hole appeared (a record removed or moved because it grew); 0
-  // when the last pass found nothing new to reclaim. Updated by Compact.
+  // the last hole appeared (a record removed or moved because it grew) or
+  // since Open (of a store with chunks); 0 when that pass is done. Updated
+  // by Compact.
   int64_t CompactionBacklog() const;
   // Makes every write that returned before this call durable. Concurrent
   // callers share one synchronize: a caller returns once a sync that started

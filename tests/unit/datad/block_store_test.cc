@@ -307,6 +307,10 @@ TEST_F(BlockStoreTest, CompactionBacklogIsOnePassThatReclaimsDeletedChunks) {
   // Compacting a store without holes leaves no backlog.
   ASSERT_TRUE(store_->Compact(64).ok());
   EXPECT_EQ(store_->CompactionBacklog(), 0);
+  // Holes from before a restart are counted nowhere: a store with chunks
+  // starts with a pass over its 51 records.
+  Reopen();
+  EXPECT_EQ(store_->CompactionBacklog(), 51);
 }
 
 TEST_F(BlockStoreTest, ReopenKeepsData) {
