@@ -109,13 +109,14 @@ Status CheckName(std::string_view name) {
 
 FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
                        const ClusterInfo& info, std::chrono::milliseconds renewal,
-                       std::chrono::milliseconds attr_ttl)
+                       std::chrono::milliseconds attr_ttl, std::chrono::milliseconds known_ttl)
     : meta_(std::move(meta)),
       io_(std::move(io)),
       info_(info),
       session_(RandomSession()),
       xattr_hints_(attr_ttl),
       fresh_attrs_(attr_ttl),
+      known_(known_ttl),
       releases_(std::make_unique<ReleaseQueue>(meta_.get(), session_)),
       renewal_(renewal) {
   meta_->SetSession(session_);
@@ -257,7 +258,13 @@ Status FileSystem::Commit(uint64_t ino) {
   }
   Attr a;
   fresh_attrs_.Forget(ino);
-  REPLFS_RETURN_IF_ERROR(meta_->CommitWrite(ino, size, mtime, &a));
+  const uint64_t known = known_.Stamp();
+  Status s = meta_->CommitWrite(ino, size, mtime, &a);
+  if (!s.ok()) {
+    known_.ForgetIno(ino);
+    return s;
+  }
+  known_.NoteAttrs(a, known);
   MutexLock l(&mu_);
   auto it = open_.find(ino);
   if (it == open_.end()) return Status::OK();
@@ -284,6 +291,7 @@ void FileSystem::NoteAdded(uint64_t dir, std::string_view name, const Status& s)
 }
 
 void FileSystem::NoteRemoved(uint64_t dir, std::string_view name, uint64_t stamp, const Status& s) {
+  known_.ForgetName(dir, name);
   if (s.ok()) {
     complete_dirs_.Removed(dir, name, stamp);
   } else {
@@ -293,14 +301,33 @@ void FileSystem::NoteRemoved(uint64_t dir, std::string_view name, uint64_t stamp
 
 Status FileSystem::Lookup(uint64_t parent, std::string_view name, Attr* out) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
-  REPLFS_RETURN_IF_ERROR(meta_->Lookup(parent, std::string(name), out));
+  const uint64_t known = known_.Stamp();
+  Status s = meta_->Lookup(parent, std::string(name), out);
+  if (s.IsNotFound()) known_.ForgetName(parent, name);
+  REPLFS_RETURN_IF_ERROR(s);
+  known_.Note(parent, name, *out, known);
   ApplyLocal(out);
   return Status::OK();
 }
 
+bool FileSystem::FindKnown(uint64_t parent, std::string_view name, Attr* out,
+                           std::chrono::milliseconds* left) {
+  if (!known_.Find(parent, name, out, left)) return false;
+  {
+    MutexLock l(&mu_);
+    if (open_.count(out->ino)) return false;  // its writes may not be committed
+  }
+  ApplyLocal(out);
+  return true;
+}
+
 Status FileSystem::GetAttr(uint64_t ino, Attr* out, bool* cached) {
   const bool fresh = fresh_attrs_.Take(ino, out);
-  if (!fresh) REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+  if (!fresh) {
+    const uint64_t known = known_.Stamp();
+    REPLFS_RETURN_IF_ERROR(meta_->GetAttr(ino, out));
+    known_.NoteAttrs(*out, known);
+  }
   if (cached != nullptr) *cached = fresh;
   ApplyLocal(out);
   return Status::OK();
@@ -315,7 +342,9 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
     if (*req.size < 0) return Status::Invalid("negative size");
     REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
   }
-  REPLFS_RETURN_IF_ERROR(meta_->SetAttr(req, out));
+  Status s = meta_->SetAttr(req, out);
+  known_.ForgetIno(req.ino);  // also when it failed: it may have been applied
+  REPLFS_RETURN_IF_ERROR(s);
   if (req.size) {
     MutexLock l(&mu_);
     auto it = open_.find(req.ino);
@@ -334,6 +363,7 @@ Status FileSystem::Mknod(uint64_t parent, std::string_view name, uint32_t mode, 
     return Status::Invalid("mknod cannot create directories or symlinks");
   Attr dir;
   Status s = meta_->Mknod(parent, std::string(name), type, mode & 07777, who, rdev, out, &dir);
+  known_.ForgetName(parent, name);
   NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
@@ -345,6 +375,7 @@ Status FileSystem::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Mkdir(parent, std::string(name), mode & 07777, who, out, &dir);
+  known_.ForgetName(parent, name);
   NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
@@ -356,6 +387,7 @@ Status FileSystem::Symlink(uint64_t parent, std::string_view name, const std::st
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
   Status s = meta_->Symlink(parent, std::string(name), target, who, out, &dir);
+  known_.ForgetName(parent, name);
   NoteAdded(parent, name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
@@ -370,8 +402,13 @@ Status FileSystem::Unlink(uint64_t parent, std::string_view name, Unlinked* out)
   const uint64_t stamp = complete_dirs_.Stamp(parent);
   Status s = meta_->Unlink(parent, std::string(name), out, &dir);
   NoteRemoved(parent, name, stamp, s);
+  // It may have been applied, to an inode this mount knows by another name.
+  if (!s.ok()) known_.ForgetAll();
   REPLFS_RETURN_IF_ERROR(s);
-  if (out->ino != 0) fresh_attrs_.Forget(out->ino);  // one link less
+  if (out->ino != 0) {  // one link less
+    fresh_attrs_.Forget(out->ino);
+    known_.ForgetIno(out->ino);
+  }
   fresh_attrs_.Note(dir);
   return Status::OK();
 }
@@ -400,6 +437,9 @@ Status FileSystem::Rename(uint64_t parent, std::string_view name, uint64_t new_p
   // parent): nothing noted before the rename may answer for them.
   Status s = meta_->Rename(parent, std::string(name), new_parent, std::string(new_name), flags, out);
   fresh_attrs_.ForgetAll();  // also when it failed: it may have been applied
+  // Likewise: the moved inode (its ctime) may be known by another name,
+  // and which inode moved is not in the answer.
+  known_.ForgetAll();
   // An exchange leaves both names in place. Otherwise the source name is
   // gone, unless both names were links of one inode (then metad changes
   // nothing): the kernel knows that case only from what it cached, which
@@ -419,6 +459,8 @@ Status FileSystem::Link(uint64_t ino, uint64_t new_parent, std::string_view new_
   Attr dir;
   fresh_attrs_.Forget(ino);  // one link more
   Status s = meta_->Link(ino, new_parent, std::string(new_name), out, &dir);
+  known_.ForgetIno(ino);
+  known_.ForgetName(new_parent, new_name);
   NoteAdded(new_parent, new_name, s);
   REPLFS_RETURN_IF_ERROR(s);
   fresh_attrs_.Note(dir);
@@ -435,7 +477,9 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
 
 Status FileSystem::Open(uint64_t ino, Attr* out) {
   std::vector<ChunkLocation> locations;
+  const uint64_t known = known_.Stamp();
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
+  known_.NoteAttrs(*out, known);
   fresh_attrs_.Note(*out);
   Opened(ino, locations, out);
   return Status::OK();
@@ -460,7 +504,13 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
                           const Caller& who, Attr* out, bool exclusive) {
   REPLFS_RETURN_IF_ERROR(CheckName(name));
   Attr dir;
+  const uint64_t known = known_.Stamp();
   Status s = meta_->Create(parent, std::string(name), mode & 07777, who, session_, out, &dir);
+  if (s.ok()) {
+    known_.Note(parent, name, *out, known);
+  } else {
+    known_.ForgetName(parent, name);
+  }
   NoteAdded(parent, name, s);
   if (s.code() == Status::Code::kExists && !exclusive) {
     return Status::Stale("'" + std::string(name) +
@@ -494,6 +544,7 @@ Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string*
 Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
+  known_.ForgetIno(ino);
   REPLFS_RETURN_IF_ERROR(io_->Write(ino, offset, data));
   MutexLock l(&mu_);
   OpenState& st = open_[ino];
@@ -544,7 +595,9 @@ Status FileSystem::SetXattr(uint64_t ino, std::string_view name, std::string_vie
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
   fresh_attrs_.Forget(ino);
-  return meta_->SetXattr(ino, std::string(name), std::string(value), flags);
+  Status s = meta_->SetXattr(ino, std::string(name), std::string(value), flags);
+  known_.ForgetIno(ino);  // also when it failed: it may have been applied
+  return s;
 }
 
 Status FileSystem::GetXattr(uint64_t ino, std::string_view name, std::string* out) {
@@ -570,7 +623,9 @@ Status FileSystem::RemoveXattr(uint64_t ino, std::string_view name) {
   if (name.size() > kMaxNameBytes) return Status::Range("xattr name too long");
   xattr_hints_.Forget(ino);
   fresh_attrs_.Forget(ino);
-  return meta_->RemoveXattr(ino, std::string(name));
+  Status s = meta_->RemoveXattr(ino, std::string(name));
+  known_.ForgetIno(ino);  // also when it failed: it may have been applied
+  return s;
 }
 
 Status FileSystem::StatFs(struct statvfs* out) {
@@ -583,10 +638,17 @@ Status FileSystem::StatFs(struct statvfs* out) {
 void FileSystem::ChangedElsewhere(uint64_t ino) {
   fresh_attrs_.Forget(ino);
   xattr_hints_.Forget(ino);
+  known_.ForgetIno(ino);
+}
+
+void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
+  complete_dirs_.MayExist(dir, name);
+  known_.ForgetName(dir, name);
 }
 
 void FileSystem::ChangesLost() {
   fresh_attrs_.ForgetAll();
+  known_.ForgetAll();
   xattr_hints_.ForgetAll();
   complete_dirs_.UntrackAll();
 }

@@ -27,6 +27,7 @@
 #include "fuse/chunk_io.h"
 #include "fuse/complete_dirs.h"
 #include "fuse/fresh_attrs.h"
+#include "fuse/known_files.h"
 #include "fuse/meta_client.h"
 #include "fuse/release_queue.h"
 #include "fuse/xattr_hints.h"
@@ -61,10 +62,13 @@ class FileSystem {
   // Runs RenewOpenHolds every `renewal` on a thread of its own (never with
   // a zero interval). `attr_ttl`: how long the kernel may cache attributes
   // (attr_timeout); "no xattrs" answers are trusted that long (XattrHints).
+  // `known_ttl`: how long names and attributes of files are kept for
+  // FindKnown (coherent_timeout; 0: not at all).
   FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo> io,
              const ClusterInfo& info,
              std::chrono::milliseconds renewal = kOpenRenewalInterval,
-             std::chrono::milliseconds attr_ttl = std::chrono::milliseconds(1000));
+             std::chrono::milliseconds attr_ttl = std::chrono::milliseconds(1000),
+             std::chrono::milliseconds known_ttl = std::chrono::milliseconds(0));
   // Sends the releases still queued, stops the renewal thread (waiting for
   // a round in progress), then releases the renewal holds still left at
   // metad (best effort).
@@ -88,6 +92,13 @@ class FileSystem {
   // directory's entries, or after an open, come from that answer
   // (FreshAttrs), without a metad call.
   Status Lookup(uint64_t parent, std::string_view name, Attr* out);
+  // The regular file `name` of `parent` as metad last told this mount of
+  // it, and for how much longer the kernel may cache that (KnownFiles); not
+  // for a file open here. The caller answers a lookup from it only while
+  // the change feed is followed and nothing arrived on it since the
+  // request began (as for complete_dirs()).
+  bool FindKnown(uint64_t parent, std::string_view name, Attr* out,
+                 std::chrono::milliseconds* left) LOCKS_EXCLUDED(mu_);
   // *cached (if given): the answer came from FreshAttrs, not from metad
   // during this call.
   Status GetAttr(uint64_t ino, Attr* out, bool* cached = nullptr);
@@ -170,6 +181,10 @@ class FileSystem {
   // Another mount changed `ino` (metad's change feed): the attributes and
   // xattr hints kept for it go, before the kernel is told.
   void ChangedElsewhere(uint64_t ino);
+  // Another mount changed the entry `name` of `dir`: what this mount knew
+  // of that name goes (complete_dirs(), FindKnown), before the kernel is
+  // told.
+  void EntryChangedElsewhere(uint64_t dir, std::string_view name);
   // Changes of other mounts were missed: all of them go.
   void ChangesLost();
 
@@ -220,6 +235,7 @@ class FileSystem {
   XattrHints xattr_hints_;  // thread-safe itself
   FreshAttrs fresh_attrs_;      // thread-safe itself
   CompleteDirs complete_dirs_;  // thread-safe itself
+  KnownFiles known_;            // thread-safe itself
   const std::unique_ptr<ReleaseQueue> releases_;  // borrows meta_; thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_

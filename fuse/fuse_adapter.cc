@@ -114,7 +114,11 @@ class Adapter {
   std::shared_lock<std::shared_mutex> ReplySection() {
     return watcher_ ? watcher_->ReplySection() : std::shared_lock<std::shared_mutex>();
   }
-  Ttl Timeouts() const { return watcher_ && watcher_->Coherent(request_epoch) ? long_ : short_; }
+  Ttl Timeouts() const { return Coherent() ? long_ : short_; }
+  // The change feed is followed and nothing arrived on it since the
+  // request began: what this mount knows is as good as an answer of metad
+  // (for as long as the kernel may cache one).
+  bool Coherent() const { return watcher_ && watcher_->Coherent(request_epoch); }
 
   // Answers the lookup of a name that FileSystem::complete_dirs() knows is
   // not in `parent` with a negative entry the kernel may keep for long,
@@ -150,7 +154,7 @@ class Adapter {
     if (c.kind == NsChange::Kind::kEntry) {
       // Before the kernel is told: its next lookup must not be answered
       // from what this mount knew.
-      fs_->complete_dirs().MayExist(c.ino, c.name);
+      fs_->EntryChangedElsewhere(c.ino, c.name);
       if (held) invalidator_->Queue(Invalidation::Entry(c.ino, c.name));
       return;
     }
@@ -215,11 +219,11 @@ fuse_entry_param MakeEntry(Adapter& a, const Attr& attr, const Ttl& ttl) {
 }
 
 // Hands `attr`, the entry `name` of `parent`, to the kernel as a new
-// reference (lookup count + 1).
-Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
-                  const Attr& attr) {
-  auto section = a.ReplySection();
-  fuse_entry_param e = MakeEntry(a, attr, a.Timeouts());
+// reference (lookup count + 1), to be cached for `ttl`. Inside a
+// ReplySection.
+void SendEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name, const Attr& attr,
+               const Ttl& ttl) {
+  fuse_entry_param e = MakeEntry(a, attr, ttl);
   if (attr.type == FileType::kDirectory) a.parents().Set(attr.ino, parent, name);
   a.lookups().Add(attr.ino);
   // An interrupted request never reaches the kernel: no forget will come.
@@ -227,7 +231,28 @@ Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
     a.lookups().Forget(attr.ino, 1);
     a.fs().complete_dirs().Untrack(attr.ino);  // a new directory tracked for it
   }
+}
+
+Status ReplyEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name,
+                  const Attr& attr) {
+  auto section = a.ReplySection();
+  SendEntry(req, a, parent, name, attr, a.Timeouts());
   return Status::OK();
+}
+
+// Answers the lookup of a file whose name and attributes this mount still
+// knows (FileSystem::FindKnown) while it may trust them, for no longer than
+// the kernel could have cached metad's answer. False (nothing sent)
+// otherwise.
+bool ReplyKnownEntry(fuse_req_t req, Adapter& a, uint64_t parent, const char* name) {
+  auto section = a.ReplySection();
+  Attr attr;
+  std::chrono::milliseconds left{};
+  if (!a.Coherent() || !a.fs().FindKnown(parent, name, &attr, &left)) return false;
+  const double s = std::chrono::duration<double>(left).count();
+  const Ttl ttl = a.Timeouts();
+  SendEntry(req, a, parent, name, attr, Ttl{std::min(ttl.attr, s), std::min(ttl.entry, s)});
+  return true;
 }
 
 // `cached`: the attributes are not from metad during this request.
@@ -262,6 +287,7 @@ void OnInit(void*, fuse_conn_info* conn) {
 void OnLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Dispatch(req, "lookup", [&](Adapter& a) -> Status {
     if (a.ReplyKnownAbsent(req, parent, name)) return Status::OK();
+    if (ReplyKnownEntry(req, a, parent, name)) return Status::OK();
     Attr attr;
     Status s = a.fs().Lookup(parent, name, &attr);
     if (s.IsNotFound()) {

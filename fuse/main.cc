@@ -116,7 +116,8 @@ int Main(int argc, char** argv) {
     stats.Start(meta->counters(), io->counters());
     *out = std::make_unique<FileSystem>(
         std::move(meta), std::move(io), info, kOpenRenewalInterval,
-        std::chrono::milliseconds(static_cast<int64_t>(cfg.attr_timeout_s * 1000)));
+        std::chrono::milliseconds(static_cast<int64_t>(cfg.attr_timeout_s * 1000)),
+        std::chrono::milliseconds(static_cast<int64_t>(cfg.coherent_timeout_s * 1000)));
     return Status::OK();
   });
 }

@@ -565,6 +565,77 @@ TEST_F(CoherenceTest, LookupsOfMissingNamesInADirectoryMadeHereAskNoOne) {
   EXPECT_EQ(Contents(M1(d + "/new")), "theirs too");
 }
 
+// Drops the kernel's unused dentries and inodes (all file systems'): its
+// next lookups of those names reach the mounts.
+void DropKernelNames() {
+  sync();
+  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(write(fd, "2", 1), 1);
+  close(fd);
+}
+
+// A mount keeps the names and attributes of files metad told it of after
+// its kernel dropped them (KnownFiles): the lookup of such a name asks
+// metad nothing, and yet another mount's changes, and its own, show.
+TEST_F(CoherenceTest, FilesTheKernelDroppedAreLookedUpWithoutMetadAndStayCoherent) {
+  ASSERT_TRUE(cluster().Mount(1));
+  for (const char* f : {"a", "b", "c", "d"}) ASSERT_TRUE(WriteFile(M1(f), f));
+  // Mount 1 follows its feed, made the files and committed their writes:
+  // after the kernel forgets them, stats cost no Lookup.
+  int lookups = -1;
+  ASSERT_TRUE(PollUntil([&] {
+    DropKernelNames();
+    RpcCount before, after;
+    if (!ClientRpcs(cluster(), 1, &before)) return false;
+    struct stat st {};
+    for (const char* f : {"a", "b", "c", "d"})
+      if (stat(M1(f).c_str(), &st) != 0 || st.st_size != 1) return false;
+    if (!ClientRpcs(cluster(), 1, &after)) return false;
+    lookups = MetaCalls(after, "Lookup") - MetaCalls(before, "Lookup");
+    return lookups == 0;
+  }, std::chrono::seconds(20))) << lookups << " Lookups for 4 stats after the kernel forgot the files";
+  EXPECT_EQ(Contents(M1("b")), "b");
+
+  // Mount 0 changes them.
+  ASSERT_EQ(chmod(M("a").c_str(), 0600), 0);
+  const int fd = open(M("b").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  ASSERT_EQ(write(fd, "bb", 2), 2);
+  ASSERT_EQ(close(fd), 0);
+  ASSERT_EQ(rename(M("c").c_str(), M("c2").c_str()), 0);
+  ASSERT_EQ(unlink(M("d").c_str()), 0);
+  struct stat st {};
+  EXPECT_TRUE(PollUntil([&] {
+    DropKernelNames();
+    return stat(M1("a").c_str(), &st) == 0 && (st.st_mode & 07777) == 0600;
+  }, std::chrono::seconds(10))) << "mode " << std::oct << (st.st_mode & 07777);
+  EXPECT_TRUE(PollUntil([&] {
+    DropKernelNames();
+    return stat(M1("b").c_str(), &st) == 0 && st.st_size == 3;
+  }, std::chrono::seconds(10))) << "size " << st.st_size;
+  EXPECT_TRUE(PollUntil([&] {
+    DropKernelNames();
+    return stat(M1("c").c_str(), &st) != 0 && errno == ENOENT && stat(M1("d").c_str(), &st) != 0 &&
+           errno == ENOENT;
+  }, std::chrono::seconds(10))) << "a renamed or removed name is still there";
+  EXPECT_EQ(Contents(M1("b")), "bbb");
+  EXPECT_EQ(Contents(M1("c2")), "c");
+
+  // Mount 1's own changes show at once.
+  ASSERT_EQ(chmod(M1("a").c_str(), 0640), 0);
+  ASSERT_TRUE(WriteFile(M1("b"), "rewritten"));
+  ASSERT_EQ(link(M1("c2").c_str(), M1("c3").c_str()), 0);
+  DropKernelNames();
+  EXPECT_EQ(Stat(M1("a")).st_mode & 07777, 0640u);
+  EXPECT_EQ(Stat(M1("b")).st_size, 9);
+  EXPECT_EQ(Stat(M1("c2")).st_nlink, 2u);
+  ASSERT_EQ(unlink(M1("c3").c_str()), 0);
+  DropKernelNames();
+  EXPECT_EQ(Stat(M1("c2")).st_nlink, 1u);
+  EXPECT_NE(stat(M1("c3").c_str(), &st), 0);
+}
+
 TEST_F(CoherenceTest, AfterAMetadRestartTheFeedIsFollowedAgain) {
   ASSERT_TRUE(cluster().Mount(1));
   ASSERT_TRUE(WriteFile(M("f"), "12345"));

@@ -12,6 +12,11 @@ class FileSystemTest : public ::testing::Test {
  protected:
   FileSystemTest() {
     for (auto& d : data_) meta_.handler->replicas.push_back(d.addr);
+    fs_ = MakeFs();
+  }
+
+  // `known_ttl`: as FileSystem's (coherent_timeout).
+  std::unique_ptr<FileSystem> MakeFs(std::chrono::milliseconds known_ttl = std::chrono::milliseconds(0)) {
     auto meta = std::make_unique<MetaClient>(HostPort{"127.0.0.1", meta_.server->port()},
                                              FastOptions());
     ClusterInfo info;
@@ -21,7 +26,8 @@ class FileSystemTest : public ::testing::Test {
     g.block_size = info.block_size;
     g.max_rpc_bytes = info.max_rpc_bytes;
     auto io = std::make_unique<ChunkIo>(meta.get(), g, FastDataOptions(), 4);
-    fs_ = std::make_unique<FileSystem>(std::move(meta), std::move(io), info);
+    return std::make_unique<FileSystem>(std::move(meta), std::move(io), info, kOpenRenewalInterval,
+                                        std::chrono::milliseconds(1000), known_ttl);
   }
 
   ServedMeta meta_;
@@ -220,6 +226,63 @@ TEST_F(FileSystemTest, OwnChangesKeepATrackedDirectoryComplete) {
 
 // A burst of closes reaches metad as a few ReleaseAll calls, after the
 // closes returned; unmounting sends what is still queued.
+// After the kernel dropped a file (memory pressure, drop_caches), its
+// lookup is answered from what metad last said of it, as long as nothing
+// may have changed it since: not while it is open here, nor after another
+// mount's change of it or of its name, or this mount's own.
+TEST_F(FileSystemTest, FilesStayKnownAfterTheKernelForgetsThemUntilAnythingChanges) {
+  fs_ = MakeFs(std::chrono::milliseconds(30000));
+  Attr a, got;
+  std::chrono::milliseconds left{};
+  ASSERT_TRUE(fs_->Create(1, "f", 0644, Caller{}, &a).ok());
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left)) << "open here";
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(4096, 'k')).ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  fs_->Forget(a.ino);  // the kernel forgot it
+  const int lookups = meta_.handler->lookups;
+  ASSERT_TRUE(fs_->FindKnown(1, "f", &got, &left));
+  EXPECT_EQ(got.ino, a.ino);
+  EXPECT_EQ(got.size, 4096) << "the commit's answer, not the create's";
+  EXPECT_GT(left.count(), 0);
+  EXPECT_LE(left.count(), 30000);
+  EXPECT_EQ(meta_.handler->lookups.load(), lookups);
+  EXPECT_FALSE(fs_->FindKnown(1, "g", &got, &left));
+
+  ASSERT_TRUE(fs_->Open(a.ino, &got).ok());
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left)) << "open here";
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_TRUE(fs_->FindKnown(1, "f", &got, &left)) << "the open's answer";
+
+  fs_->ChangedElsewhere(a.ino);
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left));
+  ASSERT_TRUE(fs_->Lookup(1, "f", &got).ok());
+  EXPECT_TRUE(fs_->FindKnown(1, "f", &got, &left)) << "metad's lookup answer";
+
+  fs_->EntryChangedElsewhere(1, "f");
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left));
+  ASSERT_TRUE(fs_->Lookup(1, "f", &got).ok());
+
+  SetAttrRequest chmod;
+  chmod.ino = a.ino;
+  chmod.mode = 0600;
+  ASSERT_TRUE(fs_->SetAttr(chmod, &got).ok());
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left));
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  ASSERT_TRUE(fs_->FindKnown(1, "f", &got, &left)) << "metad's getattr answer";
+  EXPECT_EQ(got.mode & 07777, 0600u);
+
+  fs_->ChangesLost();
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left));
+}
+
+TEST_F(FileSystemTest, NothingIsKnownWithoutALifetime) {
+  Attr a, got;
+  std::chrono::milliseconds left{};
+  ASSERT_TRUE(fs_->Create(1, "f", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_FALSE(fs_->FindKnown(1, "f", &got, &left));
+}
+
 TEST_F(FileSystemTest, ClosesAreReleasedAtMetadTogether) {
   std::vector<uint64_t> inos;
   for (int i = 0; i < 50; ++i) {
