@@ -89,6 +89,7 @@ void ChangeWatcher::Run() {
     if (after < 0) {
       generation = b.generation;
       after = b.last;
+      if (cb_.started) Advance(cb_.started);
       SetLive(true);
       LOG(INFO) << "following metad's change feed from position " << after;
       continue;

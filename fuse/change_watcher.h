@@ -37,6 +37,10 @@ class ChangeWatcher {
   struct Callbacks {
     std::function<void(const NsChange&)> changed;
     std::function<void()> lost;
+    // Optional: the feed is followed for the first time. What was learned
+    // from metad before may have missed changes the feed will never bring
+    // (it starts from metad's current position).
+    std::function<void()> started;
   };
   // `meta` outlives this. Each poll waits up to `wait` at metad.
   ChangeWatcher(MetaClient* meta, int64_t session, std::chrono::milliseconds wait, Callbacks cb);

@@ -317,7 +317,8 @@ bool FileSystem::FindKnown(uint64_t parent, std::string_view name, Attr* out,
     MutexLock l(&mu_);
     if (open_.count(out->ino)) return false;  // its writes may not be committed
   }
-  ApplyLocal(out);
+  // Not ApplyLocal: nothing of this mount's is uncommitted, and its xattr
+  // count must not renew XattrHints (an own SetXattr may be in flight).
   return true;
 }
 
@@ -545,7 +546,9 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
-  REPLFS_RETURN_IF_ERROR(io_->Write(ino, offset, data));
+  Status s = io_->Write(ino, offset, data);
+  known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
+  REPLFS_RETURN_IF_ERROR(s);
   MutexLock l(&mu_);
   OpenState& st = open_[ino];
   st.dirty = true;
@@ -571,6 +574,7 @@ Status FileSystem::FsyncDir() { return meta_->Sync(); }
 Status FileSystem::Release(uint64_t ino) {
   Status s = Flush(ino);
   if (!s.ok()) {
+    known_.ForgetIno(ino);  // what metad holds now is unknown
     LOG(ERROR) << "inode " << ino << ": writes lost at close: " << s.ToString();
   }
   releases_->Queue(ino);

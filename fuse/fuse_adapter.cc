@@ -79,6 +79,9 @@ class Adapter {
     if (!follow_) return;
     ChangeWatcher::Callbacks cb;
     cb.changed = [this](const NsChange& c) { ChangedElsewhere(c); };
+    // Only this mount's own caches: the kernel's replies so far had the
+    // short timeouts.
+    cb.started = [this] { fs_->ChangesLost(); };
     cb.lost = [this] {
       fs_->ChangesLost();
       std::vector<uint64_t> held = lookups_.Held();

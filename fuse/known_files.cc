@@ -1,5 +1,7 @@
 #include "fuse/known_files.h"
 
+#include <algorithm>
+
 namespace replfs::client {
 
 uint64_t KnownFiles::Stamp() const {
@@ -12,8 +14,9 @@ bool KnownFiles::TakeStampLocked(uint64_t stamp) {
 }
 
 void KnownFiles::MakeRoomLocked(size_t more) {
-  if (names_.size() + inodes_.size() + more <= max_entries_) return;
-  names_.clear();
+  if (names_ + inodes_.size() + more <= max_entries_) return;
+  dirs_.clear();
+  names_ = 0;
   inodes_.clear();
 }
 
@@ -29,8 +32,16 @@ void KnownFiles::Note(uint64_t parent, std::string_view name, const Attr& attr, 
     return;
   }
   MakeRoomLocked(2);
-  names_[Key{parent, std::string(name)}] = attr.ino;
-  inodes_[attr.ino] = Known{attr, now_()};
+  const Clock::time_point now = now_();
+  Names& names = dirs_[parent];
+  auto it = names.find(name);
+  if (it == names.end()) {
+    names.emplace(std::string(name), Name{attr.ino, now});
+    names_++;
+  } else {
+    it->second = Name{attr.ino, now};
+  }
+  inodes_[attr.ino] = Known{attr, now};
 }
 
 void KnownFiles::NoteAttrs(const Attr& attr, uint64_t stamp) {
@@ -49,11 +60,15 @@ bool KnownFiles::Find(uint64_t parent, std::string_view name, Attr* out,
                       std::chrono::milliseconds* left) const {
   if (ttl_.count() <= 0) return false;
   MutexLock l(&mu_);
-  auto n = names_.find(Key{parent, std::string(name)});
-  if (n == names_.end()) return false;
-  auto i = inodes_.find(n->second);
+  auto d = dirs_.find(parent);
+  if (d == dirs_.end()) return false;
+  auto n = d->second.find(name);
+  if (n == d->second.end()) return false;
+  auto i = inodes_.find(n->second.ino);
   if (i == inodes_.end()) return false;
-  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now_() - i->second.at);
+  // The older of the two answers bounds how long the kernel may keep it.
+  const Clock::time_point since = std::min(n->second.at, i->second.at);
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now_() - since);
   if (age >= ttl_) return false;
   *out = i->second.attr;
   *left = ttl_ - age;
@@ -61,10 +76,14 @@ bool KnownFiles::Find(uint64_t parent, std::string_view name, Attr* out,
 }
 
 void KnownFiles::EraseNameLocked(uint64_t parent, std::string_view name) {
-  auto n = names_.find(Key{parent, std::string(name)});
-  if (n == names_.end()) return;
-  inodes_.erase(n->second);
-  names_.erase(n);
+  auto d = dirs_.find(parent);
+  if (d == dirs_.end()) return;
+  auto n = d->second.find(name);
+  if (n == d->second.end()) return;
+  inodes_.erase(n->second.ino);
+  d->second.erase(n);
+  names_--;
+  if (d->second.empty()) dirs_.erase(d);
 }
 
 void KnownFiles::ForgetName(uint64_t parent, std::string_view name) {
@@ -82,13 +101,14 @@ void KnownFiles::ForgetIno(uint64_t ino) {
 void KnownFiles::ForgetAll() {
   MutexLock l(&mu_);
   epoch_++;
-  names_.clear();
+  dirs_.clear();
+  names_ = 0;
   inodes_.clear();
 }
 
 size_t KnownFiles::entries() const {
   MutexLock l(&mu_);
-  return names_.size() + inodes_.size();
+  return names_ + inodes_.size();
 }
 
 }  // namespace replfs::client

@@ -8,9 +8,11 @@
 // under the change feed (Client semantics in README.md): the caller answers
 // from here only while the feed is followed and nothing arrived on it since
 // the request began (ChangeWatcher::Coherent), for no longer than the
-// kernel could have cached metad's answer (`ttl`, coherent_timeout, counted
-// from that answer), and it hands every change of another mount here
-// (ForgetName, ForgetIno, ForgetAll) before the kernel hears of it.
+// kernel could have cached metad's answers (`ttl`, coherent_timeout,
+// counted from the older of the answer that brought the name and the one
+// that brought the attributes), and it hands every change of another mount
+// here (ForgetName, ForgetIno, ForgetAll) before the kernel hears of it;
+// what was noted before the feed was first followed goes when it is.
 //
 // This mount's own changes: a call that changes a file's attributes or a
 // name at metad forgets them once metad answered (also when it failed: it
@@ -73,16 +75,17 @@ class KnownFiles {
   size_t entries() const LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Key {
-    uint64_t parent;
-    std::string name;
-    bool operator==(const Key&) const = default;
+  // Lookups by string_view without building a std::string (no allocation
+  // on the watcher's thread, which must not fail).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<std::string>{}(k.name) ^ (std::hash<uint64_t>{}(k.parent) * 0x9e3779b97f4a7c15ULL);
-    }
+  struct Name {
+    uint64_t ino;
+    Clock::time_point at;  // when the call that brought it was answered
   };
+  using Names = std::unordered_map<std::string, Name, Hash, std::equal_to<>>;
   struct Known {
     Attr attr;
     Clock::time_point at;  // when the call that brought it was answered
@@ -100,7 +103,8 @@ class KnownFiles {
   const NowFn now_;
   mutable Mutex mu_;  // protects everything below
   uint64_t epoch_ GUARDED_BY(mu_) = 0;
-  std::unordered_map<Key, uint64_t, KeyHash> names_ GUARDED_BY(mu_);  // -> ino
+  std::unordered_map<uint64_t, Names> dirs_ GUARDED_BY(mu_);  // parent -> its names
+  size_t names_ GUARDED_BY(mu_) = 0;                          // in all of dirs_
   std::unordered_map<uint64_t, Known> inodes_ GUARDED_BY(mu_);
 };
 

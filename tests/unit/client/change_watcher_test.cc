@@ -35,6 +35,8 @@ class ChangeWatcherTest : public ::testing::Test {
   Mutex mu_;
   std::vector<NsChange> changes_ GUARDED_BY(mu_);
   std::atomic<int> lost_{0};
+  std::atomic<int> started_{0};
+  std::atomic<size_t> changes_at_start_{99};
 
   ChangeWatcher::Callbacks Record() {
     ChangeWatcher::Callbacks cb;
@@ -43,6 +45,11 @@ class ChangeWatcherTest : public ::testing::Test {
       changes_.push_back(c);
     };
     cb.lost = [this] { ++lost_; };
+    cb.started = [this] {
+      MutexLock l(&mu_);
+      changes_at_start_ = changes_.size();
+      ++started_;
+    };
     return cb;
   }
 };
@@ -58,6 +65,10 @@ TEST_F(ChangeWatcherTest, DeliversChangesResumesFromItsPositionAndReportsLosses)
                            std::chrono::seconds(10), "the script to be played");
   const uint64_t epoch = w.Epoch();
   EXPECT_TRUE(w.live());
+  // Once, when the feed is first followed, before anything it brings:
+  // what the mount learned before may have missed changes.
+  EXPECT_EQ(started_.load(), 1);
+  EXPECT_EQ(changes_at_start_.load(), 0u);
   EXPECT_TRUE(w.Coherent(epoch));
   {
     MutexLock l(&mu_);
