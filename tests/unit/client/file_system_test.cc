@@ -179,6 +179,125 @@ TEST_F(FileSystemTest, WriteAfterAnotherClientTruncatedCommitsOnlyItsOwnEnd) {
   EXPECT_EQ(meta_.handler->Size(a.ino), 3);
 }
 
+// Write-behind: the appends of a new small file reach the datads at flush,
+// in one Write that syncs every replica, so the flush calls no Sync.
+TEST_F(FileSystemTest, SmallNewFilesAreSentInOneSyncedWriteAtFlush) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "small", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(4096, 'a')).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 4096, std::string(4096, 'b')).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->writes.load(), 0);  // held back
+  EXPECT_EQ(meta_.handler->alloc_calls.load(), 0);
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 8192);  // the writer sees its size
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  int primary = 0, synced = 0;
+  for (auto& d : data_) {
+    primary += d.handler->primary_writes.load();
+    synced += d.handler->synced_writes.load();
+    EXPECT_EQ(d.handler->writes.load(), 1);
+    EXPECT_EQ(d.handler->syncs.load(), 0);  // the write synced them
+  }
+  EXPECT_EQ(primary, 1);
+  EXPECT_EQ(synced, 3);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 8192);
+  const rpc::ChunkLocation loc = meta_.handler->Location(static_cast<int64_t>(a.ino), 0);
+  for (auto& d : data_)
+    EXPECT_EQ(d.handler->Contents(loc.chunk_id), std::string(4096, 'a') + std::string(4096, 'b'));
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// An older datad does not know Write's `sync` (its reply never says
+// synced): the flush syncs every replica as before.
+TEST_F(FileSystemTest, DatadsThatDoNotKnowSyncedWritesAreSyncedAtFlush) {
+  for (auto& d : data_) d.handler->knows_sync = false;
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "old", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "x\n").ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 2);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// Whatever needs the bytes at the datads gets them there first, in order: a
+// write past the limit or out of order, a read, a truncation.
+TEST_F(FileSystemTest, HeldBytesGoOutBeforeAnythingThatNeedsThem) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "big", 0644, Caller{}, &a).ok());
+  const std::string first(kHoldBackBytes - 10, 'a');
+  ASSERT_TRUE(fs_->Write(a.ino, 0, first).ok());
+  EXPECT_EQ(data_[0].handler->writes.load() + data_[1].handler->writes.load() +
+                data_[2].handler->writes.load(),
+            0);
+  auto primary_writes = [&] {
+    int n = 0;
+    for (auto& d : data_) n += d.handler->primary_writes.load();
+    return n;
+  };
+  ASSERT_TRUE(fs_->Write(a.ino, first.size(), std::string(100, 'b')).ok());  // past the limit
+  const int sent = primary_writes();
+  EXPECT_GE(sent, 2);  // the held bytes (in max_rpc_bytes pieces), then this write
+  // From now on written through.
+  ASSERT_TRUE(fs_->Write(a.ino, first.size() + 100, "c").ok());
+  EXPECT_EQ(primary_writes(), sent + 1);
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, kHoldBackBytes + 91, &out).ok());
+  EXPECT_EQ(out, first + std::string(100, 'b') + "c");
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+
+  Attr r;
+  ASSERT_TRUE(fs_->Create(1, "read", 0644, Caller{}, &r).ok());
+  ASSERT_TRUE(fs_->Write(r.ino, 0, "hello").ok());
+  ASSERT_TRUE(fs_->Read(r.ino, 0, 100, &out).ok());  // sent before it reads
+  EXPECT_EQ(out, "hello");
+  ASSERT_TRUE(fs_->Write(r.ino, 5, " world").ok());  // held again, after the sent part
+  SetAttrRequest t;
+  t.ino = r.ino;
+  t.size = 8;
+  Attr got;
+  ASSERT_TRUE(fs_->SetAttr(t, &got).ok());  // sent before it truncates
+  EXPECT_EQ(got.size, 8);
+  ASSERT_TRUE(fs_->Read(r.ino, 0, 100, &out).ok());
+  EXPECT_EQ(out, "hello wo");
+  ASSERT_TRUE(fs_->Flush(r.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(r.ino), 8);
+  ASSERT_TRUE(fs_->Release(r.ino).ok());
+}
+
+TEST_F(FileSystemTest, WritesToAFileThatWasNotEmptyGoThroughAtOnce) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "full", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  const int before = data_[0].handler->writes.load();
+  Attr o;
+  ASSERT_TRUE(fs_->Open(a.ino, &o).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 3, "def").ok());
+  EXPECT_EQ(data_[0].handler->writes.load(), before + 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 6);
+}
+
+// Held bytes that cannot be written are lost: the flush says so once (and
+// commits nothing for them), as a local file system reports a failed
+// writeback at the next fsync or close.
+TEST_F(FileSystemTest, HeldBytesThatCannotBeWrittenFailTheFlush) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "full-disk", 0644, Caller{}, &a).ok());
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kNoSpace;
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());  // held: nothing to fail yet
+  Status s = fs_->Flush(a.ino);
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+  EXPECT_TRUE(fs_->Flush(a.ino).ok());  // reported once
+  EXPECT_EQ(meta_.handler->Size(a.ino), 0);
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kNone;
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 TEST_F(FileSystemTest, CreateOfAnExistingNameIsStaleUnlessExclusive) {
   Attr first, again;
   ASSERT_TRUE(fs_->Create(1, "raced", 0644, Caller{}, &first).ok());
