@@ -86,7 +86,7 @@ Status ChunkIo::WriteAttempt(uint64_t ino, WriteState* w) {
   counters_->Add("Write");
   // A store sync covers what the server acknowledged before the call.
   const uint64_t seq_before = LastWriteSeq();
-  Status s = Pools::Once(w->sync ? pools_->synced : pools_->normal, primary, [&](DataClient& c) {
+  Status s = Pools::Once(pools_->normal, primary, [&](DataClient& c) {
     c.Write(reply, loc.chunk_id, loc.version, w->piece.offset_in_chunk, w->bytes, w->crc, forward,
             w->sync);
   });

@@ -15,12 +15,6 @@ int64_t NowNs() {
       .count();
 }
 
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 int64_t RandomSession() {
   std::random_device rd;
   uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -299,27 +293,18 @@ Status FileSystem::SendHeld(uint64_t ino, bool sync) {
       st.sending_end = 0;
       if (s.ok()) {
         st.dirty = true;
-        st.written_end = std::max(st.written_end, off + static_cast<int64_t>(bytes.size()));
+        st.written_end = std::max(st.written_end, st.held_off);
         st.write_seq++;
       } else {
-        // Kept, in front of anything held meanwhile, for the next try (a
-        // flush, a read, a write): nothing after them reaches the datads
-        // first, so no size ever covers them unwritten. The last close
-        // drops them, with the error.
-        bytes.append(st.held);
-        st.held.swap(bytes);
-        st.held_off = off;
         st.may_hold = false;
+        if (st.held_error.ok()) st.held_error = s;
       }
     }
   }
   sent_cv_.notify_all();
-  if (!s.ok()) {
-    if (s.code() == Status::Code::kNoSpace)
-      hold_paused_until_ms_ = SteadyMs() + kHoldPauseMs.count();  // report at write(2) for a while
-    LOG(ERROR) << "inode " << ino << ": bytes held back at " << off
-               << " could not be written (kept for the next flush): " << s.ToString();
-  }
+  if (!s.ok())
+    LOG(ERROR) << "inode " << ino << ": " << bytes.size() << " bytes held back at " << off
+               << " could not be written: " << s.ToString();
   return s;
 }
 
@@ -431,15 +416,9 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
     if (it != open_.end()) {
       OpenState& st = it->second;
       st.written_end = std::min(st.written_end, *req.size);
-      // Emptied (O_TRUNC of an existing file): appends from 0 are held
-      // again, unless one was held (or is being sent) meanwhile: that one
-      // keeps its offset.
-      if (st.held.empty() && st.sending_end == 0) {
-        st.may_hold = *req.size == 0;
-        st.held_off = 0;
-      } else {
-        st.may_hold = false;
-      }
+      // Emptied (O_TRUNC of an existing file): appends from 0 are held again.
+      st.may_hold = *req.size == 0 && st.held.empty() && st.sending_end == 0;
+      st.held_off = 0;
     }
   }
   ApplyLocal(out);
@@ -640,7 +619,7 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
-  if (SteadyMs() >= hold_paused_until_ms_.load()) {
+  {
     MutexLock l(&mu_);
     auto it = open_.find(ino);
     if (it != open_.end() && TryHold(&it->second, offset, data)) return Status::OK();
@@ -659,13 +638,19 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
 }
 
 Status FileSystem::Flush(uint64_t ino) {
-  // Held bytes that cannot be sent stay held and fail this flush, after
-  // what did reach the datads is committed (none of it lies past them).
-  const Status held = SendHeld(ino, /*sync=*/true);
+  // Bytes held back that could not be sent (now or earlier) are lost: the
+  // flush says so once, after committing what did reach the datads.
+  (void)SendHeld(ino, /*sync=*/true);  // a failure is kept in held_error
+  Status lost;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end()) std::swap(lost, it->second.held_error);
+  }
   // Data durable first, then the size that exposes it.
   REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
   REPLFS_RETURN_IF_ERROR(Commit(ino));
-  return held;
+  return lost;
 }
 
 Status FileSystem::Fsync(uint64_t ino) {

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -51,10 +50,6 @@ inline constexpr int32_t kOpenChunks = 16;
 // (or until something needs them at the datads): a file this small is sent
 // in one Write that also syncs its replicas.
 inline constexpr size_t kHoldBackBytes = 64 << 10;
-// After a held send met a full disk, nothing is held for this long, so that
-// the next writes fail at write(2) (where a shell's `echo > f` reports it),
-// not only at a close.
-inline constexpr std::chrono::milliseconds kHoldPauseMs{60000};
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -150,9 +145,8 @@ class FileSystem {
   // bytes held back.
   Status Write(uint64_t ino, int64_t offset, std::string_view data);
   // Sends what is held back (a synced Write), Sync()s the datads written and
-  // CommitWrites size/mtime. Held bytes that cannot be sent stay held (every
-  // flush tries again and fails while they cannot; the last close drops
-  // them, logged); what was written through is committed all the same.
+  // CommitWrites size/mtime. A failure to send held-back bytes is returned
+  // by the next Flush or Fsync of the inode (they are lost).
   Status Flush(uint64_t ino);
   // fsync(2): Flush, and every namespace change so far made durable at
   // metad (the file's create or rename may not be yet).
@@ -221,6 +215,7 @@ class FileSystem {
     std::string held;
     int64_t held_off = 0;
     int64_t sending_end = 0;  // end of held bytes being sent (0: none)
+    Status held_error;        // a send of held bytes failed: for the next flush
   };
   // The end of the bytes held back or being sent (0: none).
   static int64_t HeldEnd(const OpenState& st);
@@ -271,8 +266,6 @@ class FileSystem {
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);
   std::condition_variable sent_cv_;  // a send of held bytes ended (with mu_)
-  // Steady-clock ms before which nothing is held (kHoldPauseMs).
-  std::atomic<int64_t> hold_paused_until_ms_{0};
   // Renewal holds of closed inodes not released yet (metad was unreachable).
   std::vector<LeaseHold> stray_ GUARDED_BY(mu_);
 

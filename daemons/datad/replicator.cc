@@ -62,6 +62,10 @@ Status Replicator::Write(int64_t chunk, int64_t version, int64_t offset, const s
 void Replicator::ForwardSmall(const std::vector<std::string>& forward, const ForwardedWrite& w,
                               const std::function<void()>& meanwhile,
                               std::vector<Forwarded>* results) {
+  // One deadline bounds all the answers together, as if they were awaited
+  // in parallel.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(peers_->options().rpc_timeout_ms);
   const std::vector<std::string> none;
   std::vector<std::shared_ptr<Pool>> pools(forward.size());
   std::vector<Pool::PendingCall> calls(forward.size());
@@ -77,11 +81,6 @@ void Replicator::ForwardSmall(const std::vector<std::string>& forward, const For
         &calls[i], &sent);
   }
   meanwhile();
-  // One deadline bounds all the answers together, as if they were awaited
-  // in parallel; it starts after `meanwhile` (this store's sync), which the
-  // secondaries' own syncs ran alongside.
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(peers_->options().rpc_timeout_ms);
   for (size_t i = 0; i < forward.size(); ++i) {
     Forwarded& r = (*results)[i];
     if (!r.status.ok()) continue;
