@@ -238,74 +238,11 @@ void FileSystem::ApplyLocal(Attr* a) {
   if (it == open_.end()) return;
   OpenState& st = it->second;
   st.meta_size = a->size;
-  if (st.dirty || HeldEnd(st) > 0) {
-    a->size = std::max({a->size, st.written_end, HeldEnd(st)});
+  if (st.dirty) {
+    a->size = std::max(a->size, st.written_end);
     a->mtime_ns = std::max(a->mtime_ns, st.mtime_ns);
     a->ctime_ns = std::max(a->ctime_ns, st.mtime_ns);
   }
-}
-
-int64_t FileSystem::HeldEnd(const OpenState& st) {
-  const int64_t held = st.held.empty() ? 0 : st.held_off + static_cast<int64_t>(st.held.size());
-  return std::max(held, st.sending_end);
-}
-
-bool FileSystem::TryHold(OpenState* st, int64_t offset, std::string_view data) {
-  if (!st->may_hold) return false;
-  if (offset != st->held_off + static_cast<int64_t>(st->held.size()) ||
-      st->held.size() + data.size() > kHoldBackBytes) {
-    st->may_hold = false;  // from now on written through, in order
-    return false;
-  }
-  st->held.append(data);
-  st->mtime_ns = NowNs();
-  st->write_seq++;
-  return true;
-}
-
-Status FileSystem::SendHeld(uint64_t ino, bool sync) {
-  std::string bytes;
-  int64_t off = 0;
-  {
-    std::unique_lock<std::mutex> l(mu_.native());
-    auto it = open_.find(ino);
-    // One send at a time, so that whoever needs the bytes at the datads
-    // (a flush, a read, a write through) finds them there once it returns.
-    while (it != open_.end() && it->second.sending_end > 0) {
-      sent_cv_.wait(l);
-      it = open_.find(ino);
-    }
-    if (it == open_.end()) return Status::OK();
-    OpenState& st = it->second;
-    if (st.held.empty()) return Status::OK();
-    bytes.swap(st.held);
-    off = st.held_off;
-    st.held_off = off + static_cast<int64_t>(bytes.size());
-    st.sending_end = st.held_off;
-  }
-  Status s = io_->Write(ino, off, bytes, sync);
-  known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
-  {
-    std::lock_guard<std::mutex> l(mu_.native());
-    auto it = open_.find(ino);
-    if (it != open_.end()) {
-      OpenState& st = it->second;
-      st.sending_end = 0;
-      if (s.ok()) {
-        st.dirty = true;
-        st.written_end = std::max(st.written_end, st.held_off);
-        st.write_seq++;
-      } else {
-        st.may_hold = false;
-        if (st.held_error.ok()) st.held_error = s;
-      }
-    }
-  }
-  sent_cv_.notify_all();
-  if (!s.ok())
-    LOG(ERROR) << "inode " << ino << ": " << bytes.size() << " bytes held back at " << off
-               << " could not be written: " << s.ToString();
-  return s;
 }
 
 Status FileSystem::Commit(uint64_t ino) {
@@ -400,7 +337,6 @@ Status FileSystem::GetAttr(uint64_t ino, Attr* out, bool* cached) {
 Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   // Pending writes first, so a later commit cannot undo this change (a
   // truncation, an explicit mtime).
-  REPLFS_RETURN_IF_ERROR(SendHeld(req.ino, /*sync=*/false));
   REPLFS_RETURN_IF_ERROR(Commit(req.ino));
   fresh_attrs_.Forget(req.ino);
   if (req.size) {
@@ -413,13 +349,7 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   if (req.size) {
     MutexLock l(&mu_);
     auto it = open_.find(req.ino);
-    if (it != open_.end()) {
-      OpenState& st = it->second;
-      st.written_end = std::min(st.written_end, *req.size);
-      // Emptied (O_TRUNC of an existing file): appends from 0 are held again.
-      st.may_hold = *req.size == 0 && st.held.empty() && st.sending_end == 0;
-      st.held_off = 0;
-    }
+    if (it != open_.end()) it->second.written_end = std::min(it->second.written_end, *req.size);
   }
   ApplyLocal(out);
   return Status::OK();
@@ -566,9 +496,7 @@ void FileSystem::Opened(uint64_t ino, const std::vector<ChunkLocation>& location
   {
     MutexLock l(&mu_);
     OpenState& st = open_[ino];
-    // The first open of an empty file: its appends may be held back.
-    if (st.handles++ == 0 && out->type == FileType::kRegular && out->size == 0 && !st.dirty)
-      st.may_hold = true;
+    st.handles++;
   }
   ApplyLocal(out);
 }
@@ -596,7 +524,6 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
 }
 
 Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string* out) {
-  REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // read what was written
   int64_t known = -1;
   {
     MutexLock l(&mu_);
@@ -619,12 +546,6 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
-  {
-    MutexLock l(&mu_);
-    auto it = open_.find(ino);
-    if (it != open_.end() && TryHold(&it->second, offset, data)) return Status::OK();
-  }
-  REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // earlier bytes first
   Status s = io_->Write(ino, offset, data);
   known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
   REPLFS_RETURN_IF_ERROR(s);
@@ -638,19 +559,9 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
 }
 
 Status FileSystem::Flush(uint64_t ino) {
-  // Bytes held back that could not be sent (now or earlier) are lost: the
-  // flush says so once, after committing what did reach the datads.
-  (void)SendHeld(ino, /*sync=*/true);  // a failure is kept in held_error
-  Status lost;
-  {
-    MutexLock l(&mu_);
-    auto it = open_.find(ino);
-    if (it != open_.end()) std::swap(lost, it->second.held_error);
-  }
   // Data durable first, then the size that exposes it.
   REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
-  REPLFS_RETURN_IF_ERROR(Commit(ino));
-  return lost;
+  return Commit(ino);
 }
 
 Status FileSystem::Fsync(uint64_t ino) {

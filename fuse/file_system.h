@@ -1,9 +1,7 @@
 // FileSystem: everything the FUSE adapter needs, with no FUSE types. Names
 // are checked before any RPC, open files keep local state so that the writing
 // client always sees its own size and mtime, and writes are reported to metad
-// (CommitWrite) at flush, fsync and release. Appends to a file that was
-// empty when it was opened are held back (kHoldBackBytes) and sent at flush,
-// fsync or close in one synced Write (PROTOCOL.md "Client write path").
+// (CommitWrite) at flush, fsync and release.
 //
 // Thread-safe: called concurrently by the FUSE worker threads. Per-inode open
 // state lives under mu_, which is never held across an RPC. A thread of its
@@ -46,10 +44,6 @@ inline constexpr std::chrono::milliseconds kOpenRenewalInterval{20000};
 // Chunk locations an open asks metad for along with the Open (the first
 // reads then need no GetChunks): 16 chunks, 1 GiB at the default size.
 inline constexpr int32_t kOpenChunks = 16;
-// Bytes of appends to an empty file held back until flush, fsync or close
-// (or until something needs them at the datads): a file this small is sent
-// in one Write that also syncs its replicas.
-inline constexpr size_t kHoldBackBytes = 64 << 10;
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -140,13 +134,8 @@ class FileSystem {
   Status Create(uint64_t parent, std::string_view name, uint32_t mode, const Caller& who,
                 Attr* out, bool exclusive = true);
   Status Read(uint64_t ino, int64_t offset, int64_t size, std::string* out);
-  // Held back (kHoldBackBytes) when it continues the appends from offset 0
-  // of a file that was empty when opened; else written through, after the
-  // bytes held back.
   Status Write(uint64_t ino, int64_t offset, std::string_view data);
-  // Sends what is held back (a synced Write), Sync()s the datads written and
-  // CommitWrites size/mtime. A failure to send held-back bytes is returned
-  // by the next Flush or Fsync of the inode (they are lost).
+  // Sync() the datads written and CommitWrite size/mtime.
   Status Flush(uint64_t ino);
   // fsync(2): Flush, and every namespace change so far made durable at
   // metad (the file's create or rename may not be yet).
@@ -209,21 +198,7 @@ class FileSystem {
     int64_t mtime_ns = 0;     // time of the last uncommitted write
     uint64_t write_seq = 0;   // bumped per write; a commit clears dirty only if unchanged
     std::vector<int64_t> leases;  // lease sessions of RenewOpenHolds holding it at metad
-    // Write-behind: bytes held back at [held_off, held_off + held.size()),
-    // while every write so far appended from offset 0 of an empty file.
-    bool may_hold = false;
-    std::string held;
-    int64_t held_off = 0;
-    int64_t sending_end = 0;  // end of held bytes being sent (0: none)
-    Status held_error;        // a send of held bytes failed: for the next flush
   };
-  // The end of the bytes held back or being sent (0: none).
-  static int64_t HeldEnd(const OpenState& st);
-  // Keeps `data` back if it continues the held appends and fits.
-  static bool TryHold(OpenState* st, int64_t offset, std::string_view data);
-  // Sends the bytes held back for `ino` (waiting for a send in flight
-  // first), with Write's `sync` when `sync`.
-  Status SendHeld(uint64_t ino, bool sync) NO_THREAD_SAFETY_ANALYSIS;  // waits on sent_cv_
 
   // One Open at metad under a lease session of RenewOpenHolds.
   struct LeaseHold {
@@ -265,7 +240,6 @@ class FileSystem {
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);
-  std::condition_variable sent_cv_;  // a send of held bytes ended (with mu_)
   // Renewal holds of closed inodes not released yet (metad was unreachable).
   std::vector<LeaseHold> stray_ GUARDED_BY(mu_);
 
