@@ -500,7 +500,9 @@ TEST_F(CoherenceTest, AnotherMountsChangesReachTheKernelsCacheAtOnce) {
   ASSERT_EQ(stat(M("own").c_str(), &own), 0);
   ASSERT_EQ(stat(M("f").c_str(), &own), 0);
   ASSERT_TRUE(ClientRpcs(cluster(), 0, &after));
-  EXPECT_EQ(after.meta, before.meta) << before.line << "\n" << after.line;
+  // The Release of the close of "own" goes out batched, up to 2 ms later.
+  EXPECT_EQ(after.meta - MetaCalls(after, "ReleaseAll"), before.meta - MetaCalls(before, "ReleaseAll"))
+      << before.line << "\n" << after.line;
 }
 
 TEST_F(CoherenceTest, LookupsOfMissingNamesInADirectoryMadeHereAskNoOne) {
