@@ -36,6 +36,27 @@ void ChunkIo::NoteWritten(uint64_t ino, int64_t index, const std::string& addr) 
   written_[ino][index][addr] = ++write_seq_;
 }
 
+uint64_t ChunkIo::LastWriteSeq() {
+  MutexLock l(&mu_);
+  return write_seq_;
+}
+
+void ChunkIo::NoteSynced(uint64_t ino, const std::string& addr, uint64_t upto) {
+  MutexLock l(&mu_);
+  ForgetSyncedLocked(ino, addr, upto);
+}
+
+void ChunkIo::ForgetSyncedLocked(uint64_t ino, const std::string& addr, uint64_t upto) {
+  auto it = written_.find(ino);
+  if (it == written_.end()) return;
+  for (auto jt = it->second.begin(); jt != it->second.end();) {
+    auto kt = jt->second.find(addr);
+    if (kt != jt->second.end() && kt->second <= upto) jt->second.erase(kt);
+    jt = jt->second.empty() ? it->second.erase(jt) : std::next(jt);
+  }
+  if (it->second.empty()) written_.erase(it);
+}
+
 void ChunkIo::CacheLocation(uint64_t ino, const ChunkLocation& loc) {
   if (loc.chunk_id == 0) return;
   MutexLock l(&mu_);
@@ -219,15 +240,7 @@ Status ChunkIo::Sync(uint64_t ino) {
     }
     // Forget the server only where nothing was written to it after the
     // snapshot (that write may have missed this Sync).
-    MutexLock l(&mu_);
-    auto it = written_.find(ino);
-    if (it == written_.end()) continue;
-    for (auto jt = it->second.begin(); jt != it->second.end();) {
-      auto kt = jt->second.find(addrs[i]);
-      if (kt != jt->second.end() && kt->second <= snapshot[addrs[i]]) jt->second.erase(kt);
-      jt = jt->second.empty() ? it->second.erase(jt) : std::next(jt);
-    }
-    if (it->second.empty()) written_.erase(it);
+    NoteSynced(ino, addrs[i], snapshot[addrs[i]]);
   }
   return first_error;
 }

@@ -38,6 +38,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -84,7 +85,10 @@ class ChunkIo {
   // Writes `data` at `offset` of inode `ino`. On failure some bytes may have
   // reached some replicas (writes are idempotent: the caller may retry).
   // NoSpace when a datad is full, IOError when the retry budget ran out.
-  Status Write(uint64_t ino, int64_t offset, std::string_view data);
+  // `sync`: the replicas also make their stores durable before they answer
+  // (Write's `sync`), so that a Sync after it has nothing left to call for
+  // them; replicas that did not say `synced` are synced by Sync as usual.
+  Status Write(uint64_t ino, int64_t offset, std::string_view data, bool sync = false);
 
   // Reads up to `size` bytes at `offset`, never past `file_size`; *out holds
   // exactly the bytes read (empty at or past EOF). *out is unspecified on
@@ -118,14 +122,16 @@ class ChunkIo {
   using ReplicaFn = std::function<Status(const std::string& addr)>;
 
   // --- chunk_write.cc
-  Status WritePiece(uint64_t ino, const Piece& piece, std::string_view payload);
+  Status WritePiece(uint64_t ino, const Piece& piece, std::string_view payload, bool sync);
   // One try of a piece: retryable Status = try again (RetryCall decides).
   Status WriteAttempt(uint64_t ino, WriteState* w);
   Status OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const Status& s,
                           WriteState* w);
   // The primary applied the write; `failed` secondaries did not (why).
+  // `synced_upto` (set): every replica that applied it is durable with all
+  // writes acknowledged up to that sequence number.
   Status FinishWrite(uint64_t ino, const ChunkLocation& loc, const std::vector<std::string>& failed,
-                     Status::Code why);
+                     Status::Code why, std::optional<uint64_t> synced_upto);
   // Acknowledgements a write of `loc` needs.
   int Quorum(const ChunkLocation& loc) const;
 
@@ -165,6 +171,11 @@ class ChunkIo {
   Status DropDead(uint64_t ino, const ChunkLocation& loc, const std::vector<Status>& res);
   Status SyncFailed(uint64_t ino, const std::string& addr, const Status& s);
   void NoteWritten(uint64_t ino, int64_t index, const std::string& addr);
+  // `addr` is durable with every write to it acknowledged up to `upto`.
+  void NoteSynced(uint64_t ino, const std::string& addr, uint64_t upto);
+  void ForgetSyncedLocked(uint64_t ino, const std::string& addr, uint64_t upto)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  uint64_t LastWriteSeq();
 
   // Constant after construction.
   MetaClient* const meta_;

@@ -25,28 +25,32 @@ int ChunkIo::Quorum(const ChunkLocation& loc) const {
 
 // What the attempts of one piece share.
 struct ChunkIo::WriteState {
-  WriteState(const Piece& p, const std::string& b, int32_t c) : piece(p), bytes(b), crc(c) {}
+  WriteState(const Piece& p, const std::string& b, int32_t c, bool s)
+      : piece(p), bytes(b), crc(c), sync(s) {}
   const Piece& piece;
   const std::string& bytes;
   int32_t crc;
+  bool sync;
   bool refresh = false;  // ask metad for the location before the next try
   std::string where;     // the last location tried, for the final log line
 };
 
-Status ChunkIo::Write(uint64_t ino, int64_t offset, std::string_view data) {
+Status ChunkIo::Write(uint64_t ino, int64_t offset, std::string_view data, bool sync) {
   if (offset < 0) return Status::Invalid("negative offset");
   for (const Piece& p : SplitRange(geometry_, offset, static_cast<int64_t>(data.size()),
                                    geometry_.max_rpc_bytes)) {
     REPLFS_RETURN_IF_ERROR(WritePiece(ino, p,
                                       data.substr(static_cast<size_t>(p.file_offset - offset),
-                                                  static_cast<size_t>(p.length))));
+                                                  static_cast<size_t>(p.length)),
+                                      sync));
   }
   return Status::OK();
 }
 
-Status ChunkIo::WritePiece(uint64_t ino, const Piece& piece, std::string_view payload) {
+Status ChunkIo::WritePiece(uint64_t ino, const Piece& piece, std::string_view payload,
+                           bool sync) {
   const std::string bytes(payload);  // Thrift wants a std::string
-  WriteState w{piece, bytes, static_cast<int32_t>(Crc32c(payload.data(), payload.size()))};
+  WriteState w{piece, bytes, static_cast<int32_t>(Crc32c(payload.data(), payload.size())), sync};
   // The one retry loop: every retryable outcome of an attempt is tried again
   // with backoff until rpc.budget_ms is spent, however many attempts.
   net::RpcOptions policy = opts_.rpc;
@@ -80,12 +84,20 @@ Status ChunkIo::WriteAttempt(uint64_t ino, WriteState* w) {
   const std::vector<std::string> forward(loc.replicas.begin() + 1, loc.replicas.end());
   rpc::WriteReply reply;
   counters_->Add("Write");
-  Status s = Pools::Once(pools_->normal, primary, [&](DataClient& c) {
-    c.Write(reply, loc.chunk_id, loc.version, w->piece.offset_in_chunk, w->bytes, w->crc, forward);
+  // A store sync covers what the server acknowledged before the call.
+  const uint64_t seq_before = LastWriteSeq();
+  Status s = Pools::Once(w->sync ? pools_->synced : pools_->normal, primary, [&](DataClient& c) {
+    c.Write(reply, loc.chunk_id, loc.version, w->piece.offset_in_chunk, w->bytes, w->crc, forward,
+            w->sync);
   });
   if (!s.ok()) return OnPrimaryFailure(ino, loc, s, w);
   ranking_.MarkOk(primary);
-  NoteWritten(ino, loc.index, primary);
+  std::optional<uint64_t> synced_upto;
+  if (w->sync && reply.synced) synced_upto = seq_before;
+  if (synced_upto)
+    NoteSynced(ino, primary, *synced_upto);
+  else
+    NoteWritten(ino, loc.index, primary);
   std::vector<std::string> failed;
   Status::Code why = Status::Code::kUnavailable;
   for (const rpc::ReplicaFailure& f : reply.failed) {
@@ -94,7 +106,7 @@ Status ChunkIo::WriteAttempt(uint64_t ino, WriteState* w) {
     if (failed.empty()) why = net::FromErrorCode(f.code);
     failed.push_back(f.addr);
   }
-  return FinishWrite(ino, loc, failed, why);
+  return FinishWrite(ino, loc, failed, why, synced_upto);
 }
 
 Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const Status& s,
@@ -134,13 +146,19 @@ Status ChunkIo::OnPrimaryFailure(uint64_t ino, const ChunkLocation& loc, const S
 }
 
 Status ChunkIo::FinishWrite(uint64_t ino, const ChunkLocation& loc,
-                            const std::vector<std::string>& failed, Status::Code why) {
+                            const std::vector<std::string>& failed, Status::Code why,
+                            std::optional<uint64_t> synced_upto) {
   auto applied = [&](const std::string& addr) {
     return std::find(loc.replicas.begin(), loc.replicas.end(), addr) != loc.replicas.end() &&
            std::find(failed.begin(), failed.end(), addr) == failed.end();
   };
-  for (size_t i = 1; i < loc.replicas.size(); ++i)
-    if (applied(loc.replicas[i])) NoteWritten(ino, loc.index, loc.replicas[i]);
+  for (size_t i = 1; i < loc.replicas.size(); ++i) {
+    if (!applied(loc.replicas[i])) continue;
+    if (synced_upto)
+      NoteSynced(ino, loc.replicas[i], *synced_upto);
+    else
+      NoteWritten(ino, loc.index, loc.replicas[i]);
+  }
   if (failed.empty()) return Status::OK();
   // The replicas that missed this write must leave the set before the write
   // counts (else they could be read); an unreachable metad means: try again.

@@ -17,9 +17,19 @@ using DataClient = rpc::DataServiceClient;
 using DataPoolSet = net::PoolSet<DataClient>;
 
 // `normal` carries writes, syncs, truncates and reads' last pass; `fast`
-// differs only in a shorter rpc timeout, for a read's first try per replica.
+// differs only in a shorter rpc timeout, for a read's first try per replica;
+// `synced` in a longer one, for writes with `sync`: the primary answers
+// after its own store sync and then up to one rpc timeout of its
+// secondaries' (each syncing too), and a slow disk must not make the
+// client give up on a healthy primary first.
 struct ChunkIo::Pools {
-  explicit Pools(const DataPathOptions& o) : normal(o.rpc), fast(FastRead(o)) {}
+  explicit Pools(const DataPathOptions& o) : normal(o.rpc), fast(FastRead(o)), synced(SyncedWrite(o)) {}
+
+  static net::RpcOptions SyncedWrite(const DataPathOptions& o) {
+    net::RpcOptions s = o.rpc;
+    s.rpc_timeout_ms = 2 * o.rpc.rpc_timeout_ms;
+    return s;
+  }
 
   static net::RpcOptions FastRead(const DataPathOptions& o) {
     net::RpcOptions f = o.rpc;
@@ -39,6 +49,7 @@ struct ChunkIo::Pools {
 
   DataPoolSet normal;
   DataPoolSet fast;
+  DataPoolSet synced;
 };
 
 }  // namespace replfs::client

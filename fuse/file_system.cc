@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "fuse/process_of.h"
 
 namespace replfs::client {
 namespace {
@@ -12,6 +13,12 @@ namespace {
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -238,11 +245,110 @@ void FileSystem::ApplyLocal(Attr* a) {
   if (it == open_.end()) return;
   OpenState& st = it->second;
   st.meta_size = a->size;
-  if (st.dirty) {
-    a->size = std::max(a->size, st.written_end);
+  if (st.dirty || HeldEnd(st) > 0) {
+    a->size = std::max({a->size, st.written_end, HeldEnd(st)});
     a->mtime_ns = std::max(a->mtime_ns, st.mtime_ns);
     a->ctime_ns = std::max(a->ctime_ns, st.mtime_ns);
   }
+}
+
+int64_t FileSystem::HeldEnd(const OpenState& st) {
+  const int64_t held = st.held.empty() ? 0 : st.held_off + static_cast<int64_t>(st.held.size());
+  return std::max(held, st.sending_end);
+}
+
+bool FileSystem::TryHold(OpenState* st, int64_t offset, std::string_view data) {
+  if (!st->may_hold) return false;
+  if (offset != st->held_off + static_cast<int64_t>(st->held.size()) ||
+      st->held.size() + data.size() > kHoldBackBytes) {
+    st->may_hold = false;  // from now on written through, in order
+    return false;
+  }
+  st->held.append(data);
+  st->mtime_ns = NowNs();
+  st->write_seq++;
+  return true;
+}
+
+bool FileSystem::PendingWriter::Knows(uint32_t tid) const {
+  if (tid == 0 || process_ == 0 || process_ == kUnknown) return false;
+  for (uint32_t t : tids_)
+    if (t == tid) return true;
+  return false;
+}
+
+void FileSystem::PendingWriter::Note(uint32_t tid, uint32_t process) {
+  if (Knows(tid)) return;
+  if (process == 0 || (process_ != 0 && process != process_)) {
+    process_ = kUnknown;  // every flush sends and commits, as for a second writer
+    return;
+  }
+  process_ = process;
+  tids_[next_] = tid;
+  next_ = (next_ + 1) % tids_.size();
+}
+
+uint32_t FileSystem::LookUpProcess(uint64_t ino, uint32_t tid, bool for_flush) {
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it == open_.end() || !it->second.writer.NeedsLookup(tid, for_flush)) return 0;
+  }
+  return ProcessOfThread(tid);  // a /proc read: not under mu_
+}
+
+Status FileSystem::SendHeld(uint64_t ino, bool sync) {
+  std::string bytes;
+  int64_t off = 0;
+  {
+    std::unique_lock<std::mutex> l(mu_.native());
+    auto it = open_.find(ino);
+    // One send at a time, so that whoever needs the bytes at the datads
+    // (a flush, a read, a write through) finds them there once it returns.
+    while (it != open_.end() && it->second.sending_end > 0) {
+      sent_cv_.wait(l);
+      it = open_.find(ino);
+    }
+    if (it == open_.end()) return Status::OK();
+    OpenState& st = it->second;
+    if (st.held.empty()) return Status::OK();
+    bytes.swap(st.held);
+    off = st.held_off;
+    st.held_off = off + static_cast<int64_t>(bytes.size());
+    st.sending_end = st.held_off;
+  }
+  Status s = io_->Write(ino, off, bytes, sync);
+  known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
+  {
+    std::lock_guard<std::mutex> l(mu_.native());
+    auto it = open_.find(ino);
+    if (it != open_.end()) {
+      OpenState& st = it->second;
+      st.sending_end = 0;
+      if (s.ok()) {
+        st.dirty = true;
+        st.written_end = std::max(st.written_end, off + static_cast<int64_t>(bytes.size()));
+        st.write_seq++;
+      } else {
+        // Kept, in front of anything held meanwhile, for the next try (a
+        // flush, a read, a write): nothing after them reaches the datads
+        // first, so no size ever covers them unwritten. The last close
+        // drops them, with the error.
+        bytes.append(st.held);
+        st.held.swap(bytes);
+        st.held_off = off;
+        st.may_hold = false;
+      }
+    }
+  }
+  sent_cv_.notify_all();
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kNoSpace)
+      hold_paused_until_ms_ = SteadyMs() + kHoldPauseMs.count();  // report at write(2) for a while
+    LOG(ERROR) << "inode " << ino << ": bytes held back at " << off
+               << " could not be written (kept for the next flush): " << s.ToString();
+  }
+  return s;
 }
 
 Status FileSystem::Commit(uint64_t ino) {
@@ -278,6 +384,7 @@ Status FileSystem::Commit(uint64_t ino) {
   if (st.write_seq == seq) {
     st.dirty = false;
     st.written_end = 0;
+    if (HeldEnd(st) == 0) st.writer.Reset();
   }
   return Status::OK();
 }
@@ -337,6 +444,7 @@ Status FileSystem::GetAttr(uint64_t ino, Attr* out, bool* cached) {
 Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   // Pending writes first, so a later commit cannot undo this change (a
   // truncation, an explicit mtime).
+  REPLFS_RETURN_IF_ERROR(SendHeld(req.ino, /*sync=*/false));
   REPLFS_RETURN_IF_ERROR(Commit(req.ino));
   fresh_attrs_.Forget(req.ino);
   if (req.size) {
@@ -349,7 +457,19 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   if (req.size) {
     MutexLock l(&mu_);
     auto it = open_.find(req.ino);
-    if (it != open_.end()) it->second.written_end = std::min(it->second.written_end, *req.size);
+    if (it != open_.end()) {
+      OpenState& st = it->second;
+      st.written_end = std::min(st.written_end, *req.size);
+      // Emptied (O_TRUNC of an existing file): appends from 0 are held
+      // again, unless one was held (or is being sent) meanwhile: that one
+      // keeps its offset.
+      if (st.held.empty() && st.sending_end == 0) {
+        st.may_hold = *req.size == 0;
+        st.held_off = 0;
+      } else {
+        st.may_hold = false;
+      }
+    }
   }
   ApplyLocal(out);
   return Status::OK();
@@ -496,7 +616,9 @@ void FileSystem::Opened(uint64_t ino, const std::vector<ChunkLocation>& location
   {
     MutexLock l(&mu_);
     OpenState& st = open_[ino];
-    st.handles++;
+    // The first open of an empty file: its appends may be held back.
+    if (st.handles++ == 0 && out->type == FileType::kRegular && out->size == 0 && !st.dirty)
+      st.may_hold = true;
   }
   ApplyLocal(out);
 }
@@ -524,6 +646,7 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
 }
 
 Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string* out) {
+  REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // read what was written
   int64_t known = -1;
   {
     MutexLock l(&mu_);
@@ -542,10 +665,20 @@ Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string*
   return io_->Read(ino, offset, size, known, out);
 }
 
-Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
+Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, uint32_t tid) {
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
+  const uint32_t process = LookUpProcess(ino, tid, /*for_flush=*/false);
+  if (SteadyMs() >= hold_paused_until_ms_.load()) {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end() && TryHold(&it->second, offset, data)) {
+      it->second.writer.Note(tid, process);
+      return Status::OK();
+    }
+  }
+  REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // earlier bytes first
   Status s = io_->Write(ino, offset, data);
   known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
   REPLFS_RETURN_IF_ERROR(s);
@@ -555,13 +688,28 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data) {
   st.written_end = std::max(st.written_end, offset + static_cast<int64_t>(data.size()));
   st.mtime_ns = NowNs();
   st.write_seq++;
+  st.writer.Note(tid, process);
   return Status::OK();
 }
 
-Status FileSystem::Flush(uint64_t ino) {
+Status FileSystem::Flush(uint64_t ino, uint32_t tid) {
+  const uint32_t process = LookUpProcess(ino, tid, /*for_flush=*/true);
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end() && it->second.writer.Other(tid, process)) {
+      LOG(DEBUG) << "inode " << ino << ": flush from thread " << tid << " of process " << process
+                 << ", not the writer's: its writes stay pending";
+      return Status::OK();
+    }
+  }
+  // Held bytes that cannot be sent stay held and fail this flush, after
+  // what did reach the datads is committed (none of it lies past them).
+  const Status held = SendHeld(ino, /*sync=*/true);
   // Data durable first, then the size that exposes it.
   REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
-  return Commit(ino);
+  REPLFS_RETURN_IF_ERROR(Commit(ino));
+  return held;
 }
 
 Status FileSystem::Fsync(uint64_t ino) {

@@ -1,7 +1,10 @@
 // FileSystem: everything the FUSE adapter needs, with no FUSE types. Names
 // are checked before any RPC, open files keep local state so that the writing
 // client always sees its own size and mtime, and writes are reported to metad
-// (CommitWrite) at flush, fsync and release.
+// (CommitWrite) at the writing process's flush, at fsync and at release.
+// Appends to a file that was empty when it was opened are held back
+// (kHoldBackBytes) and sent then in one synced Write (PROTOCOL.md "Client
+// write path").
 //
 // Thread-safe: called concurrently by the FUSE worker threads. Per-inode open
 // state lives under mu_, which is never held across an RPC. A thread of its
@@ -12,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -44,6 +49,14 @@ inline constexpr std::chrono::milliseconds kOpenRenewalInterval{20000};
 // Chunk locations an open asks metad for along with the Open (the first
 // reads then need no GetChunks): 16 chunks, 1 GiB at the default size.
 inline constexpr int32_t kOpenChunks = 16;
+// Bytes of appends to an empty file held back until flush, fsync or close
+// (or until something needs them at the datads): a file this small is sent
+// in one Write that also syncs its replicas.
+inline constexpr size_t kHoldBackBytes = 64 << 10;
+// After a held send met a full disk, nothing is held for this long, so that
+// the next writes fail at write(2) (where a shell's `echo > f` reports it),
+// not only at a close.
+inline constexpr std::chrono::milliseconds kHoldPauseMs{60000};
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -134,9 +147,22 @@ class FileSystem {
   Status Create(uint64_t parent, std::string_view name, uint32_t mode, const Caller& who,
                 Attr* out, bool exclusive = true);
   Status Read(uint64_t ino, int64_t offset, int64_t size, std::string* out);
-  Status Write(uint64_t ino, int64_t offset, std::string_view data);
-  // Sync() the datads written and CommitWrite size/mtime.
-  Status Flush(uint64_t ino);
+  // Held back (kHoldBackBytes) when it continues the appends from offset 0
+  // of a file that was empty when opened; else written through, after the
+  // bytes held back. `tid`: the calling thread (fuse_ctx.pid; 0: unknown),
+  // whose process is noted as the writer (PendingWriter).
+  Status Write(uint64_t ino, int64_t offset, std::string_view data, uint32_t tid = 0);
+  // Sends what is held back (a synced Write), Sync()s the datads written and
+  // CommitWrites size/mtime. Held bytes that cannot be sent stay held (every
+  // flush tries again and fails while they cannot; the last close drops
+  // them, logged); what was written through is committed all the same.
+  // A flush from thread `tid` of another process than the one whose writes
+  // are pending does none of it: it closes a copy of the descriptor (a
+  // forked child exits, or its exec closes one it inherited), must not wait
+  // for metad on the writer's behalf, and the writer's own close is still to
+  // come (and the Release sends whatever is still pending). With `tid` 0, a process that
+  // cannot be told or writes of several processes, everything is sent.
+  Status Flush(uint64_t ino, uint32_t tid = 0);
   // fsync(2): Flush, and every namespace change so far made durable at
   // metad (the file's create or rename may not be yet).
   Status Fsync(uint64_t ino);
@@ -189,6 +215,38 @@ class FileSystem {
   void ChangesLost();
 
  private:
+  // The process that made the writes of an open inode that are held or not
+  // committed yet, when there is one and it is known.
+  class PendingWriter {
+   public:
+    // Whether `tid` must be looked up (ProcessOfThread) before Note
+    // (`for_flush` false) or Other (true): not when the answer is known
+    // without it.
+    bool NeedsLookup(uint32_t tid, bool for_flush) const {
+      if (tid == 0 || process_ == kUnknown || Knows(tid)) return false;
+      return !for_flush || process_ != 0;
+    }
+    // A write by thread `tid` of `process` (0: unknown, or not looked up
+    // because !NeedsLookup).
+    void Note(uint32_t tid, uint32_t process);
+    // Whether a flush by thread `tid` of `process` (looked up as for Note)
+    // comes from another process than the one writer.
+    bool Other(uint32_t tid, uint32_t process) const {
+      return process_ != 0 && process_ != kUnknown && !Knows(tid) && process != 0 &&
+             process != process_;
+    }
+    // Nothing pending any more.
+    void Reset() { *this = PendingWriter(); }
+
+   private:
+    static constexpr uint32_t kUnknown = UINT32_MAX;  // unknown, or several
+    bool Knows(uint32_t tid) const;
+    uint32_t process_ = 0;  // 0: no write noted
+    // Threads seen writing for process_ (saves a /proc read per write).
+    std::array<uint32_t, 4> tids_{};
+    size_t next_ = 0;
+  };
+
   // What this client knows about an open inode.
   struct OpenState {
     int handles = 0;
@@ -198,7 +256,24 @@ class FileSystem {
     int64_t mtime_ns = 0;     // time of the last uncommitted write
     uint64_t write_seq = 0;   // bumped per write; a commit clears dirty only if unchanged
     std::vector<int64_t> leases;  // lease sessions of RenewOpenHolds holding it at metad
+    // Write-behind: bytes held back at [held_off, held_off + held.size()),
+    // while every write so far appended from offset 0 of an empty file.
+    bool may_hold = false;
+    std::string held;
+    int64_t held_off = 0;
+    int64_t sending_end = 0;  // end of held bytes being sent (0: none)
+    PendingWriter writer;     // whose writes are held or uncommitted
   };
+  // The end of the bytes held back or being sent (0: none).
+  static int64_t HeldEnd(const OpenState& st);
+  // Keeps `data` back if it continues the held appends and fits.
+  static bool TryHold(OpenState* st, int64_t offset, std::string_view data);
+  // The process of `tid` when `ino` is open and its pending writer must be
+  // compared with it (PendingWriter::NeedsLookup); else 0.
+  uint32_t LookUpProcess(uint64_t ino, uint32_t tid, bool for_flush) LOCKS_EXCLUDED(mu_);
+  // Sends the bytes held back for `ino` (waiting for a send in flight
+  // first), with Write's `sync` when `sync`.
+  Status SendHeld(uint64_t ino, bool sync) NO_THREAD_SAFETY_ANALYSIS;  // waits on sent_cv_
 
   // One Open at metad under a lease session of RenewOpenHolds.
   struct LeaseHold {
@@ -240,6 +315,9 @@ class FileSystem {
 
   Mutex mu_;  // protects open_ and stray_
   std::unordered_map<uint64_t, OpenState> open_ GUARDED_BY(mu_);
+  std::condition_variable sent_cv_;  // a send of held bytes ended (with mu_)
+  // Steady-clock ms before which nothing is held (kHoldPauseMs).
+  std::atomic<int64_t> hold_paused_until_ms_{0};
   // Renewal holds of closed inodes not released yet (metad was unreachable).
   std::vector<LeaseHold> stray_ GUARDED_BY(mu_);
 

@@ -210,6 +210,9 @@ Caller Who(fuse_req_t req) {
   return Caller{static_cast<uint32_t>(c->uid), static_cast<uint32_t>(c->gid)};
 }
 
+// The calling thread in this mount's pid namespace (0: not mappable).
+uint32_t CallerTid(fuse_req_t req) { return static_cast<uint32_t>(fuse_req_ctx(req)->pid); }
+
 fuse_entry_param MakeEntry(Adapter& a, const Attr& attr, const Ttl& ttl) {
   fuse_entry_param e{};
   e.ino = attr.ino;
@@ -516,10 +519,13 @@ void OnRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 }
 
 void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-             fuse_file_info*) {
+             fuse_file_info* fi) {
   // With O_APPEND the kernel has already turned `off` into the end of file.
+  // A write-back of mmap'ed pages comes from whichever thread flushes them
+  // (a kernel worker): its writer is unknown.
+  const uint32_t tid = fi->writepage ? 0 : CallerTid(req);
   Dispatch(req, "write", [&](Adapter& a) -> Status {
-    REPLFS_RETURN_IF_ERROR(a.fs().Write(ino, off, std::string_view(buf, size)));
+    REPLFS_RETURN_IF_ERROR(a.fs().Write(ino, off, std::string_view(buf, size), tid));
     fuse_reply_write(req, size);
     return Status::OK();
   });
@@ -527,7 +533,9 @@ void OnWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
 
 void OnFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Dispatch(req, "flush", [&](Adapter& a) -> Status {
-    REPLFS_RETURN_IF_ERROR(a.fs().Flush(ino));
+    // Also when a forked child exits or execs: the writer is told apart by
+    // its process (FileSystem::Flush).
+    REPLFS_RETURN_IF_ERROR(a.fs().Flush(ino, CallerTid(req)));
     fuse_reply_err(req, 0);
     return Status::OK();
   });

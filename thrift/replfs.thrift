@@ -203,6 +203,10 @@ struct ReplicaFailure {
 
 struct WriteReply {
   1: list<ReplicaFailure> failed,   // secondaries of `forward` that failed
+  // The write asked for `sync`, and this datad's store and every secondary
+  // that applied it are synced (a datad that does not know `sync` leaves it
+  // false: the client then calls Sync as before).
+  2: bool synced,
 }
 
 struct HeartbeatReply {
@@ -467,8 +471,13 @@ service DataService {
   // parallel, holding the chunk's write lock until all have answered, so
   // every replica applies writes to a chunk in the primary's order. Fails
   // only if the local write fails; secondaries' failures are listed.
+  // With `sync`, every replica also makes its store durable (as Sync) before
+  // it answers, and the forwards carry `sync` (the client's flush of data it
+  // held back: one round instead of Write, then Sync on every replica). A
+  // failed local sync fails the call; a secondary's, lists it in `failed`.
   WriteReply Write(1: i64 chunk_id, 2: i64 version, 3: i64 offset,
-                   4: binary data, 5: i32 crc, 6: list<string> forward)
+                   4: binary data, 5: i32 crc, 6: list<string> forward,
+                   7: bool sync = false)
       throws (1: RpcError e),
   // Creates an empty replica of the chunk at `version` (metad, when it
   // allocates a chunk; PushChunk, on its target). Present at `version`: OK

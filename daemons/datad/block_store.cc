@@ -317,6 +317,11 @@ Status BlockStore::Sync() NO_THREAD_SAFETY_ANALYSIS {
   return sync_status_;
 }
 
+int64_t BlockStore::SyncsCompleted() NO_THREAD_SAFETY_ANALYSIS {
+  std::lock_guard<std::mutex> l(sync_mu_.native());
+  return sync_completed_;
+}
+
 Status BlockStore::CheckSpace(int64_t bytes) const {
   struct statvfs vfs{};
   if (::statvfs(dir_.empty() ? "." : dir_.c_str(), &vfs) != 0) return Status::OK();  // the write will tell

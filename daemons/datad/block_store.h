@@ -211,6 +211,8 @@ class BlockStore {
   // callers share one synchronize: a caller returns once a sync that started
   // after its call has completed.
   Status Sync();
+  // Synchronizes of the store completed so far (tests, statistics).
+  int64_t SyncsCompleted();
   Status Usage(StoreUsage* out) const;
 
   // Chunks with a corrupt block found since they were last reported

@@ -122,7 +122,7 @@ void DataServiceHandler::set_advertised_addr(const std::string& addr) {
 
 void DataServiceHandler::Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version,
                                int64_t offset, const std::string& data, int32_t crc,
-                               const std::vector<std::string>& forward) {
+                               const std::vector<std::string>& forward, bool sync) {
   IoActivity::Scope busy(activity_);
   const std::string what = "chunk " + std::to_string(chunk_id) + ": forward list";
   Status s = CheckWriteArgs(chunk_id, version, offset, data, crc);
@@ -133,10 +133,12 @@ void DataServiceHandler::Write(rpc::WriteReply& out, int64_t chunk_id, int64_t v
     s = Status::Invalid(what + " names a datad twice");
   for (size_t i = 0; s.ok() && i < forward.size(); ++i) s = CheckPeer(forward[i], what);
   std::vector<ForwardFailure> failed;
+  bool synced = false;
   if (s.ok())
     s = replicator_->Write(chunk_id, version, offset, data, static_cast<uint32_t>(crc), forward,
-                           &failed);
+                           sync, &failed, &synced);
   net::ThrowIfError(s);
+  out.synced = synced;
   out.failed.clear();
   for (ForwardFailure& f : failed) {
     rpc::ReplicaFailure r;

@@ -57,10 +57,10 @@ class DataServiceHandler : public rpc::DataServiceIf {
 
   void Ping() override {}
   // `forward`: at most kMaxForward distinct host:port addresses, none this
-  // datad's own, else INVALID (nothing stored).
+  // datad's own, else INVALID (nothing stored). `sync`: Replicator::Write.
   void Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version, int64_t offset,
-             const std::string& data, int32_t crc,
-             const std::vector<std::string>& forward) override;
+             const std::string& data, int32_t crc, const std::vector<std::string>& forward,
+             bool sync) override;
   void CreateChunk(int64_t chunk_id, int64_t version) override;
   void SetVersion(int64_t chunk_id, int64_t old_version, int64_t new_version) override;
   // `target` must be a host:port other than this datad, new_version >

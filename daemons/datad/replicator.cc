@@ -18,82 +18,98 @@ Replicator::Replicator(BlockStore* store, PeerPools* peers, WorkerPool* workers)
     : store_(store), peers_(peers), workers_(workers) {}
 
 Status Replicator::Write(int64_t chunk, int64_t version, int64_t offset, const std::string& data,
-                         uint32_t crc, const std::vector<std::string>& forward,
-                         std::vector<ForwardFailure>* failed) {
+                         uint32_t crc, const std::vector<std::string>& forward, bool sync,
+                         std::vector<ForwardFailure>* failed, bool* synced) {
   failed->clear();
+  *synced = false;
   ChunkLockTable::Guard g = locks_.Lock(chunk);
   REPLFS_RETURN_IF_ERROR(store_->Write(chunk, version, offset, data));
-  if (forward.empty()) return Status::OK();
-  std::vector<Status> results(forward.size());
-  if (data.size() <= kSmallForwardBytes) {
-    ForwardSmall(forward, chunk, version, offset, data, crc, &results);
+  Status local;
+  auto sync_here = [&] {
+    if (sync) local = store_->Sync();
+  };
+  const ForwardedWrite w{chunk, version, offset, data, static_cast<int32_t>(crc), sync};
+  std::vector<Forwarded> results(forward.size());
+  if (forward.empty()) {
+    sync_here();
+  } else if (data.size() <= kSmallForwardBytes) {
+    ForwardSmall(forward, w, sync_here, &results);
   } else {
-    // One task per secondary, each writing only its own slot.
+    // One task per secondary, each writing only its own slot, and the local
+    // sync alongside.
     std::vector<std::function<void()>> tasks;
-    tasks.reserve(forward.size());
-    for (size_t i = 0; i < forward.size(); ++i) {
-      tasks.emplace_back([&, i] {
-        results[i] = Forward(forward[i], chunk, version, offset, data, crc);
-      });
-    }
+    tasks.reserve(forward.size() + 1);
+    for (size_t i = 0; i < forward.size(); ++i)
+      tasks.emplace_back([&, i] { results[i] = Forward(forward[i], w); });
+    if (sync) tasks.emplace_back(sync_here);
     workers_->RunAll(std::move(tasks));
   }
+  REPLFS_RETURN_IF_ERROR(local.WithContext("sync after the write of " + ChunkName(chunk)));
+  bool all_synced = sync;
   for (size_t i = 0; i < forward.size(); ++i) {
-    if (results[i].ok()) continue;
+    if (results[i].status.ok()) {
+      all_synced = all_synced && results[i].synced;
+      continue;
+    }
     LOG(WARNING) << "forwarding write of " << ChunkName(chunk) << " v" << version << " to "
-                 << forward[i] << " failed: " << results[i].ToString();
-    failed->push_back({forward[i], results[i]});
+                 << forward[i] << " failed: " << results[i].status.ToString();
+    failed->push_back({forward[i], results[i].status});
   }
+  *synced = all_synced;
   return Status::OK();
 }
 
-void Replicator::ForwardSmall(const std::vector<std::string>& forward, int64_t chunk,
-                              int64_t version, int64_t offset, const std::string& data,
-                              uint32_t crc, std::vector<Status>* results) {
-  // One deadline bounds all the answers together, as if they were awaited
-  // in parallel.
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(peers_->options().rpc_timeout_ms);
+void Replicator::ForwardSmall(const std::vector<std::string>& forward, const ForwardedWrite& w,
+                              const std::function<void()>& meanwhile,
+                              std::vector<Forwarded>* results) {
   const std::vector<std::string> none;
-  const auto wire_crc = static_cast<int32_t>(crc);
   std::vector<std::shared_ptr<Pool>> pools(forward.size());
   std::vector<Pool::PendingCall> calls(forward.size());
   for (size_t i = 0; i < forward.size(); ++i) {
-    Status& r = (*results)[i];
+    Status& r = (*results)[i].status;
     r = peers_->Get(forward[i], &pools[i]);
     if (!r.ok()) continue;
     bool sent = false;
     r = pools[i]->Send(
         [&](rpc::DataServiceClient& c) {
-          c.send_Write(chunk, version, offset, data, wire_crc, none);
+          c.send_Write(w.chunk, w.version, w.offset, w.data, w.crc, none, w.sync);
         },
         &calls[i], &sent);
   }
+  meanwhile();
+  // One deadline bounds all the answers together, as if they were awaited
+  // in parallel; it starts after `meanwhile` (this store's sync), which the
+  // secondaries' own syncs ran alongside.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(peers_->options().rpc_timeout_ms);
   for (size_t i = 0; i < forward.size(); ++i) {
-    Status& r = (*results)[i];
-    if (!r.ok()) continue;
-    r = calls[i].Finish(
-        [](rpc::DataServiceClient& c) {
+    Forwarded& r = (*results)[i];
+    if (!r.status.ok()) continue;
+    r.status = calls[i].Finish(
+        [&](rpc::DataServiceClient& c) {
           rpc::WriteReply reply;
           c.recv_Write(reply);
+          r.synced = reply.synced;
         },
         deadline);
   }
 }
 
-Status Replicator::Forward(const std::string& addr, int64_t chunk, int64_t version,
-                           int64_t offset, const std::string& data, uint32_t crc) {
+Replicator::Forwarded Replicator::Forward(const std::string& addr, const ForwardedWrite& w) {
+  Forwarded out;
   std::shared_ptr<Pool> pool;
-  REPLFS_RETURN_IF_ERROR(peers_->Get(addr, &pool));
+  out.status = peers_->Get(addr, &pool);
+  if (!out.status.ok()) return out;
   const std::vector<std::string> none;
-  const auto wire_crc = static_cast<int32_t>(crc);
   bool sent = false;
-  return pool->CallOnce(
+  out.status = pool->CallOnce(
       [&](rpc::DataServiceClient& c) {
         rpc::WriteReply reply;
-        c.Write(reply, chunk, version, offset, data, wire_crc, none);
+        c.Write(reply, w.chunk, w.version, w.offset, w.data, w.crc, none, w.sync);
+        out.synced = reply.synced;
       },
       &sent);
+  return out;
 }
 
 Status Replicator::Truncate(int64_t chunk, int64_t version, int64_t length) {
@@ -197,7 +213,7 @@ Status Replicator::PushRun(Pool* target, int64_t chunk, int64_t new_version, int
   return target->Call("Write " + ChunkName(chunk) + " at " + std::to_string(offset),
                       net::Idempotency::kIdempotent, [&](rpc::DataServiceClient& c) {
                         rpc::WriteReply reply;
-                        c.Write(reply, chunk, new_version, offset, data, crc, none);
+                        c.Write(reply, chunk, new_version, offset, data, crc, none, false);
                       });
 }
 

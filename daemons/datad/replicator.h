@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,13 @@ class Replicator {
   // reported and dropped by metad instead). *failed receives one entry per
   // secondary that failed, in `forward` order; it is cleared first. Returns
   // OK whenever the local write succeeded.
+  //
+  // With `sync` the forwards ask for it too, and the local store is synced
+  // while they run; a failed local sync fails the call. *synced: this store
+  // and every secondary that applied the write answered synced.
   Status Write(int64_t chunk, int64_t version, int64_t offset, const std::string& data,
-               uint32_t crc, const std::vector<std::string>& forward,
-               std::vector<ForwardFailure>* failed);
+               uint32_t crc, const std::vector<std::string>& forward, bool sync,
+               std::vector<ForwardFailure>* failed, bool* synced);
   Status Truncate(int64_t chunk, int64_t version, int64_t length);
   // BlockStore::Create / DeleteChunk under the chunk's lock.
   Status Create(int64_t chunk, int64_t version);
@@ -89,13 +94,28 @@ class Replicator {
  private:
   using Pool = net::ClientPool<rpc::DataServiceClient>;
 
-  Status Forward(const std::string& addr, int64_t chunk, int64_t version, int64_t offset,
-                 const std::string& data, uint32_t crc);
+  // What one forwarded write came to.
+  struct Forwarded {
+    Status status;
+    bool synced = false;  // the secondary answered `synced`
+  };
+  // A write as the primary forwards it.
+  struct ForwardedWrite {
+    int64_t chunk;
+    int64_t version;
+    int64_t offset;
+    const std::string& data;
+    int32_t crc;
+    bool sync;
+  };
+
+  Forwarded Forward(const std::string& addr, const ForwardedWrite& w);
   // Forward() of a write of at most kSmallForwardBytes to all of `forward`
   // at once from this thread; (*results)[i] is the outcome for forward[i].
-  void ForwardSmall(const std::vector<std::string>& forward, int64_t chunk, int64_t version,
-                    int64_t offset, const std::string& data, uint32_t crc,
-                    std::vector<Status>* results);
+  // `meanwhile` runs after every request is sent, before the answers are
+  // read.
+  void ForwardSmall(const std::vector<std::string>& forward, const ForwardedWrite& w,
+                    const std::function<void()>& meanwhile, std::vector<Forwarded>* results);
   // PushChunk's copy of blocks [0, end_block) to `target`.
   Status CopyBlocks(Pool* target, int64_t chunk, int64_t version, int64_t new_version,
                     int64_t end_block);

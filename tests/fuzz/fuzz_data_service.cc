@@ -62,11 +62,12 @@ class FuzzHandler : public datad::DataServiceHandler {
  public:
   using DataServiceHandler::DataServiceHandler;
   void Write(rpc::WriteReply& out, int64_t chunk_id, int64_t version, int64_t offset,
-             const std::string& data, int32_t crc, const std::vector<std::string>& forward) override {
+             const std::string& data, int32_t crc, const std::vector<std::string>& forward,
+             bool sync) override {
     std::vector<std::string> peers;
     peers.reserve(forward.size());
     for (const std::string& a : forward) peers.push_back(Peer(a));
-    DataServiceHandler::Write(out, chunk_id, version, offset, data, crc, peers);
+    DataServiceHandler::Write(out, chunk_id, version, offset, data, crc, peers, sync);
   }
   void PushChunk(int64_t chunk_id, int64_t version, const std::string& target,
                  int64_t new_version) override {

@@ -3,6 +3,7 @@
 // truncation, unlinked-but-open files (also across a metad restart), a
 // writer's size after another mount truncated the file.
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,6 +190,28 @@ TEST_F(DataTest, AppendModeAlwaysWritesAtTheEnd) {
   std::string got;
   ASSERT_TRUE(ReadFile(path, &got));
   EXPECT_EQ(got, "abcdefghijklmno");
+}
+
+// Pages written through a shared mapping reach the datads as write-backs
+// from a kernel worker, not from the process: its close still commits them.
+TEST_F(DataTest, SharedMappingWritesAreCommittedAtClose) {
+  const std::string path = M("mapped");
+  const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_RDWR, 0644);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  constexpr size_t kSize = 3 * 4096;
+  ASSERT_EQ(ftruncate(fd, kSize), 0) << ErrnoText(errno);
+  void* p = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(p, MAP_FAILED) << ErrnoText(errno);
+  std::string want(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i) want[i] = static_cast<char>('a' + i % 26);
+  std::memcpy(p, want.data(), kSize);
+  ASSERT_EQ(munmap(p, kSize), 0) << ErrnoText(errno);
+  ASSERT_EQ(close(fd), 0) << ErrnoText(errno);
+  ASSERT_TRUE(cluster().Unmount());  // nothing cached: what metad and the datads have
+  ASSERT_TRUE(cluster().Mount());
+  std::string got;
+  ASSERT_TRUE(ReadFile(path, &got));
+  EXPECT_TRUE(got == want) << "read " << got.size() << " bytes back";
 }
 
 TEST_F(DataTest, TruncateShrinkAndGrowReadsZeros) {

@@ -7,7 +7,9 @@
 // polls with a deadline; fsck and direct replica reads (DataService.Read)
 // are the judges.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -333,6 +335,50 @@ TEST_F(FaultTest, KillNineOfADatadDuringALargeWrite) {
 // workload, restarted at once on the same data dir. The workload continues
 // (the client retries within rpc.retry_budget_ms); after a remount every
 // acknowledged operation is reflected, and fsck is clean.
+// A small new file's bytes wait in the client until the writer's close
+// (write-behind), which then needs metad. A forked child closes its copy of
+// the descriptor too, when it execs (O_CLOEXEC) or exits, and each close is
+// a flush: with metad down, neither may wait for it on the parent's behalf
+// (a test harness forks daemons just so). The parent's close, once metad is
+// back, still makes the bytes durable.
+TEST_F(FaultTest, ForkedChildrenDoNotWaitForMetadOverTheirParentsUnsentBytes) {
+  const int fd = open(M("held").c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << ErrnoText(errno);
+  const std::string text = "written before metad went down\n";
+  ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ASSERT_TRUE(cluster().Kill9("metad"));
+  auto child_exits = [](bool exec) -> ::testing::AssertionResult {
+    const pid_t pid = fork();
+    if (pid < 0) return ::testing::AssertionFailure() << "fork: " << ErrnoText(errno);
+    if (pid == 0) {
+      if (exec) execl("/bin/true", "true", static_cast<char*>(nullptr));
+      _exit(exec ? 127 : 0);
+    }
+    int status = -1;
+    // Half the mount's retry budget (FaultOptions): a flush that waited for
+    // metad would keep the child past it.
+    const bool exited = WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                                seconds(10), exec ? "the exec'ing child" : "the exiting child");
+    if (!exited) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return ::testing::AssertionFailure() << "the child still closes the descriptor";
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      return ::testing::AssertionFailure() << "child status " << status;
+    return ::testing::AssertionSuccess();
+  };
+  EXPECT_TRUE(child_exits(/*exec=*/true));
+  EXPECT_TRUE(child_exits(/*exec=*/false));
+  ASSERT_TRUE(cluster().Restart("metad"));
+  ASSERT_EQ(close(fd), 0) << ErrnoText(errno);  // sent, synced and committed now
+  ASSERT_TRUE(cluster().Unmount());  // nothing cached: the restarted metad's word
+  ASSERT_TRUE(cluster().Mount());
+  std::string back;
+  ASSERT_TRUE(ReadFile(M("held"), &back));
+  EXPECT_EQ(back, text);
+}
+
 TEST_F(FaultTest, KillNineOfMetadDuringAMetadataWorkload) {
   const uint64_t seed = TestSeed();
   ASSERT_EQ(mkdir(M("w").c_str(), 0755), 0);

@@ -48,7 +48,7 @@ std::vector<std::string> FakeData::LastForward() {
 
 void FakeData::Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int64_t offset,
                      const std::string& data, int32_t crc,
-                     const std::vector<std::string>& forward) {
+                     const std::vector<std::string>& forward, bool sync) {
   if (static_cast<uint32_t>(crc) != Crc32c(data))
     ThrowIfError(Status::Corruption("payload checksum mismatch"));
   if (fault == Fault::kStale) ThrowIfError(Status::Stale("stale"));
@@ -60,6 +60,9 @@ void FakeData::Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int6
   if (left > 0) ThrowIfError(Status::Stale("stale (injected)"));
   ++writes;
   Apply(chunk_id, offset, data);
+  const bool synced_here = sync && knows_sync;
+  if (synced_here) ++synced_writes;
+  r.synced = synced_here;
   if (forward.empty()) return;
   ++primary_writes;
   {
@@ -73,8 +76,9 @@ void FakeData::Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int6
     if (s.ok()) {
       s = pool->CallOnce(
           [&](rpc::DataServiceClient& c) {
-            rpc::WriteReply ignored;
-            c.Write(ignored, chunk_id, version, offset, data, crc, {});
+            rpc::WriteReply fwd;
+            c.Write(fwd, chunk_id, version, offset, data, crc, {}, sync);
+            r.synced = r.synced && fwd.synced;
           },
           &sent);
     }

@@ -39,6 +39,9 @@ class FakeData : public rpc::DataServiceIf {
   std::atomic<int> reads{0};
   std::atomic<int> ranged_reads{0};  // reads of part of one block
   std::atomic<int> syncs{0};
+  std::atomic<int> synced_writes{0};  // writes that asked for sync
+  // false: an older datad, which does not know Write's `sync` (never synced).
+  std::atomic<bool> knows_sync{true};
   std::atomic<int> truncates{0};
 
   // Bytes of a chunk as stored (blocks concatenated, holes as zeros).
@@ -48,7 +51,8 @@ class FakeData : public rpc::DataServiceIf {
 
   void Ping() override {}
   void Write(rpc::WriteReply& r, int64_t chunk_id, int64_t version, int64_t offset,
-             const std::string& data, int32_t crc, const std::vector<std::string>& forward) override;
+             const std::string& data, int32_t crc, const std::vector<std::string>& forward,
+             bool sync) override;
   void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}

@@ -1,9 +1,17 @@
 // The FileSystem facade over a fake metad and fake datads.
 #include "fuse/file_system.h"
 
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "fakes.h"
+#include "tests/util/test_util.h"
 
 namespace replfs::client::testing {
 namespace {
@@ -177,6 +185,303 @@ TEST_F(FileSystemTest, WriteAfterAnotherClientTruncatedCommitsOnlyItsOwnEnd) {
   EXPECT_EQ(meta_.handler->Size(a.ino), 3);
   ASSERT_TRUE(fs_->Release(a.ino).ok());
   EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+}
+
+// Write-behind: the appends of a new small file reach the datads at flush,
+// in one Write that syncs every replica, so the flush calls no Sync.
+TEST_F(FileSystemTest, SmallNewFilesAreSentInOneSyncedWriteAtFlush) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "small", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, std::string(4096, 'a')).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 4096, std::string(4096, 'b')).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->writes.load(), 0);  // held back
+  EXPECT_EQ(meta_.handler->alloc_calls.load(), 0);
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 8192);  // the writer sees its size
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  int primary = 0, synced = 0;
+  for (auto& d : data_) {
+    primary += d.handler->primary_writes.load();
+    synced += d.handler->synced_writes.load();
+    EXPECT_EQ(d.handler->writes.load(), 1);
+    EXPECT_EQ(d.handler->syncs.load(), 0);  // the write synced them
+  }
+  EXPECT_EQ(primary, 1);
+  EXPECT_EQ(synced, 3);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 8192);
+  const rpc::ChunkLocation loc = meta_.handler->Location(static_cast<int64_t>(a.ino), 0);
+  for (auto& d : data_)
+    EXPECT_EQ(d.handler->Contents(loc.chunk_id), std::string(4096, 'a') + std::string(4096, 'b'));
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// An older datad does not know Write's `sync` (its reply never says
+// synced): the flush syncs every replica as before.
+TEST_F(FileSystemTest, DatadsThatDoNotKnowSyncedWritesAreSyncedAtFlush) {
+  for (auto& d : data_) d.handler->knows_sync = false;
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "old", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "x\n").ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  EXPECT_EQ(meta_.handler->Size(a.ino), 2);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// Whatever needs the bytes at the datads gets them there first, in order: a
+// write past the limit or out of order, a read, a truncation.
+TEST_F(FileSystemTest, HeldBytesGoOutBeforeAnythingThatNeedsThem) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "big", 0644, Caller{}, &a).ok());
+  const std::string first(kHoldBackBytes - 10, 'a');
+  ASSERT_TRUE(fs_->Write(a.ino, 0, first).ok());
+  EXPECT_EQ(data_[0].handler->writes.load() + data_[1].handler->writes.load() +
+                data_[2].handler->writes.load(),
+            0);
+  auto primary_writes = [&] {
+    int n = 0;
+    for (auto& d : data_) n += d.handler->primary_writes.load();
+    return n;
+  };
+  ASSERT_TRUE(fs_->Write(a.ino, first.size(), std::string(100, 'b')).ok());  // past the limit
+  const int sent = primary_writes();
+  EXPECT_GE(sent, 2);  // the held bytes (in max_rpc_bytes pieces), then this write
+  // From now on written through.
+  ASSERT_TRUE(fs_->Write(a.ino, first.size() + 100, "c").ok());
+  EXPECT_EQ(primary_writes(), sent + 1);
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, kHoldBackBytes + 91, &out).ok());
+  EXPECT_EQ(out, first + std::string(100, 'b') + "c");
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->syncs.load(), 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+
+  Attr r;
+  ASSERT_TRUE(fs_->Create(1, "read", 0644, Caller{}, &r).ok());
+  ASSERT_TRUE(fs_->Write(r.ino, 0, "hello").ok());
+  ASSERT_TRUE(fs_->Read(r.ino, 0, 100, &out).ok());  // sent before it reads
+  EXPECT_EQ(out, "hello");
+  ASSERT_TRUE(fs_->Write(r.ino, 5, " world").ok());  // held again, after the sent part
+  SetAttrRequest t;
+  t.ino = r.ino;
+  t.size = 8;
+  Attr got;
+  ASSERT_TRUE(fs_->SetAttr(t, &got).ok());  // sent before it truncates
+  EXPECT_EQ(got.size, 8);
+  ASSERT_TRUE(fs_->Read(r.ino, 0, 100, &out).ok());
+  EXPECT_EQ(out, "hello wo");
+  ASSERT_TRUE(fs_->Flush(r.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(r.ino), 8);
+  ASSERT_TRUE(fs_->Release(r.ino).ok());
+}
+
+TEST_F(FileSystemTest, WritesToAFileThatWasNotEmptyGoThroughAtOnce) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "full", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  const int before = data_[0].handler->writes.load();
+  Attr o;
+  ASSERT_TRUE(fs_->Open(a.ino, &o).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 3, "def").ok());
+  EXPECT_EQ(data_[0].handler->writes.load(), before + 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 6);
+}
+
+// Held bytes that cannot be written stay held: every flush tries again and
+// fails while they cannot (nothing after them is committed), and they are
+// written once they can. Meanwhile the mount holds nothing, so that a new
+// file's write(2) itself reports the full disk.
+TEST_F(FileSystemTest, HeldBytesThatCannotBeWrittenFailEveryFlushUntilTheyAre) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "full-disk", 0644, Caller{}, &a).ok());
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kNoSpace;
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc").ok());  // held: nothing to fail yet
+  Status s = fs_->Flush(a.ino);
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+  s = fs_->Flush(a.ino);
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+  EXPECT_EQ(meta_.handler->Size(a.ino), 0);
+  Attr got;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got).ok());
+  EXPECT_EQ(got.size, 3);  // still the writer's
+  // A later write waits behind them (and fails with them): never a hole.
+  s = fs_->Write(a.ino, 3, "def");
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+
+  Attr b;
+  ASSERT_TRUE(fs_->Create(1, "next", 0644, Caller{}, &b).ok());
+  s = fs_->Write(b.ino, 0, "x");  // not held now: fails at once
+  EXPECT_EQ(s.code(), Status::Code::kNoSpace) << s.ToString();
+
+  for (auto& d : data_) d.handler->fault = FakeData::Fault::kNone;
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  const rpc::ChunkLocation loc = meta_.handler->Location(static_cast<int64_t>(a.ino), 0);
+  EXPECT_EQ(data_[0].handler->Contents(loc.chunk_id), "abc");
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  ASSERT_TRUE(fs_->Release(b.ino).ok());
+}
+
+// A truncation that races with a held append leaves it at its offset.
+TEST_F(FileSystemTest, TruncateToZeroAfterASendHoldsFromZeroAgain) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "again", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "old contents").ok());
+  SetAttrRequest t;
+  t.ino = a.ino;
+  t.size = 0;
+  Attr got;
+  ASSERT_TRUE(fs_->SetAttr(t, &got).ok());  // sends, then truncates
+  const int writes = data_[0].handler->writes.load();
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "new").ok());
+  EXPECT_EQ(data_[0].handler->writes.load(), writes);  // held again
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 100, &out).ok());
+  EXPECT_EQ(out, "new");
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// A process that exists for as long as this object: the "other process" of
+// the tests below (its pid is a thread id of another thread group).
+class OtherProcess {
+ public:
+  OtherProcess() {
+    if (pipe(fds_) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {  // only async-signal-safe calls from here
+      close(fds_[1]);
+      char c;
+      while (read(fds_[0], &c, 1) < 0) {
+      }
+      _exit(0);
+    }
+    close(fds_[0]);
+  }
+  ~OtherProcess() {
+    close(fds_[1]);  // the child reads EOF and exits
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  uint32_t tid() const { return pid_ > 0 ? static_cast<uint32_t>(pid_) : 0; }
+
+ private:
+  int fds_[2] = {-1, -1};
+  pid_t pid_ = -1;
+};
+
+uint32_t Tid() { return static_cast<uint32_t>(syscall(SYS_gettid)); }
+
+// A flush from another process than the writer's (a forked child's exit or
+// exec closing its copy of the descriptor) neither sends nor waits for the
+// held bytes: the writer's own flush, from any of its threads, does, and a
+// Release does when no flush of the writer came.
+TEST_F(FileSystemTest, OnlyTheWritersProcessSendsHeldBytesAtFlush) {
+  OtherProcess child;
+  ASSERT_NE(child.tid(), 0u);
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "forked", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc", Tid()).ok());
+  meta_.Stop();  // what the writer's flush would wait for
+  EXPECT_TRUE(fs_->Flush(a.ino, child.tid()).ok());
+  for (auto& d : data_) EXPECT_EQ(d.handler->writes.load(), 0);
+  meta_.Restart();
+  EXPECT_EQ(meta_.handler->Size(a.ino), 0);
+  Status s;
+  std::thread writer_thread([&] { s = fs_->Flush(a.ino, Tid()); });
+  writer_thread.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+
+  Attr r;
+  ASSERT_TRUE(fs_->Create(1, "released", 0644, Caller{}, &r).ok());
+  ASSERT_TRUE(fs_->Write(r.ino, 0, "xyz", Tid()).ok());
+  ASSERT_TRUE(fs_->Flush(r.ino, child.tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(r.ino), 0);
+  ASSERT_TRUE(fs_->Release(r.ino).ok());
+  EXPECT_EQ(meta_.handler->Size(r.ino), 3);
+
+  // Nor does it wait for the writer's own flush, sending them meanwhile.
+  Attr w;
+  ASSERT_TRUE(fs_->Create(1, "in-flight", 0644, Caller{}, &w).ok());
+  ASSERT_TRUE(fs_->Write(w.ino, 0, "late", Tid()).ok());
+  auto allocs = [&] {
+    const auto snap = fs_->meta().counters()->Snapshot();
+    auto it = snap.find("AllocChunk");
+    return it == snap.end() ? int64_t{0} : it->second;
+  };
+  const int64_t allocs_before = allocs();
+  meta_.Stop();
+  std::atomic<bool> writer_done{false};
+  std::thread closer([&] {
+    s = fs_->Flush(w.ino, Tid());
+    writer_done = true;
+  });
+  // The writer's send tries to allocate the first chunk (and retries).
+  EXPECT_TRUE(replfs::testing::WaitFor([&] { return allocs() > allocs_before; }, std::chrono::seconds(10),
+                      "the writer's send to ask metad for a chunk"));
+  EXPECT_TRUE(fs_->Flush(w.ino, child.tid()).ok());
+  EXPECT_FALSE(writer_done.load());  // returned while the writer still waits
+  meta_.Restart();
+  closer.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(meta_.handler->Size(w.ino), 4);
+  ASSERT_TRUE(fs_->Release(w.ino).ok());
+}
+
+// The same for bytes written through and not committed yet.
+TEST_F(FileSystemTest, AFlushOfAnotherProcessLeavesWrittenBytesUncommitted) {
+  OtherProcess child;
+  ASSERT_NE(child.tid(), 0u);
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "through", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc", Tid()).ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  Attr o;
+  ASSERT_TRUE(fs_->Open(a.ino, &o).ok());  // not empty: written through
+  const int writes = data_[0].handler->writes.load();
+  ASSERT_TRUE(fs_->Write(a.ino, 3, "def", Tid()).ok());
+  EXPECT_EQ(data_[0].handler->writes.load(), writes + 1);
+  meta_.Stop();
+  EXPECT_TRUE(fs_->Flush(a.ino, child.tid()).ok());  // no CommitWrite tried
+  meta_.Restart();
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  ASSERT_TRUE(fs_->Flush(a.ino, Tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 6);
+  // Committed: nothing is pending, so the next writer may be anyone.
+  ASSERT_TRUE(fs_->Write(a.ino, 6, "ghi", child.tid()).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino, Tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 6);  // the child's, left to it
+  ASSERT_TRUE(fs_->Flush(a.ino, child.tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 9);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// With writes of two processes pending (or of a thread that cannot be
+// told), every flush sends and commits them, as without the rule.
+TEST_F(FileSystemTest, WritesOfSeveralProcessesAreCommittedByEveryFlush) {
+  OtherProcess child;
+  ASSERT_NE(child.tid(), 0u);
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "shared", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "one ", Tid()).ok());
+  std::thread other_thread([&] { EXPECT_TRUE(fs_->Write(a.ino, 4, "two ", Tid()).ok()); });
+  other_thread.join();
+  ASSERT_TRUE(fs_->Write(a.ino, 8, "three", child.tid()).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino, Tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 13);
+  ASSERT_TRUE(fs_->Write(a.ino, 13, "!", Tid()).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 14, "?", /*tid=*/0).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino, child.tid()).ok());
+  EXPECT_EQ(meta_.handler->Size(a.ino), 15);
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 100, &out).ok());
+  EXPECT_EQ(out, "one two three!?");
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
 TEST_F(FileSystemTest, CreateOfAnExistingNameIsStaleUnlessExclusive) {

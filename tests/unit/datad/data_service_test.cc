@@ -61,7 +61,7 @@ TEST_F(DataServiceTest, WriteReadCheckUsage) {
 
 TEST_F(DataServiceTest, BadPayloadChecksumStoresNothing) {
   rpc::WriteReply r;
-  Status s = Call([&](Client& c) { c.Write(r, 6, 1, 0, "hello", 12345, {}); });
+  Status s = Call([&](Client& c) { c.Write(r, 6, 1, 0, "hello", 12345, {}, false); });
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_TRUE(store_->Inventory().empty());
 }
@@ -79,12 +79,12 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
   rpc::WriteReply r;
   const std::vector<std::string> none;
   const std::vector<std::function<void(Client&)>> calls = {
-      [&](Client& c) { c.Write(r, 0, 1, 0, d, crc, none); },
-      [&](Client& c) { c.Write(r, -5, 1, 0, d, crc, none); },
-      [&](Client& c) { c.Write(r, 1, 0, 0, d, crc, none); },
-      [&](Client& c) { c.Write(r, 1, 1, -1, d, crc, none); },
-      [&](Client& c) { c.Write(r, 1, 1, (1ll << 30), d, crc, none); },
-      [&](Client& c) { c.Write(r, 1, 1, INT64_MAX, d, crc, none); },
+      [&](Client& c) { c.Write(r, 0, 1, 0, d, crc, none, false); },
+      [&](Client& c) { c.Write(r, -5, 1, 0, d, crc, none, false); },
+      [&](Client& c) { c.Write(r, 1, 0, 0, d, crc, none, false); },
+      [&](Client& c) { c.Write(r, 1, 1, -1, d, crc, none, false); },
+      [&](Client& c) { c.Write(r, 1, 1, (1ll << 30), d, crc, none, false); },
+      [&](Client& c) { c.Write(r, 1, 1, INT64_MAX, d, crc, none, false); },
       [&](Client& c) { c.Read(out, 1, 1, -1, 1, 0, 0); },
       [&](Client& c) { c.Read(out, 1, 1, 0, 0, 0, 0); },
       [&](Client& c) { c.Read(out, 1, 1, 0, 513, 0, 0); },
@@ -107,13 +107,13 @@ TEST_F(DataServiceTest, MalformedArgumentsAreInvalid) {
       [&](Client& c) { c.PushChunk(1, 0, "127.0.0.1:9", 2); },
       [&](Client& c) { c.PushChunk(1, 1, "no-port", 2); },
       [&](Client& c) { c.PushChunk(1, 1, "127.0.0.1:1234", 2); },  // itself
-      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:1234"}); },  // itself
-      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"bad address"}); },
-      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:7", "127.0.0.1:7"}); },
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:1234"}, false); },  // itself
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"bad address"}, false); },
+      [&](Client& c) { c.Write(r, 1, 1, 0, d, crc, {"127.0.0.1:7", "127.0.0.1:7"}, false); },
       [&](Client& c) {
         std::vector<std::string> many;
         for (int i = 0; i < 17; ++i) many.push_back("127.0.0.1:" + std::to_string(100 + i));
-        c.Write(r, 1, 1, 0, d, crc, many);
+        c.Write(r, 1, 1, 0, d, crc, many, false);
       },
   };
   for (size_t i = 0; i < calls.size(); ++i) {

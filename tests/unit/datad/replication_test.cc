@@ -108,6 +108,42 @@ TEST_F(ReplicationTest, DeadSecondaryIsListedAndTheWriteStillSucceeds) {
   EXPECT_EQ(Blocks(nodes_[1]->store(), 4, 1)[0].data, "data");
 }
 
+TEST_F(ReplicationTest, SyncedWriteSyncsEveryReplicaBeforeItAnswers) {
+  for (const std::string& size : {std::string("small"), std::string("large")}) {
+    SCOPED_TRACE(size);
+    const std::string data = size == "small" ? Pattern(100, 3) : Pattern(3 * kBs, 4);
+    const int64_t chunk = size == "small" ? 7 : 8;
+    ASSERT_TRUE(primary().Put(chunk, 1, 0, "x", Secondaries()).ok());
+    std::vector<int64_t> before;
+    for (auto& n : nodes_) before.push_back(n->store()->SyncsCompleted());
+    rpc::WriteReply reply;
+    ASSERT_TRUE(primary().Write(chunk, 1, 0, data, Secondaries(), &reply, /*sync=*/true).ok());
+    EXPECT_TRUE(reply.failed.empty());
+    EXPECT_TRUE(reply.synced);
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      EXPECT_GT(nodes_[i]->store()->SyncsCompleted(), before[i]) << "replica " << i;
+    ExpectReplicasIdentical(chunk, 1);
+  }
+  // Without sync nothing is synced, and the reply says so.
+  const int64_t before = primary().store()->SyncsCompleted();
+  rpc::WriteReply reply;
+  ASSERT_TRUE(primary().Write(7, 1, 0, "y", Secondaries(), &reply).ok());
+  EXPECT_FALSE(reply.synced);
+  EXPECT_EQ(primary().store()->SyncsCompleted(), before);
+}
+
+TEST_F(ReplicationTest, SyncedWriteWithADeadSecondaryListsItAndSyncsTheRest) {
+  const std::string dead = DeadAddress();
+  rpc::WriteReply reply;
+  ASSERT_TRUE(primary().Put(9, 1, 0, "x", {nodes_[1]->addr(), dead}).ok());
+  const int64_t before = nodes_[1]->store()->SyncsCompleted();
+  ASSERT_TRUE(primary().Write(9, 1, 0, "data", {nodes_[1]->addr(), dead}, &reply, true).ok());
+  ASSERT_EQ(reply.failed.size(), 1u);
+  EXPECT_EQ(reply.failed[0].addr, dead);
+  EXPECT_TRUE(reply.synced);  // every replica that applied it
+  EXPECT_GT(nodes_[1]->store()->SyncsCompleted(), before);
+}
+
 // A listening socket that never accepts: connections complete in the
 // kernel's backlog and requests sit unread, like a hung (stopped) datad.
 class HungPeer {

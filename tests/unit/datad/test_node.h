@@ -91,10 +91,11 @@ class TestNode {
   }
   // Write through this node's DataService; *reply (optional) gets the reply.
   Status Write(int64_t chunk, int64_t version, int64_t off, const std::string& data,
-               const std::vector<std::string>& forward = {}, rpc::WriteReply* reply = nullptr) {
+               const std::vector<std::string>& forward = {}, rpc::WriteReply* reply = nullptr,
+               bool sync = false) {
     const auto crc = static_cast<int32_t>(Crc32c(data));
     rpc::WriteReply r;
-    Status s = Call([&](Client& c) { c.Write(r, chunk, version, off, data, crc, forward); });
+    Status s = Call([&](Client& c) { c.Write(r, chunk, version, off, data, crc, forward, sync); });
     if (reply != nullptr) *reply = r;
     return s;
   }

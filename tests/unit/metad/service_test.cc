@@ -25,7 +25,7 @@ class CorruptData : public rpc::DataServiceIf {
  public:
   void Ping() override {}
   void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string&, int32_t,
-             const std::vector<std::string>&) override {}
+             const std::vector<std::string>&, bool) override {}
   void CreateChunk(int64_t, int64_t) override {}
   void SetVersion(int64_t, int64_t, int64_t) override {}
   void PushChunk(int64_t, int64_t, const std::string&, int64_t) override {}

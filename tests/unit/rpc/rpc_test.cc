@@ -50,7 +50,7 @@ class FakeData : public rpc::DataServiceIf {
     }
   }
   void Write(rpc::WriteReply&, int64_t, int64_t, int64_t, const std::string& data, int32_t crc,
-             const std::vector<std::string>&) override {
+             const std::vector<std::string>&, bool) override {
     if (static_cast<uint32_t>(crc) != Crc32c(data))
       ThrowIfError(Status::Corruption("payload checksum mismatch"));
     bytes += static_cast<int64_t>(data.size());
@@ -385,7 +385,7 @@ TEST(RpcTest, BadPayloadChecksumIsCorruption) {
   Status s = pool.Call("Write", Idempotency::kIdempotent,
                        [](auto& c) {
                          rpc::WriteReply r;
-                         c.Write(r, 1, 1, 0, "hello", 12345, {});
+                         c.Write(r, 1, 1, 0, "hello", 12345, {}, false);
                        });
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
@@ -404,7 +404,7 @@ TEST(RpcTest, MoreThanOneGiBOverOneConnection) {
     Status s = pool.Call("Write", Idempotency::kIdempotent,
                          [&](auto& c) {
                            rpc::WriteReply r;
-                           c.Write(r, 1, 1, 0, payload, crc, {});
+                           c.Write(r, 1, 1, 0, payload, crc, {}, false);
                          });
     ASSERT_TRUE(s.ok()) << "after " << i * 4 << " MiB: " << s.ToString();
   }
