@@ -121,6 +121,7 @@ FileSystem::FileSystem(std::unique_ptr<MetaClient> meta, std::unique_ptr<ChunkIo
       io_(std::move(io)),
       info_(info),
       session_(RandomSession()),
+      attr_ttl_ms_(attr_ttl.count()),
       xattr_hints_(attr_ttl),
       fresh_attrs_(attr_ttl),
       known_(known_ttl),
@@ -371,21 +372,28 @@ Status FileSystem::Commit(uint64_t ino) {
     return s;
   }
   known_.NoteAttrs(a, known);
-  MutexLock l(&mu_);
-  auto it = open_.find(ino);
-  if (it == open_.end()) return Status::OK();
-  OpenState& st = it->second;
-  st.meta_size = a.size;
-  // A write that landed during the commit keeps the state dirty (and the
-  // high-water mark, which covers it). Otherwise metad now has everything:
-  // the mark restarts at zero, so that after another client shrinks the
-  // file the next small write here does not commit the old end again (metad
-  // keeps max(size, committed size)) and grow the file back.
-  if (st.write_seq == seq) {
-    st.dirty = false;
-    st.written_end = 0;
-    if (HeldEnd(st) == 0) st.writer.Reset();
+  bool complete = false;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it == open_.end()) return Status::OK();
+    OpenState& st = it->second;
+    st.meta_size = a.size;
+    // A write that landed during the commit keeps the state dirty (and the
+    // high-water mark, which covers it). Otherwise metad now has everything:
+    // the mark restarts at zero, so that after another client shrinks the
+    // file the next small write here does not commit the old end again
+    // (metad keeps max(size, committed size)) and grow the file back.
+    if (st.write_seq == seq) {
+      st.dirty = false;
+      st.written_end = 0;
+      complete = HeldEnd(st) == 0;
+      if (complete) st.writer.Reset();
+    }
   }
+  // The kernel asks for the attributes after writes (the next stat, or the
+  // permission check of the next open): this answer serves that request.
+  if (complete) fresh_attrs_.Note(a);
   return Status::OK();
 }
 
@@ -438,6 +446,7 @@ Status FileSystem::GetAttr(uint64_t ino, Attr* out, bool* cached) {
   }
   if (cached != nullptr) *cached = fresh;
   ApplyLocal(out);
+  if (!fresh) SizeHeard(ino);
   return Status::OK();
 }
 
@@ -603,7 +612,14 @@ Status FileSystem::Open(uint64_t ino, Attr* out) {
   known_.NoteAttrs(*out, known);
   fresh_attrs_.Note(*out);
   Opened(ino, locations, out);
+  SizeHeard(ino);
   return Status::OK();
+}
+
+void FileSystem::SizeHeard(uint64_t ino) {
+  MutexLock l(&mu_);
+  auto it = open_.find(ino);
+  if (it != open_.end()) it->second.size_heard_ms = SteadyMs();
 }
 
 void FileSystem::Opened(uint64_t ino, const std::vector<ChunkLocation>& locations, Attr* out) {
@@ -648,16 +664,20 @@ Status FileSystem::Create(uint64_t parent, std::string_view name, uint32_t mode,
 Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string* out) {
   REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // read what was written
   int64_t known = -1;
+  bool recent = false;
   {
     MutexLock l(&mu_);
     auto it = open_.find(ino);
     if (it != open_.end()) {
       known = it->second.meta_size;
       if (it->second.dirty) known = std::max(known, it->second.written_end);
+      recent = it->second.size_heard_ms > 0 &&
+               SteadyMs() - it->second.size_heard_ms < attr_ttl_ms_;
     }
   }
-  // Near EOF another client may have grown the file since we last asked.
-  if (known < 0 || offset + size > known) {
+  // Near EOF another client may have grown the file since we last asked
+  // (unless that was just now).
+  if (known < 0 || (offset + size > known && !recent)) {
     Attr a;
     REPLFS_RETURN_IF_ERROR(GetAttr(ino, &a));
     known = a.size;
@@ -791,6 +811,9 @@ void FileSystem::ChangedElsewhere(uint64_t ino) {
   fresh_attrs_.Forget(ino);
   xattr_hints_.Forget(ino);
   known_.ForgetIno(ino);
+  MutexLock l(&mu_);
+  auto it = open_.find(ino);
+  if (it != open_.end()) it->second.size_heard_ms = 0;
 }
 
 void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
@@ -799,6 +822,10 @@ void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
 }
 
 void FileSystem::ChangesLost() {
+  {
+    MutexLock l(&mu_);
+    for (auto& [ino, st] : open_) st.size_heard_ms = 0;
+  }
   fresh_attrs_.ForgetAll();
   known_.ForgetAll();
   xattr_hints_.ForgetAll();

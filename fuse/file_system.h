@@ -251,6 +251,11 @@ class FileSystem {
   struct OpenState {
     int handles = 0;
     int64_t meta_size = 0;    // size last heard from metad
+    // Steady ms when metad itself last told meta_size (an open, a GetAttr
+    // it answered); 0 after another mount changed the file. Within the
+    // attribute lifetime a read past meta_size trusts it, as the kernel
+    // trusts its cached size: the GetAttr right after an open is saved.
+    int64_t size_heard_ms = 0;
     bool dirty = false;       // writes not yet committed to metad
     int64_t written_end = 0;  // end of the furthest uncommitted write
     int64_t mtime_ns = 0;     // time of the last uncommitted write
@@ -290,6 +295,8 @@ class FileSystem {
   // The local half of an open: handle counted, location cache primed.
   void Opened(uint64_t ino, const std::vector<ChunkLocation>& locations, Attr* out)
       LOCKS_EXCLUDED(mu_);
+  // metad has just told the size of `ino` (OpenState::size_heard_ms).
+  void SizeHeard(uint64_t ino) LOCKS_EXCLUDED(mu_);
   // Records a fresh attr from metad and overlays uncommitted writes on it.
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
   // Reports uncommitted writes to metad (no-op when clean).
@@ -307,6 +314,7 @@ class FileSystem {
   const std::unique_ptr<ChunkIo> io_;
   const ClusterInfo info_;
   const int64_t session_;
+  const int64_t attr_ttl_ms_;  // see OpenState::size_heard_ms
   XattrHints xattr_hints_;  // thread-safe itself
   FreshAttrs fresh_attrs_;      // thread-safe itself
   CompleteDirs complete_dirs_;  // thread-safe itself

@@ -7,7 +7,10 @@
 //   default_permissions, asks again before the next operation there (its
 //   permission check);
 // - a file's, with its open: the kernel drops the atime it caches after
-//   each read, so the fstat(2) after an open (cat) asks again.
+//   each read, so the fstat(2) after an open (cat) asks again;
+// - a file's, with the commit of its writes (flush, close): the kernel
+//   drops what it caches after a write, so the next stat(2), or the
+//   permission check of the next open, asks again.
 //
 // Freshness: an entry is as fresh as the answer that brought it, is used
 // for one GETATTR only, and only within `ttl` (attr_timeout, how long the

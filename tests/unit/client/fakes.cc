@@ -189,9 +189,13 @@ void FakeMeta::GetAttr(rpc::Attr& r, int64_t ino) {
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) ThrowIfError(Status::NotFound("inode " + std::to_string(ino)));
   r = it->second;
+  r.allocated_bytes = AllocatedLocked(ino, r.size);
+}
+
+int64_t FakeMeta::AllocatedLocked(int64_t ino, int64_t size) const {
   int64_t chunks = 0;
   for (const auto& [key, loc] : chunks_) chunks += key.first == ino;
-  r.allocated_bytes = std::min(r.size, chunks * kChunkSize);
+  return std::min(size, chunks * kChunkSize);
 }
 
 void FakeMeta::SetAttr(rpc::Attr& r, const rpc::SetAttrRequest& req) {
@@ -326,6 +330,7 @@ void FakeMeta::CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtim
   a.size = std::max(a.size, size);
   a.mtime_ns = mtime_ns;
   r = a;
+  r.allocated_bytes = AllocatedLocked(ino, r.size);  // as metad's answer has it
 }
 
 void FakeMeta::StatFs(rpc::FsStat& r) {

@@ -187,6 +187,8 @@ class FakeMeta : public rpc::MetaServiceIf {
   int64_t next_chunk_ = 100;
   std::map<int64_t, rpc::Attr> inodes_;  // the root (1) from the first GetAttr or change
   rpc::Attr& RootLocked();
+  // Attr.allocated_bytes of `ino` at `size`: its chunks, whole.
+  int64_t AllocatedLocked(int64_t ino, int64_t size) const;
   std::map<std::string, int64_t> names_;  // in the root
   std::map<std::pair<int64_t, int64_t>, rpc::ChunkLocation> chunks_;
   std::vector<Report> reports_;

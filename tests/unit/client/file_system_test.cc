@@ -346,6 +346,69 @@ TEST_F(FileSystemTest, TruncateToZeroAfterASendHoldsFromZeroAgain) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+// The kernel asks for a file's attributes after it was written (the next
+// stat, or the permission check of the next open): the commit's answer
+// serves that one request.
+TEST_F(FileSystemTest, TheCommitsAttributesAnswerTheNextGetAttr) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "stat-after", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "12345").ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());
+  const int before = meta_.handler->getattrs.load();
+  Attr got;
+  bool cached = false;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got, &cached).ok());
+  EXPECT_TRUE(cached);
+  EXPECT_EQ(got.size, 5);
+  EXPECT_EQ(meta_.handler->getattrs.load(), before);
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got, &cached).ok());  // used once only
+  EXPECT_FALSE(cached);
+  EXPECT_EQ(meta_.handler->getattrs.load(), before + 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// cat f: the kernel's GETATTR after the open (its fstat) is answered from
+// the open's attributes, also for a file this mount has just written.
+TEST_F(FileSystemTest, TheGetAttrAfterAnOpenIsAnsweredFromIt) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "cat-me", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "x\n").ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  Attr o;
+  ASSERT_TRUE(fs_->Open(a.ino, &o).ok());
+  const int before = meta_.handler->getattrs.load();
+  Attr got;
+  bool cached = false;
+  ASSERT_TRUE(fs_->GetAttr(a.ino, &got, &cached).ok());
+  EXPECT_TRUE(cached);
+  EXPECT_EQ(got.size, 2);
+  EXPECT_EQ(meta_.handler->getattrs.load(), before);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
+// A read past the size metad told at the open asks metad again (another
+// mount may have grown the file), but not while that answer is fresh: cat's
+// read of a whole page right after its open costs no GetAttr. A change of
+// another mount ends the trust at once.
+TEST_F(FileSystemTest, AReadPastTheSizeJustHeardAtTheOpenAsksNoOne) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "eof", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "x\n").ok());
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+  Attr o;
+  ASSERT_TRUE(fs_->Open(a.ino, &o).ok());
+  const int before = meta_.handler->getattrs.load();
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "x\n");
+  EXPECT_EQ(meta_.handler->getattrs.load(), before);
+  fs_->ChangedElsewhere(a.ino);
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "x\n");
+  EXPECT_EQ(meta_.handler->getattrs.load(), before + 1);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 // A process that exists for as long as this object: the "other process" of
 // the tests below (its pid is a thread id of another thread group).
 class OtherProcess {
