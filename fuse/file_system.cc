@@ -289,6 +289,30 @@ void FileSystem::PendingWriter::Note(uint32_t tid, uint32_t process) {
   next_ = (next_ + 1) % tids_.size();
 }
 
+bool FileSystem::LeaveToWriter(uint64_t ino, uint32_t tid, uint32_t process) {
+  PendingWriter writer;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it == open_.end() || !it->second.writer.Other(tid, process)) return false;
+    writer = it->second.writer;
+  }
+  // A thread remembered as the writer's may have ended and its id gone to a
+  // thread of another process since, whose writes were then counted as the
+  // writer's: if so, the writer cannot be told. (Ended: 0, harmless.)
+  for (uint32_t t : writer.tids()) {
+    if (t == 0) continue;
+    const uint32_t now = ProcessOfThread(t);
+    if (now != 0 && now != writer.process()) {
+      MutexLock l(&mu_);
+      auto it = open_.find(ino);
+      if (it != open_.end()) it->second.writer.MakeUnknown();
+      return false;
+    }
+  }
+  return true;
+}
+
 uint32_t FileSystem::LookUpProcess(uint64_t ino, uint32_t tid, bool for_flush) {
   {
     MutexLock l(&mu_);
@@ -388,7 +412,6 @@ Status FileSystem::Commit(uint64_t ino) {
       st.dirty = false;
       st.written_end = 0;
       complete = HeldEnd(st) == 0;
-      if (complete) st.writer.Reset();
     }
   }
   // The kernel asks for the attributes after writes (the next stat, or the
@@ -714,21 +737,33 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
 
 Status FileSystem::Flush(uint64_t ino, uint32_t tid) {
   const uint32_t process = LookUpProcess(ino, tid, /*for_flush=*/true);
-  {
-    MutexLock l(&mu_);
-    auto it = open_.find(ino);
-    if (it != open_.end() && it->second.writer.Other(tid, process)) {
-      LOG(DEBUG) << "inode " << ino << ": flush from thread " << tid << " of process " << process
-                 << ", not the writer's: its writes stay pending";
-      return Status::OK();
-    }
+  if (LeaveToWriter(ino, tid, process)) {
+    LOG(DEBUG) << "inode " << ino << ": flush from thread " << tid << " of process " << process
+               << ", not the writer's: its writes stay pending";
+    return Status::OK();
   }
   // Held bytes that cannot be sent stay held and fail this flush, after
   // what did reach the datads is committed (none of it lies past them).
   const Status held = SendHeld(ino, /*sync=*/true);
+  uint64_t seq = 0;
+  {
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end()) seq = it->second.write_seq;
+  }
   // Data durable first, then the size that exposes it.
   REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
   REPLFS_RETURN_IF_ERROR(Commit(ino));
+  if (held.ok()) {
+    // Synced and committed, and nothing written since before the sync:
+    // nothing is pending, so the next writer may be any process. (Only
+    // here: a commit before a setattr syncs nothing.)
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end() && it->second.write_seq == seq && !it->second.dirty &&
+        HeldEnd(it->second) == 0)
+      it->second.writer.Reset();
+  }
   return held;
 }
 

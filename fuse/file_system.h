@@ -237,6 +237,11 @@ class FileSystem {
     }
     // Nothing pending any more.
     void Reset() { *this = PendingWriter(); }
+    // The writer can no longer be told (every flush does the work).
+    void MakeUnknown() { process_ = kUnknown; }
+    uint32_t process() const { return process_; }
+    // The threads remembered as the writer's (0: none).
+    const std::array<uint32_t, 4>& tids() const { return tids_; }
 
    private:
     static constexpr uint32_t kUnknown = UINT32_MAX;  // unknown, or several
@@ -276,6 +281,9 @@ class FileSystem {
   // The process of `tid` when `ino` is open and its pending writer must be
   // compared with it (PendingWriter::NeedsLookup); else 0.
   uint32_t LookUpProcess(uint64_t ino, uint32_t tid, bool for_flush) LOCKS_EXCLUDED(mu_);
+  // Whether a flush by thread `tid` of `process` (LookUpProcess) leaves the
+  // pending writes of `ino` to their one writer, another process.
+  bool LeaveToWriter(uint64_t ino, uint32_t tid, uint32_t process) LOCKS_EXCLUDED(mu_);
   // Sends the bytes held back for `ino` (waiting for a send in flight
   // first), with Write's `sync` when `sync`.
   Status SendHeld(uint64_t ino, bool sync) NO_THREAD_SAFETY_ANALYSIS;  // waits on sent_cv_

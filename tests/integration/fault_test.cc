@@ -331,10 +331,6 @@ TEST_F(FaultTest, KillNineOfADatadDuringALargeWrite) {
   }
 }
 
-// kill -9 of metad (twice) in the middle of a create/write/rename/unlink
-// workload, restarted at once on the same data dir. The workload continues
-// (the client retries within rpc.retry_budget_ms); after a remount every
-// acknowledged operation is reflected, and fsck is clean.
 // A small new file's bytes wait in the client until the writer's close
 // (write-behind), which then needs metad. A forked child closes its copy of
 // the descriptor too, when it execs (O_CLOEXEC) or exits, and each close is
@@ -379,6 +375,10 @@ TEST_F(FaultTest, ForkedChildrenDoNotWaitForMetadOverTheirParentsUnsentBytes) {
   EXPECT_EQ(back, text);
 }
 
+// kill -9 of metad (twice) in the middle of a create/write/rename/unlink
+// workload, restarted at once on the same data dir. The workload continues
+// (the client retries within rpc.retry_budget_ms); after a remount every
+// acknowledged operation is reflected, and fsck is clean.
 TEST_F(FaultTest, KillNineOfMetadDuringAMetadataWorkload) {
   const uint64_t seed = TestSeed();
   ASSERT_EQ(mkdir(M("w").c_str(), 0755), 0);

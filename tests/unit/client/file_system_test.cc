@@ -24,9 +24,11 @@ class FileSystemTest : public ::testing::Test {
   }
 
   // `known_ttl`: as FileSystem's (coherent_timeout).
-  std::unique_ptr<FileSystem> MakeFs(std::chrono::milliseconds known_ttl = std::chrono::milliseconds(0)) {
+  // `meta_rpc`: how its MetaClient retries.
+  std::unique_ptr<FileSystem> MakeFs(std::chrono::milliseconds known_ttl = std::chrono::milliseconds(0),
+                                     const net::RpcOptions& meta_rpc = FastOptions()) {
     auto meta = std::make_unique<MetaClient>(HostPort{"127.0.0.1", meta_.server->port()},
-                                             FastOptions());
+                                             meta_rpc);
     ClusterInfo info;
     EXPECT_TRUE(meta->GetClusterInfo(&info).ok());
     Geometry g;
@@ -443,6 +445,10 @@ uint32_t Tid() { return static_cast<uint32_t>(syscall(SYS_gettid)); }
 // held bytes: the writer's own flush, from any of its threads, does, and a
 // Release does when no flush of the writer came.
 TEST_F(FileSystemTest, OnlyTheWritersProcessSendsHeldBytesAtFlush) {
+  // The writer's send below must still be retrying when metad comes back.
+  net::RpcOptions patient = FastOptions();
+  patient.budget_ms = 60000;
+  fs_ = MakeFs(std::chrono::milliseconds(0), patient);
   OtherProcess child;
   ASSERT_NE(child.tid(), 0u);
   Attr a;
@@ -524,6 +530,30 @@ TEST_F(FileSystemTest, AFlushOfAnotherProcessLeavesWrittenBytesUncommitted) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+// A commit before a setattr (fchmod after writing, as cp -p does) syncs
+// nothing: the writer stays the writer, and another process's later write
+// makes the writers two, so the first writer's close still syncs.
+TEST_F(FileSystemTest, ACommitBeforeASetattrKeepsTheWriter) {
+  OtherProcess child;
+  ASSERT_NE(child.tid(), 0u);
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "chmod", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "abc", Tid()).ok());
+  SetAttrRequest r;
+  r.ino = a.ino;
+  r.mode = 0600;
+  Attr got;
+  ASSERT_TRUE(fs_->SetAttr(r, &got).ok());  // sends (unsynced) and commits
+  EXPECT_EQ(meta_.handler->Size(a.ino), 3);
+  // Past a hole: written through (a synced send would also sync "abc").
+  ASSERT_TRUE(fs_->Write(a.ino, 10, "def", child.tid()).ok());
+  const int syncs = data_[0].handler->syncs.load();
+  ASSERT_TRUE(fs_->Flush(a.ino, Tid()).ok());
+  EXPECT_GT(data_[0].handler->syncs.load(), syncs);  // "abc" made durable
+  EXPECT_EQ(meta_.handler->Size(a.ino), 13);
+  ASSERT_TRUE(fs_->Release(a.ino).ok());
+}
+
 // With writes of two processes pending (or of a thread that cannot be
 // told), every flush sends and commits them, as without the rule.
 TEST_F(FileSystemTest, WritesOfSeveralProcessesAreCommittedByEveryFlush) {
@@ -538,12 +568,17 @@ TEST_F(FileSystemTest, WritesOfSeveralProcessesAreCommittedByEveryFlush) {
   ASSERT_TRUE(fs_->Flush(a.ino, Tid()).ok());
   EXPECT_EQ(meta_.handler->Size(a.ino), 13);
   ASSERT_TRUE(fs_->Write(a.ino, 13, "!", Tid()).ok());
-  ASSERT_TRUE(fs_->Write(a.ino, 14, "?", /*tid=*/0).ok());
-  ASSERT_TRUE(fs_->Flush(a.ino, child.tid()).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 14, "?", child.tid()).ok());
+  OtherProcess third;
+  ASSERT_NE(third.tid(), 0u);
+  ASSERT_TRUE(fs_->Flush(a.ino, third.tid()).ok());  // writes of two: anyone's flush
   EXPECT_EQ(meta_.handler->Size(a.ino), 15);
+  ASSERT_TRUE(fs_->Write(a.ino, 15, "#", /*tid=*/0).ok());
+  ASSERT_TRUE(fs_->Flush(a.ino, third.tid()).ok());  // a writer that cannot be told
+  EXPECT_EQ(meta_.handler->Size(a.ino), 16);
   std::string out;
   ASSERT_TRUE(fs_->Read(a.ino, 0, 100, &out).ok());
-  EXPECT_EQ(out, "one two three!?");
+  EXPECT_EQ(out, "one two three!?#");
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 

@@ -27,6 +27,8 @@ TEST(ProcessOfThreadTest, AThreadBelongsToItsProcess) {
 
 TEST(ProcessOfThreadTest, UnknownThreadsAreZero) {
   EXPECT_EQ(ProcessOfThread(0), 0u);
+  // kthreadd: kernel threads act for processes they do not name.
+  EXPECT_EQ(ProcessOfThread(2), 0u);
   // Above pid_max (at most 2^22), so never a thread.
   EXPECT_EQ(ProcessOfThread(1u << 30), 0u);
 }
