@@ -160,8 +160,9 @@ class FileSystem {
   // are pending does none of it: it closes a copy of the descriptor (a
   // forked child exits, or its exec closes one it inherited), must not wait
   // for metad on the writer's behalf, and the writer's own close is still to
-  // come (and the Release sends whatever is still pending). With `tid` 0, a process that
-  // cannot be told or writes of several processes, everything is sent.
+  // come (and the Release sends whatever is still pending). With `tid` 0, a
+  // process that cannot be told or writes of several processes, everything
+  // is sent (PROTOCOL.md "Client write path").
   Status Flush(uint64_t ino, uint32_t tid = 0);
   // fsync(2): Flush, and every namespace change so far made durable at
   // metad (the file's create or rename may not be yet).

@@ -173,6 +173,7 @@ class World {
                                            : p.ConsumeIntegral<int64_t>();
     std::vector<std::string> forward;
     for (int n = p.ConsumeIntegralInRange(0, 3); n > 0; --n) forward.push_back(p.ConsumeRandomLengthString(24));
+    const bool sync = p.ConsumeBool();
     const std::string data = p.ConsumeRemainingBytesAsString();
     const auto crc = static_cast<int32_t>(Crc32c(data));
     auto buf = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
@@ -184,6 +185,7 @@ class World {
     args.data = &data;
     args.crc = &crc;
     args.forward = &forward;
+    args.sync = &sync;  // every field: pargs holds pointers
     args.write(&proto);
     return buf->getBufferAsString();
   }

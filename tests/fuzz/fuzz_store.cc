@@ -122,7 +122,10 @@ void Datad(const ScratchDir& dir, const std::vector<Record>& records) {
       (void)store->Verify(cv.chunk_id, cv.version, 0, 1 << 18, &v);
       const std::string data = "fuzz";
       rpc::WriteReply reply;
-      Try([&] { h.Write(reply, cv.chunk_id, cv.version, 4090, data, static_cast<int32_t>(Crc32c(data)), {}); });
+      Try([&] {
+        h.Write(reply, cv.chunk_id, cv.version, 4090, data, static_cast<int32_t>(Crc32c(data)), {},
+                /*sync=*/false);
+      });
       Try([&] { h.Truncate(cv.chunk_id, cv.version, 4096 * 2 + 7); });
     }
     rpc::ServerUsage u;
