@@ -354,6 +354,9 @@ Status FileSystem::SendHeld(uint64_t ino, bool sync) {
         st.dirty = true;
         st.written_end = std::max(st.written_end, off + static_cast<int64_t>(bytes.size()));
         st.write_seq++;
+        // From offset 0 of a file that was empty: all of it (any write
+        // after this one clears it).
+        if (off == 0) st.sent_whole = std::move(bytes);
       } else {
         // Kept, in front of anything held meanwhile, for the next try (a
         // flush, a read, a write): nothing after them reaches the datads
@@ -376,7 +379,7 @@ Status FileSystem::SendHeld(uint64_t ino, bool sync) {
   return s;
 }
 
-Status FileSystem::Commit(uint64_t ino) {
+Status FileSystem::Commit(uint64_t ino, Attr* committed) {
   int64_t size, mtime;
   uint64_t seq;
   {
@@ -416,8 +419,20 @@ Status FileSystem::Commit(uint64_t ino) {
   }
   // The kernel asks for the attributes after writes (the next stat, or the
   // permission check of the next open): this answer serves that request.
-  if (complete) fresh_attrs_.Note(a);
+  if (complete) {
+    fresh_attrs_.Note(a);
+    if (committed != nullptr) *committed = a;
+  }
   return Status::OK();
+}
+
+void FileSystem::DropContent(uint64_t ino) {
+  MutexLock l(&mu_);
+  content_.Forget(ino);
+  auto it = open_.find(ino);
+  if (it == open_.end()) return;
+  it->second.content.reset();
+  it->second.sent_whole.clear();
 }
 
 void FileSystem::NoteAdded(uint64_t dir, std::string_view name, const Status& s) {
@@ -481,6 +496,7 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   fresh_attrs_.Forget(req.ino);
   if (req.size) {
     if (*req.size < 0) return Status::Invalid("negative size");
+    DropContent(req.ino);
     REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
   }
   Status s = meta_->SetAttr(req, out);
@@ -488,9 +504,12 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   REPLFS_RETURN_IF_ERROR(s);
   if (req.size) {
     MutexLock l(&mu_);
+    content_.Forget(req.ino);  // put by a flush during the truncate
     auto it = open_.find(req.ino);
     if (it != open_.end()) {
       OpenState& st = it->second;
+      st.content.reset();
+      st.sent_whole.clear();
       st.written_end = std::min(st.written_end, *req.size);
       // Emptied (O_TRUNC of an existing file): appends from 0 are held
       // again, unless one was held (or is being sent) meanwhile: that one
@@ -634,8 +653,17 @@ Status FileSystem::Open(uint64_t ino, Attr* out) {
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
   known_.NoteAttrs(*out, known);
   fresh_attrs_.Note(*out);
+  const Attr heard = *out;
   Opened(ino, locations, out);
   SizeHeard(ino);
+  {
+    // Close-to-open: this open reads the version metad just told, which
+    // may be the one this mount wrote and still keeps.
+    MutexLock l(&mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end() && !it->second.dirty && HeldEnd(it->second) == 0)
+      it->second.content = content_.Find(heard);
+  }
   return Status::OK();
 }
 
@@ -691,6 +719,13 @@ Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string*
   {
     MutexLock l(&mu_);
     auto it = open_.find(ino);
+    if (it != open_.end() && it->second.content && !it->second.dirty && HeldEnd(it->second) == 0) {
+      const std::string& c = *it->second.content;
+      const auto n = static_cast<int64_t>(c.size());
+      out->assign(c, static_cast<size_t>(std::min(offset, n)),
+                  static_cast<size_t>(std::clamp<int64_t>(n - offset, 0, size)));
+      return Status::OK();
+    }
     if (it != open_.end()) {
       known = it->second.meta_size;
       if (it->second.dirty) known = std::max(known, it->second.written_end);
@@ -712,6 +747,7 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
+  DropContent(ino);
   const uint32_t process = LookUpProcess(ino, tid, /*for_flush=*/false);
   if (SteadyMs() >= hold_paused_until_ms_.load()) {
     MutexLock l(&mu_);
@@ -726,7 +762,10 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
   known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
   REPLFS_RETURN_IF_ERROR(s);
   MutexLock l(&mu_);
+  content_.Forget(ino);  // put by a flush while this write was on its way
   OpenState& st = open_[ino];
+  st.content.reset();
+  st.sent_whole.clear();
   st.dirty = true;
   st.written_end = std::max(st.written_end, offset + static_cast<int64_t>(data.size()));
   st.mtime_ns = NowNs();
@@ -753,16 +792,22 @@ Status FileSystem::Flush(uint64_t ino, uint32_t tid) {
   }
   // Data durable first, then the size that exposes it.
   REPLFS_RETURN_IF_ERROR(io_->Sync(ino));
-  REPLFS_RETURN_IF_ERROR(Commit(ino));
+  Attr committed;
+  REPLFS_RETURN_IF_ERROR(Commit(ino, &committed));
   if (held.ok()) {
     // Synced and committed, and nothing written since before the sync:
     // nothing is pending, so the next writer may be any process. (Only
-    // here: a commit before a setattr syncs nothing.)
+    // here: a commit before a setattr syncs nothing.) A file sent whole
+    // from its held bytes is kept for reading back (ContentCache).
     MutexLock l(&mu_);
     auto it = open_.find(ino);
     if (it != open_.end() && it->second.write_seq == seq && !it->second.dirty &&
-        HeldEnd(it->second) == 0)
-      it->second.writer.Reset();
+        HeldEnd(it->second) == 0) {
+      OpenState& st = it->second;
+      st.writer.Reset();
+      if (committed.ino != 0 && !st.sent_whole.empty()) content_.Put(committed, std::move(st.sent_whole));
+      st.sent_whole.clear();
+    }
   }
   return held;
 }
@@ -847,8 +892,12 @@ void FileSystem::ChangedElsewhere(uint64_t ino) {
   xattr_hints_.Forget(ino);
   known_.ForgetIno(ino);
   MutexLock l(&mu_);
+  content_.Forget(ino);
   auto it = open_.find(ino);
-  if (it != open_.end()) it->second.size_heard_ms = 0;
+  if (it != open_.end()) {
+    it->second.size_heard_ms = 0;
+    it->second.content.reset();
+  }
 }
 
 void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
@@ -859,7 +908,11 @@ void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
 void FileSystem::ChangesLost() {
   {
     MutexLock l(&mu_);
-    for (auto& [ino, st] : open_) st.size_heard_ms = 0;
+    content_.Clear();
+    for (auto& [ino, st] : open_) {
+      st.size_heard_ms = 0;
+      st.content.reset();
+    }
   }
   fresh_attrs_.ForgetAll();
   known_.ForgetAll();
@@ -873,6 +926,7 @@ void FileSystem::Forget(uint64_t ino) {
   {
     MutexLock l(&mu_);
     if (open_.count(ino)) return;
+    content_.Forget(ino);  // lives no longer than the kernel's inode
   }
   io_->Invalidate(ino);
 }

@@ -31,6 +31,7 @@
 #include "common/thread_annotations.h"
 #include "fuse/chunk_io.h"
 #include "fuse/complete_dirs.h"
+#include "fuse/content_cache.h"
 #include "fuse/fresh_attrs.h"
 #include "fuse/known_files.h"
 #include "fuse/meta_client.h"
@@ -57,6 +58,9 @@ inline constexpr size_t kHoldBackBytes = 64 << 10;
 // the next writes fail at write(2) (where a shell's `echo > f` reports it),
 // not only at a close.
 inline constexpr std::chrono::milliseconds kHoldPauseMs{60000};
+// Bytes of small files this mount wrote kept for reading them back here
+// (ContentCache).
+inline constexpr size_t kContentCacheBytes = 16 << 20;
 
 // Fills `st` from `a` (st_mode = type bits | permission bits; times in ns;
 // st_blocks = allocated_bytes in 512-byte units, so sparse files look sparse).
@@ -274,6 +278,12 @@ class FileSystem {
     int64_t held_off = 0;
     int64_t sending_end = 0;  // end of held bytes being sent (0: none)
     PendingWriter writer;     // whose writes are held or uncommitted
+    // The file's whole content as sent from the held bytes, until its
+    // commit puts it into content_ (or a write makes it partial).
+    std::string sent_whole;
+    // What reads of this open return, without a datad call: content_'s copy
+    // of the version metad told at the open. Dropped by every write.
+    ContentCache::Bytes content;
   };
   // The end of the bytes held back or being sent (0: none).
   static int64_t HeldEnd(const OpenState& st);
@@ -308,8 +318,14 @@ class FileSystem {
   void SizeHeard(uint64_t ino) LOCKS_EXCLUDED(mu_);
   // Records a fresh attr from metad and overlays uncommitted writes on it.
   void ApplyLocal(Attr* a) LOCKS_EXCLUDED(mu_);
-  // Reports uncommitted writes to metad (no-op when clean).
-  Status Commit(uint64_t ino) LOCKS_EXCLUDED(mu_);
+  // Reports uncommitted writes to metad (no-op when clean). `committed`
+  // (if given): metad's answer when that left nothing uncommitted, else
+  // untouched.
+  Status Commit(uint64_t ino, Attr* committed = nullptr) LOCKS_EXCLUDED(mu_);
+  // The content of `ino` is changing through this mount: the copies of
+  // content_ and of its open state go (both under mu_, so that a flush's
+  // Put racing with a write cannot outlive the write).
+  void DropContent(uint64_t ino) LOCKS_EXCLUDED(mu_);
   // A change that made `name` in `dir` (NoteAdded) or removed it
   // (NoteRemoved; `stamp`: complete_dirs_.Stamp(dir) before the call was
   // sent), as metad answered it: applied to complete_dirs_ when it
@@ -328,6 +344,7 @@ class FileSystem {
   FreshAttrs fresh_attrs_;      // thread-safe itself
   CompleteDirs complete_dirs_;  // thread-safe itself
   KnownFiles known_;            // thread-safe itself
+  ContentCache content_{kContentCacheBytes};  // thread-safe itself; used under mu_ (DropContent)
   const std::unique_ptr<ReleaseQueue> releases_;  // borrows meta_; thread-safe itself
 
   Mutex mu_;  // protects open_ and stray_

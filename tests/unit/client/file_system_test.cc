@@ -411,6 +411,133 @@ TEST_F(FileSystemTest, AReadPastTheSizeJustHeardAtTheOpenAsksNoOne) {
   ASSERT_TRUE(fs_->Release(a.ino).ok());
 }
 
+// ---- ContentCache: small files written here, read back here -------------
+
+class ContentCacheFsTest : public FileSystemTest {
+ protected:
+  int DataReads() {
+    int n = 0;
+    for (auto& d : data_) n += d.handler->reads.load();
+    return n;
+  }
+  // A file of `bytes` written through fs_ in one held Write and closed.
+  uint64_t WriteSmall(const std::string& name, const std::string& bytes) {
+    Attr a;
+    EXPECT_TRUE(fs_->Create(1, name, 0644, Caller{}, &a).ok());
+    EXPECT_TRUE(fs_->Write(a.ino, 0, bytes).ok());
+    EXPECT_TRUE(fs_->Release(a.ino).ok());
+    return a.ino;
+  }
+  // Open, read 4 KiB from `offset`, release.
+  std::string ReadBack(uint64_t ino, int64_t offset = 0) {
+    Attr o;
+    EXPECT_TRUE(fs_->Open(ino, &o).ok());
+    std::string out;
+    EXPECT_TRUE(fs_->Read(ino, offset, 4096, &out).ok());
+    EXPECT_TRUE(fs_->Release(ino).ok());
+    return out;
+  }
+};
+
+TEST_F(ContentCacheFsTest, ASmallFileWrittenHereIsReadBackWithoutADatad) {
+  const uint64_t ino = WriteSmall("f", "x\n");
+  const int before = DataReads();
+  EXPECT_EQ(ReadBack(ino), "x\n");
+  EXPECT_EQ(ReadBack(ino, 1), "\n");
+  EXPECT_EQ(ReadBack(ino, 2), "");
+  EXPECT_EQ(ReadBack(ino, 100), "");
+  EXPECT_EQ(DataReads(), before);
+}
+
+TEST_F(ContentCacheFsTest, AnotherMountsWriteIsReadFromTheDatads) {
+  const uint64_t ino = WriteSmall("f", "x\n");
+  auto other = MakeFs();
+  Attr o;
+  ASSERT_TRUE(other->Open(ino, &o).ok());
+  ASSERT_TRUE(other->Write(ino, 0, "y").ok());  // same size, a later mtime
+  ASSERT_TRUE(other->Release(ino).ok());
+  const int before = DataReads();
+  EXPECT_EQ(ReadBack(ino), "y\n");
+  EXPECT_GT(DataReads(), before);
+}
+
+TEST_F(ContentCacheFsTest, WritesAndTruncatesHereDropIt) {
+  const uint64_t ino = WriteSmall("f", "abc\n");
+  Attr o;
+  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  std::string out;
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  ASSERT_EQ(out, "abc\n");
+  ASSERT_TRUE(fs_->Write(ino, 0, "X").ok());  // not empty at open: written through
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "Xbc\n");
+  ASSERT_TRUE(fs_->Flush(ino).ok());
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "Xbc\n") << "the commit of a written-through file keeps nothing";
+  SetAttrRequest t;
+  t.ino = ino;
+  t.size = 2;
+  Attr after;
+  ASSERT_TRUE(fs_->SetAttr(t, &after).ok());
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "Xb");
+  ASSERT_TRUE(fs_->Release(ino).ok());
+  EXPECT_EQ(ReadBack(ino), "Xb");
+}
+
+TEST_F(ContentCacheFsTest, ATruncatedFileWrittenAgainIsKeptWithItsNewContent) {
+  const uint64_t ino = WriteSmall("f", "first\n");
+  Attr o;
+  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  SetAttrRequest t;  // O_TRUNC
+  t.ino = ino;
+  t.size = 0;
+  Attr after;
+  ASSERT_TRUE(fs_->SetAttr(t, &after).ok());
+  ASSERT_TRUE(fs_->Write(ino, 0, "2nd\n").ok());  // held again
+  ASSERT_TRUE(fs_->Release(ino).ok());
+  const int before = DataReads();
+  EXPECT_EQ(ReadBack(ino), "2nd\n");
+  EXPECT_EQ(DataReads(), before);
+}
+
+TEST_F(ContentCacheFsTest, OnlyAContentSentWholeIsKept) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "f", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "a").ok());
+  ASSERT_TRUE(fs_->Flush(a.ino).ok());        // [0, 1) sent and committed
+  ASSERT_TRUE(fs_->Write(a.ino, 1, "b").ok());  // held after it
+  ASSERT_TRUE(fs_->Release(a.ino).ok());      // [1, 2) sent: not the whole file
+  const int before = DataReads();
+  EXPECT_EQ(ReadBack(a.ino), "ab");
+  EXPECT_GT(DataReads(), before);
+}
+
+TEST_F(ContentCacheFsTest, OtherMountsChangesAndTheKernelForgettingTheInodeDropIt) {
+  const uint64_t ino = WriteSmall("f", "x\n");
+  Attr o;
+  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  fs_->ChangedElsewhere(ino);  // the change feed, while open
+  int before = DataReads();
+  std::string out;
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "x\n");
+  EXPECT_GT(DataReads(), before);
+  ASSERT_TRUE(fs_->Release(ino).ok());
+
+  const uint64_t g = WriteSmall("g", "y\n");
+  fs_->Forget(g);  // drop_caches
+  before = DataReads();
+  EXPECT_EQ(ReadBack(g), "y\n");
+  EXPECT_GT(DataReads(), before);
+
+  const uint64_t h = WriteSmall("h", "z\n");
+  fs_->ChangesLost();
+  before = DataReads();
+  EXPECT_EQ(ReadBack(h), "z\n");
+  EXPECT_GT(DataReads(), before);
+}
+
 // A process that exists for as long as this object: the "other process" of
 // the tests below (its pid is a thread id of another thread group).
 class OtherProcess {
