@@ -325,6 +325,7 @@ uint32_t FileSystem::LookUpProcess(uint64_t ino, uint32_t tid, bool for_flush) {
 Status FileSystem::SendHeld(uint64_t ino, bool sync) {
   std::string bytes;
   int64_t off = 0;
+  uint64_t gen = 0;
   {
     std::unique_lock<std::mutex> l(mu_.native());
     auto it = open_.find(ino);
@@ -337,6 +338,7 @@ Status FileSystem::SendHeld(uint64_t ino, bool sync) {
     if (it == open_.end()) return Status::OK();
     OpenState& st = it->second;
     if (st.held.empty()) return Status::OK();
+    gen = st.content_gen;
     bytes.swap(st.held);
     off = st.held_off;
     st.held_off = off + static_cast<int64_t>(bytes.size());
@@ -354,9 +356,14 @@ Status FileSystem::SendHeld(uint64_t ino, bool sync) {
         st.dirty = true;
         st.written_end = std::max(st.written_end, off + static_cast<int64_t>(bytes.size()));
         st.write_seq++;
-        // From offset 0 of a file that was empty: all of it (any write
-        // after this one clears it).
-        if (off == 0) st.sent_whole = std::move(bytes);
+        // From offset 0 of a file that was empty: all of it, unless its
+        // content changed meanwhile (any later change clears it).
+        if (off == 0 && st.content_gen == gen) {
+          st.sent_whole = std::move(bytes);
+          st.sent_gen = gen;
+        } else {
+          st.sent_whole.clear();
+        }
       } else {
         // Kept, in front of anything held meanwhile, for the next try (a
         // flush, a read, a write): nothing after them reaches the datads
@@ -428,11 +435,17 @@ Status FileSystem::Commit(uint64_t ino, Attr* committed) {
 
 void FileSystem::DropContent(uint64_t ino) {
   MutexLock l(&mu_);
+  DropContentLocked(ino);
+}
+
+void FileSystem::DropContentLocked(uint64_t ino) {
   content_.Forget(ino);
   auto it = open_.find(ino);
   if (it == open_.end()) return;
-  it->second.content.reset();
-  it->second.sent_whole.clear();
+  OpenState& st = it->second;
+  st.content.reset();
+  st.sent_whole.clear();
+  st.content_gen++;
 }
 
 void FileSystem::NoteAdded(uint64_t dir, std::string_view name, const Status& s) {
@@ -497,19 +510,21 @@ Status FileSystem::SetAttr(const SetAttrRequest& req, Attr* out) {
   if (req.size) {
     if (*req.size < 0) return Status::Invalid("negative size");
     DropContent(req.ino);
-    REPLFS_RETURN_IF_ERROR(io_->TruncateTail(req.ino, *req.size));
+    Status s = io_->TruncateTail(req.ino, *req.size);
+    if (!s.ok()) {
+      DropContent(req.ino);  // it may have trimmed some replicas
+      return s;
+    }
   }
   Status s = meta_->SetAttr(req, out);
   known_.ForgetIno(req.ino);  // also when it failed: it may have been applied
+  if (req.size) DropContent(req.ino);  // anything kept during the truncate
   REPLFS_RETURN_IF_ERROR(s);
   if (req.size) {
     MutexLock l(&mu_);
-    content_.Forget(req.ino);  // put by a flush during the truncate
     auto it = open_.find(req.ino);
     if (it != open_.end()) {
       OpenState& st = it->second;
-      st.content.reset();
-      st.sent_whole.clear();
       st.written_end = std::min(st.written_end, *req.size);
       // Emptied (O_TRUNC of an existing file): appends from 0 are held
       // again, unless one was held (or is being sent) meanwhile: that one
@@ -647,7 +662,7 @@ Status FileSystem::ReadDir(uint64_t ino, const std::string& after, int max, DirP
   return Status::OK();
 }
 
-Status FileSystem::Open(uint64_t ino, Attr* out) {
+Status FileSystem::Open(uint64_t ino, Attr* out, bool use_kept) {
   std::vector<ChunkLocation> locations;
   const uint64_t known = known_.Stamp();
   REPLFS_RETURN_IF_ERROR(meta_->Open(ino, session_, out, kOpenChunks, &locations));
@@ -656,7 +671,7 @@ Status FileSystem::Open(uint64_t ino, Attr* out) {
   const Attr heard = *out;
   Opened(ino, locations, out);
   SizeHeard(ino);
-  {
+  if (use_kept) {
     // Close-to-open: this open reads the version metad just told, which
     // may be the one this mount wrote and still keeps.
     MutexLock l(&mu_);
@@ -716,22 +731,23 @@ Status FileSystem::Read(uint64_t ino, int64_t offset, int64_t size, std::string*
   REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // read what was written
   int64_t known = -1;
   bool recent = false;
+  ContentCache::Bytes kept;
   {
     MutexLock l(&mu_);
     auto it = open_.find(ino);
-    if (it != open_.end() && it->second.content && !it->second.dirty && HeldEnd(it->second) == 0) {
-      const std::string& c = *it->second.content;
-      const auto n = static_cast<int64_t>(c.size());
-      out->assign(c, static_cast<size_t>(std::min(offset, n)),
-                  static_cast<size_t>(std::clamp<int64_t>(n - offset, 0, size)));
-      return Status::OK();
-    }
-    if (it != open_.end()) {
+    if (it != open_.end() && !it->second.dirty && HeldEnd(it->second) == 0) kept = it->second.content;
+    if (it != open_.end() && !kept) {
       known = it->second.meta_size;
       if (it->second.dirty) known = std::max(known, it->second.written_end);
       recent = it->second.size_heard_ms > 0 &&
                SteadyMs() - it->second.size_heard_ms < attr_ttl_ms_;
     }
+  }
+  if (kept) {  // the whole file as of this open (ContentCache)
+    const auto n = static_cast<int64_t>(kept->size());
+    out->assign(*kept, static_cast<size_t>(std::min(offset, n)),
+                static_cast<size_t>(std::clamp<int64_t>(n - offset, 0, size)));
+    return Status::OK();
   }
   // Near EOF another client may have grown the file since we last asked
   // (unless that was just now).
@@ -760,12 +776,12 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
   REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // earlier bytes first
   Status s = io_->Write(ino, offset, data);
   known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
+  // Kept while this write was on its way (also when it failed: part of it
+  // may have landed).
+  DropContent(ino);
   REPLFS_RETURN_IF_ERROR(s);
   MutexLock l(&mu_);
-  content_.Forget(ino);  // put by a flush while this write was on its way
   OpenState& st = open_[ino];
-  st.content.reset();
-  st.sent_whole.clear();
   st.dirty = true;
   st.written_end = std::max(st.written_end, offset + static_cast<int64_t>(data.size()));
   st.mtime_ns = NowNs();
@@ -805,7 +821,8 @@ Status FileSystem::Flush(uint64_t ino, uint32_t tid) {
         HeldEnd(it->second) == 0) {
       OpenState& st = it->second;
       st.writer.Reset();
-      if (committed.ino != 0 && !st.sent_whole.empty()) content_.Put(committed, std::move(st.sent_whole));
+      if (committed.ino != 0 && !st.sent_whole.empty() && st.sent_gen == st.content_gen)
+        content_.Put(committed, std::move(st.sent_whole));
       st.sent_whole.clear();
     }
   }
@@ -892,12 +909,9 @@ void FileSystem::ChangedElsewhere(uint64_t ino) {
   xattr_hints_.Forget(ino);
   known_.ForgetIno(ino);
   MutexLock l(&mu_);
-  content_.Forget(ino);
+  DropContentLocked(ino);
   auto it = open_.find(ino);
-  if (it != open_.end()) {
-    it->second.size_heard_ms = 0;
-    it->second.content.reset();
-  }
+  if (it != open_.end()) it->second.size_heard_ms = 0;
 }
 
 void FileSystem::EntryChangedElsewhere(uint64_t dir, std::string_view name) {
@@ -912,6 +926,8 @@ void FileSystem::ChangesLost() {
     for (auto& [ino, st] : open_) {
       st.size_heard_ms = 0;
       st.content.reset();
+      st.sent_whole.clear();
+      st.content_gen++;
     }
   }
   fresh_attrs_.ForgetAll();

@@ -138,7 +138,13 @@ class FileSystem {
   Status ReadDir(uint64_t ino, const std::string& after, int max, DirPage* out);
 
   // Files. Every successful Open/Create is paired with one Release.
-  Status Open(uint64_t ino, Attr* out);
+  // `use_kept`: reads may come from what this mount kept of a small file it
+  // wrote (ContentCache) when metad's answer shows that version. Only while
+  // the change feed is followed and nothing arrived on it since the
+  // request began (as for complete_dirs()): another mount's write that
+  // reached metad before this mount's commit of the same size would show
+  // the same version, and only the feed tells of it.
+  Status Open(uint64_t ino, Attr* out, bool use_kept = false);
   // open(2) with O_CREAT: makes `name` and opens it. If the name exists:
   // Exists when `exclusive` (O_EXCL); otherwise Stale. The kernel sends a
   // create only when it believes the name absent (a negative entry it
@@ -281,6 +287,11 @@ class FileSystem {
     // The file's whole content as sent from the held bytes, until its
     // commit puts it into content_ (or a write makes it partial).
     std::string sent_whole;
+    // Bumped by every change of the content through this mount and every
+    // change another mount made that this one heard of (DropContent):
+    // sent_whole goes into content_ only if none came since before its send.
+    uint64_t content_gen = 0;
+    uint64_t sent_gen = 0;  // content_gen when sent_whole's send began
     // What reads of this open return, without a datad call: content_'s copy
     // of the version metad told at the open. Dropped by every write.
     ContentCache::Bytes content;
@@ -322,10 +333,12 @@ class FileSystem {
   // (if given): metad's answer when that left nothing uncommitted, else
   // untouched.
   Status Commit(uint64_t ino, Attr* committed = nullptr) LOCKS_EXCLUDED(mu_);
-  // The content of `ino` is changing through this mount: the copies of
-  // content_ and of its open state go (both under mu_, so that a flush's
-  // Put racing with a write cannot outlive the write).
+  // The content of `ino` is changing (through this mount, or another mount
+  // changed it): the copies of content_ and of its open state go, and its
+  // content_gen moves on, so that a flush whose send began before cannot
+  // put what it sent (under mu_, as is that flush's Put).
   void DropContent(uint64_t ino) LOCKS_EXCLUDED(mu_);
+  void DropContentLocked(uint64_t ino) EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A change that made `name` in `dir` (NoteAdded) or removed it
   // (NoteRemoved; `stamp`: complete_dirs_.Stamp(dir) before the call was
   // sent), as metad answered it: applied to complete_dirs_ when it

@@ -464,7 +464,9 @@ void OnLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* ne
 void OnOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Dispatch(req, "open", [&](Adapter& a) -> Status {
     Attr attr;
-    REPLFS_RETURN_IF_ERROR(a.fs().Open(ino, &attr));
+    // What this mount kept of a file it wrote serves reads only while the
+    // change feed would have told of another mount's write.
+    REPLFS_RETURN_IF_ERROR(a.fs().Open(ino, &attr, /*use_kept=*/a.Coherent()));
     // Close-to-open: attributes the kernel cached before another client
     // wrote and closed the file (its size!) must not outlive this open,
     // nor pages read before. When size and mtime are what the kernel last

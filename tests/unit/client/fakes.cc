@@ -212,6 +212,9 @@ void FakeMeta::SetAttr(rpc::Attr& r, const rpc::SetAttrRequest& req) {
   }
   if (req.__isset.mode) a.mode = req.mode;
   if (req.__isset.mtime_ns) a.mtime_ns = req.mtime_ns;
+  // metad's clock, as metad does.
+  a.ctime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   std::chrono::system_clock::now().time_since_epoch()).count();
   r = a;
 }
 
@@ -328,7 +331,7 @@ void FakeMeta::CommitWrite(rpc::Attr& r, int64_t ino, int64_t size, int64_t mtim
   std::lock_guard<std::mutex> l(mu_);
   rpc::Attr& a = inodes_.at(ino);
   a.size = std::max(a.size, size);
-  a.mtime_ns = mtime_ns;
+  a.mtime_ns = a.ctime_ns = mtime_ns;  // as metad's CommitWrite
   r = a;
   r.allocated_bytes = AllocatedLocked(ino, r.size);  // as metad's answer has it
 }

@@ -415,6 +415,7 @@ TEST_F(FileSystemTest, AReadPastTheSizeJustHeardAtTheOpenAsksNoOne) {
 
 class ContentCacheFsTest : public FileSystemTest {
  protected:
+  ContentCacheFsTest() { fs_ = MakeFs(std::chrono::milliseconds(30000)); }  // following the feed
   int DataReads() {
     int n = 0;
     for (auto& d : data_) n += d.handler->reads.load();
@@ -428,10 +429,11 @@ class ContentCacheFsTest : public FileSystemTest {
     EXPECT_TRUE(fs_->Release(a.ino).ok());
     return a.ino;
   }
-  // Open, read 4 KiB from `offset`, release.
+  // Open (the change feed followed: what was kept may be used), read 4 KiB
+  // from `offset`, release.
   std::string ReadBack(uint64_t ino, int64_t offset = 0) {
     Attr o;
-    EXPECT_TRUE(fs_->Open(ino, &o).ok());
+    EXPECT_TRUE(fs_->Open(ino, &o, /*use_kept=*/true).ok());
     std::string out;
     EXPECT_TRUE(fs_->Read(ino, offset, 4096, &out).ok());
     EXPECT_TRUE(fs_->Release(ino).ok());
@@ -461,10 +463,78 @@ TEST_F(ContentCacheFsTest, AnotherMountsWriteIsReadFromTheDatads) {
   EXPECT_GT(DataReads(), before);
 }
 
+TEST_F(ContentCacheFsTest, NotUsedUnlessTheOpenMayTrustIt) {
+  const uint64_t ino = WriteSmall("f", "x\n");
+  const int before = DataReads();
+  Attr o;
+  ASSERT_TRUE(fs_->Open(ino, &o, /*use_kept=*/false).ok());  // the feed not followed
+  std::string out;
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "x\n");
+  ASSERT_TRUE(fs_->Release(ino).ok());
+  EXPECT_GT(DataReads(), before);
+  EXPECT_EQ(ReadBack(ino), "x\n");
+}
+
+TEST_F(ContentCacheFsTest, AnMtimeSetBackElsewhereStillShowsAsAnotherVersion) {
+  const uint64_t ino = WriteSmall("f", "x\n");
+  Attr kept;
+  ASSERT_TRUE(fs_->GetAttr(ino, &kept).ok());
+  auto other = MakeFs();
+  Attr o;
+  ASSERT_TRUE(other->Open(ino, &o).ok());
+  ASSERT_TRUE(other->Write(ino, 0, "y").ok());
+  ASSERT_TRUE(other->Release(ino).ok());
+  SetAttrRequest back;  // touch -d: the old mtime, same size; ctime moves
+  back.ino = ino;
+  back.mtime_ns = kept.mtime_ns;
+  Attr after;
+  ASSERT_TRUE(other->SetAttr(back, &after).ok());
+  ASSERT_EQ(after.mtime_ns, kept.mtime_ns);
+  ASSERT_EQ(after.size, kept.size);
+  EXPECT_EQ(ReadBack(ino), "y\n");
+}
+
+TEST_F(ContentCacheFsTest, ATruncateWhileOpenDropsIt) {
+  const uint64_t ino = WriteSmall("f", "first\n");
+  Attr o;
+  ASSERT_TRUE(fs_->Open(ino, &o, true).ok());
+  SetAttrRequest t;
+  t.ino = ino;
+  t.size = 2;
+  Attr after;
+  ASSERT_TRUE(fs_->SetAttr(t, &after).ok());
+  std::string out;
+  ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
+  EXPECT_EQ(out, "fi");
+  ASSERT_TRUE(fs_->Release(ino).ok());
+  EXPECT_EQ(ReadBack(ino), "fi");
+}
+
+// Another mount's write that metad has before this mount's commit of the
+// same size: the commit's answer shows this mount's mtime, as if nothing
+// else had happened; the change feed's event for it, heard before the
+// commit, keeps what was sent from being kept.
+TEST_F(ContentCacheFsTest, AChangeHeardBetweenTheSendAndTheCommitKeepsNothing) {
+  Attr a;
+  ASSERT_TRUE(fs_->Create(1, "f", 0644, Caller{}, &a).ok());
+  ASSERT_TRUE(fs_->Write(a.ino, 0, "hello").ok());  // held
+  std::string out;
+  ASSERT_TRUE(fs_->Read(a.ino, 0, 10, &out).ok());  // sent, not committed
+  auto other = MakeFs();
+  Attr o;
+  ASSERT_TRUE(other->Open(a.ino, &o).ok());
+  ASSERT_TRUE(other->Write(a.ino, 0, "J").ok());
+  ASSERT_TRUE(other->Release(a.ino).ok());
+  fs_->ChangedElsewhere(a.ino);           // the feed tells this mount
+  ASSERT_TRUE(fs_->Release(a.ino).ok());  // commits: size 5, this mount's mtime
+  EXPECT_EQ(ReadBack(a.ino), "Jello");
+}
+
 TEST_F(ContentCacheFsTest, WritesAndTruncatesHereDropIt) {
   const uint64_t ino = WriteSmall("f", "abc\n");
   Attr o;
-  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  ASSERT_TRUE(fs_->Open(ino, &o, true).ok());
   std::string out;
   ASSERT_TRUE(fs_->Read(ino, 0, 4096, &out).ok());
   ASSERT_EQ(out, "abc\n");
@@ -488,7 +558,7 @@ TEST_F(ContentCacheFsTest, WritesAndTruncatesHereDropIt) {
 TEST_F(ContentCacheFsTest, ATruncatedFileWrittenAgainIsKeptWithItsNewContent) {
   const uint64_t ino = WriteSmall("f", "first\n");
   Attr o;
-  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  ASSERT_TRUE(fs_->Open(ino, &o, true).ok());
   SetAttrRequest t;  // O_TRUNC
   t.ino = ino;
   t.size = 0;
@@ -516,7 +586,7 @@ TEST_F(ContentCacheFsTest, OnlyAContentSentWholeIsKept) {
 TEST_F(ContentCacheFsTest, OtherMountsChangesAndTheKernelForgettingTheInodeDropIt) {
   const uint64_t ino = WriteSmall("f", "x\n");
   Attr o;
-  ASSERT_TRUE(fs_->Open(ino, &o).ok());
+  ASSERT_TRUE(fs_->Open(ino, &o, true).ok());
   fs_->ChangedElsewhere(ino);  // the change feed, while open
   int before = DataReads();
   std::string out;
