@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "daemons/metad/core.h"
+#include "daemons/metad/records.h"
 #include "daemons/metad/repair.h"
 
 namespace replfs::metad {
@@ -52,6 +53,11 @@ Status MetaCore::Corrupt(Ino ino, int64_t block, const std::string& server, Faul
   REPLFS_RETURN_IF_ERROR(datad_->InjectFault(target, c.id, in_chunk, mode).WithContext("InjectFault on " + target));
   LOG(WARNING) << "fault injected: " << what << " block " << in_chunk << " on " << target << " (mode "
                << static_cast<int>(mode) << (force ? ", forced)" : ")");
+  // Every mount following the change feed drops what it caches of the file
+  // (the kernel's pages, a small file's kept content), so that its next
+  // read meets the damage, as the operator who injected it expects. The
+  // inode itself is unchanged; origin 0 is no client's session.
+  changes_->RecordKeys(0, {InodeKey(ino)});
   *out = CorruptResult{target, c.id, c.index, c.version, in_chunk};
   return Status::OK();
 }

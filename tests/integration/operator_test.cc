@@ -354,6 +354,31 @@ TEST_F(OperatorTest, DemoCorruptThenCatReturnsRightBytesAndFsckShowsItRepaired) 
   EXPECT_TRUE(ReplicasIdentical(cluster().meta_addr(), r));
 }
 
+// A mount that caches the file (a small one it wrote keeps its content;
+// the kernel keeps the pages of others) meets `fsctl corrupt`'s damage at
+// its next read without dropping caches: the corrupt goes out on metad's
+// change feed. The read returns the right bytes and reports the replica.
+TEST_F(OperatorTest, TheNextReadOfAMountThatCachedTheFileMeetsAnInjectedFault) {
+  ASSERT_TRUE(WriteFile(M("small"), "hello\n"));
+  ASSERT_TRUE(WaitFsckHealthy(cluster(), "/small", 3, {}, seconds(30))) << cluster().LogTails();
+  std::string got;
+  ASSERT_TRUE(ReadFile(M("small"), &got));
+  ASSERT_EQ(got, "hello\n");
+  RpcCount before, after;
+  ASSERT_TRUE(ClientRpcs(cluster(), 0, &before));
+  // Default replica: the primary, so the read meets the damage.
+  CommandResult c = RunCommand({BinaryPath("fsctl"), "corrupt", M("small")});
+  ASSERT_EQ(c.exit_code, 0) << c.Describe();
+  EXPECT_TRUE(PollUntil([&] {
+    EXPECT_TRUE(ReadFile(M("small"), &got));
+    EXPECT_EQ(got, "hello\n");
+    return ClientRpcs(cluster(), 0, &after) &&
+           MetaCalls(after, "ReportBadReplicas") > MetaCalls(before, "ReportBadReplicas");
+  }, seconds(10))) << "no read met the damage:\n" << before.line << "\n" << after.line;
+  ASSERT_TRUE(WaitFsckHealthy(cluster(), "/small", 3, cluster().datad_addrs(), seconds(30)))
+      << cluster().LogTails();
+}
+
 // Goal 1 leaves a single replica: a plain corrupt refuses it, --force does it.
 TEST_F(OperatorTest, CorruptRefusesTheLastGoodReplicaUnlessForced) {
   const uint64_t seed = TestSeed();
