@@ -441,11 +441,13 @@ void FileSystem::DropContent(uint64_t ino) {
 void FileSystem::DropContentLocked(uint64_t ino) {
   content_.Forget(ino);
   auto it = open_.find(ino);
-  if (it == open_.end()) return;
-  OpenState& st = it->second;
-  st.content.reset();
-  st.sent_whole.clear();
-  st.content_gen++;
+  if (it != open_.end()) DropKept(&it->second);
+}
+
+void FileSystem::DropKept(OpenState* st) {
+  st->content.reset();
+  st->sent_whole.clear();
+  st->content_gen++;
 }
 
 void FileSystem::NoteAdded(uint64_t dir, std::string_view name, const Status& s) {
@@ -763,12 +765,13 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
   if (offset < 0) return Status::Invalid("negative offset");
   fresh_attrs_.Forget(ino);
   known_.ForgetIno(ino);
-  DropContent(ino);
   const uint32_t process = LookUpProcess(ino, tid, /*for_flush=*/false);
-  if (SteadyMs() >= hold_paused_until_ms_.load()) {
+  {
     MutexLock l(&mu_);
+    DropContentLocked(ino);
     auto it = open_.find(ino);
-    if (it != open_.end() && TryHold(&it->second, offset, data)) {
+    if (SteadyMs() >= hold_paused_until_ms_.load() && it != open_.end() &&
+        TryHold(&it->second, offset, data)) {
       it->second.writer.Note(tid, process);
       return Status::OK();
     }
@@ -776,11 +779,11 @@ Status FileSystem::Write(uint64_t ino, int64_t offset, std::string_view data, ui
   REPLFS_RETURN_IF_ERROR(SendHeld(ino, /*sync=*/false));  // earlier bytes first
   Status s = io_->Write(ino, offset, data);
   known_.ForgetIno(ino);  // a new chunk changed allocated_bytes at metad
+  MutexLock l(&mu_);
   // Kept while this write was on its way (also when it failed: part of it
   // may have landed).
-  DropContent(ino);
+  DropContentLocked(ino);
   REPLFS_RETURN_IF_ERROR(s);
-  MutexLock l(&mu_);
   OpenState& st = open_[ino];
   st.dirty = true;
   st.written_end = std::max(st.written_end, offset + static_cast<int64_t>(data.size()));
@@ -925,9 +928,7 @@ void FileSystem::ChangesLost() {
     content_.Clear();
     for (auto& [ino, st] : open_) {
       st.size_heard_ms = 0;
-      st.content.reset();
-      st.sent_whole.clear();
-      st.content_gen++;
+      DropKept(&st);
     }
   }
   fresh_attrs_.ForgetAll();

@@ -339,6 +339,8 @@ class FileSystem {
   // put what it sent (under mu_, as is that flush's Put).
   void DropContent(uint64_t ino) LOCKS_EXCLUDED(mu_);
   void DropContentLocked(uint64_t ino) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The open state's part of it (also for ChangesLost, of every open inode).
+  static void DropKept(OpenState* st);
   // A change that made `name` in `dir` (NoteAdded) or removed it
   // (NoteRemoved; `stamp`: complete_dirs_.Stamp(dir) before the call was
   // sent), as metad answered it: applied to complete_dirs_ when it
